@@ -1,0 +1,24 @@
+# MSC secretome x chemo/radiation: which cytotoxic and regenerative programmes does the
+# secretome trigger, in which cells, under which therapy, and does the dual benefit hold?
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/example.smk"
+include: "workflow/rules/validate.smk"
+include: "workflow/rules/qc.smk"
+include: "workflow/rules/de.smk"
+include: "workflow/rules/enrichment.smk"
+include: "workflow/rules/programs.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/report/index.html",
+    default_target: True

@@ -1,0 +1,76 @@
+# Helpers that read the config, the sample sheet and the contrasts file.
+# Everything here is cheap and side-effect free: it reads small text files and checks them,
+# so a bad sheet or contrast stops the run before any job starts.
+import sys
+from pathlib import Path
+
+import yaml
+from snakemake.utils import validate
+
+WORKFLOW_DIR = Path(workflow.basedir)
+sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
+
+from msc_secretome import settings  # noqa: E402
+from msc_secretome.errors import InputError  # noqa: E402
+
+CONFIG_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
+CONTRASTS_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "contrasts.schema.yaml"
+ENVS = WORKFLOW_DIR / "envs"
+
+settings.check_unknown_keys(config, CONFIG_SCHEMA, source="config")
+validate(config, CONFIG_SCHEMA, set_default=True)
+EXPERIMENT = settings.load_experiment(config, CONTRASTS_SCHEMA)
+MODELS = EXPERIMENT.models
+CONTRASTS = EXPERIMENT.contrasts
+LIBRARIES = ["programs", *config["gene_sets"]["libraries"]]
+
+
+wildcard_constraints:
+    model="|".join(MODELS),
+    contrast="|".join(CONTRASTS),
+    library="|".join(LIBRARIES),
+
+
+def conda_env(name):
+    return str(ENVS / f"{name}.yaml")
+
+
+def mem_mb(base, per_input_mb=0):
+    """Memory that scales with the size of the job's input and grows on each retry."""
+
+    def resource(wildcards, input, attempt):
+        return int((base + per_input_mb * input.size_mb) * attempt)
+
+    return resource
+
+
+def runtime_min(base, per_input_mb=0.0):
+    """Runtime (minutes) that scales with input size and grows on each retry."""
+
+    def resource(wildcards, input, attempt):
+        return int((base + per_input_mb * input.size_mb) * attempt) + 1
+
+    return resource
+
+
+def model_of(contrast):
+    return CONTRASTS[contrast].model
+
+
+def model_params(model):
+    return settings.model_to_dict(MODELS[model], EXPERIMENT.references[model])
+
+
+def contrast_params(contrast):
+    return settings.contrast_to_dict(CONTRASTS[contrast])
+
+
+def gene_set_library_file(library):
+    if library == "programs":
+        return settings.catalogue_path(config)
+    return config["gene_sets"]["libraries"][library]
+
+
+def catalogue_input():
+    programs = config["gene_sets"]["programs"]
+    return [] if programs == "builtin" else [programs]

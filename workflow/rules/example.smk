@@ -1,0 +1,25 @@
+# The bundled example: a seeded simulation with planted programme shifts and truth tables.
+
+
+rule simulate_example:
+    output:
+        counts="resources/example/counts.tsv.gz",
+        samples="resources/example/samples.tsv",
+        truth_de="resources/example/truth_de.tsv",
+        truth_programs="resources/example/truth_programs.tsv",
+    params:
+        seed=config["example"]["seed"],
+        n_genes=config["example"]["n_genes"],
+        n_replicates=config["example"]["n_replicates"],
+    log:
+        "logs/simulate_example.log",
+    benchmark:
+        "benchmarks/simulate_example.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        conda_env("analysis")
+    script:
+        "../scripts/simulate_example.py"

@@ -1,0 +1,37 @@
+# Programme calls per contrast and the dual-benefit summary per therapy.
+
+
+rule call_programs:
+    input:
+        enrichment=expand("results/enrichment/{contrast}.tsv", contrast=CONTRASTS),
+        contrasts="results/de/contrasts.tsv",
+        catalogue=catalogue_input(),
+        samples="results/validated/samples.tsv",
+    output:
+        calls=report(
+            "results/programs/program_calls.tsv",
+            caption="../report/program_calls.rst",
+            category="3. Programmes",
+            labels={"table": "programme calls"},
+        ),
+        dual_benefit=report(
+            "results/programs/dual_benefit.tsv",
+            caption="../report/dual_benefit.rst",
+            category="1. Verdict",
+            labels={"table": "dual benefit per therapy"},
+        ),
+    params:
+        contrasts=list(CONTRASTS),
+        catalogue=settings.catalogue_path(config),
+        fdr=config["programs"]["fdr"],
+        roles=config["roles"],
+    log:
+        "logs/call_programs.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        conda_env("analysis")
+    script:
+        "../scripts/call_programs.py"

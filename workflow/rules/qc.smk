@@ -1,0 +1,27 @@
+# Quality control and exploration on all samples: library sizes, VST, PCA, distances.
+
+
+rule quality_control:
+    input:
+        experiment="results/validated/experiment.h5ad",
+    output:
+        library_sizes="results/qc/library_sizes.tsv",
+        pca="results/qc/pca.tsv",
+        pca_variance="results/qc/pca_variance.tsv",
+        distances="results/qc/sample_distances.tsv",
+    params:
+        prefilter=config["de"]["prefilter"],
+        size_factors=config["de"]["size_factors"],
+        qc=config["qc"],
+    log:
+        "logs/quality_control.log",
+    benchmark:
+        "benchmarks/quality_control.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1500, 20),
+        runtime=runtime_min(10, 0.5),
+    conda:
+        conda_env("analysis")
+    script:
+        "../scripts/quality_control.py"

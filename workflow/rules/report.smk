@@ -1,0 +1,42 @@
+# The report: one self-contained HTML file a lab can share.
+
+
+rule html_report:
+    input:
+        samples="results/validated/samples.tsv",
+        experiment="results/validated/experiment.h5ad",
+        library_sizes="results/qc/library_sizes.tsv",
+        pca="results/qc/pca.tsv",
+        pca_variance="results/qc/pca_variance.tsv",
+        distances="results/qc/sample_distances.tsv",
+        contrasts="results/de/contrasts.tsv",
+        de=expand("results/de/{contrast}.tsv", contrast=CONTRASTS),
+        enrichment=expand("results/enrichment/{contrast}.tsv", contrast=CONTRASTS),
+        calls="results/programs/program_calls.tsv",
+        dual_benefit="results/programs/dual_benefit.tsv",
+        libraries="results/gene_sets/libraries.tsv",
+    output:
+        html=report(
+            "results/report/index.html",
+            caption="../report/html_report.rst",
+            category="1. Verdict",
+            labels={"document": "full interactive report"},
+        ),
+    params:
+        contrasts=list(CONTRASTS),
+        config=config,
+        models={name: model_params(name) for name in MODELS},
+        inputs=lambda wc: [config["counts"], config["samples"], config["contrasts"]],
+        workflow_dir=str(WORKFLOW_DIR),
+    log:
+        "logs/html_report.log",
+    benchmark:
+        "benchmarks/html_report.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1500, 2),
+        runtime=runtime_min(10, 0.1),
+    conda:
+        conda_env("report")
+    script:
+        "../scripts/html_report.py"

@@ -1,0 +1,27 @@
+# Validation of the count matrix against the sample sheet; writes the experiment as AnnData.
+# (Config, sample sheet and contrasts were already checked when the workflow was parsed.)
+
+
+rule validate_inputs:
+    input:
+        counts=config["counts"],
+        samples=config["samples"],
+        contrasts=config["contrasts"],
+        annotation=[config["gene_annotation"]] if config["gene_annotation"] else [],
+    output:
+        experiment="results/validated/experiment.h5ad",
+        samples="results/validated/samples.tsv",
+    params:
+        round_estimated=config["round_estimated_counts"],
+    log:
+        "logs/validate_inputs.log",
+    benchmark:
+        "benchmarks/validate_inputs.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 20),
+        runtime=runtime_min(5, 0.05),
+    conda:
+        conda_env("analysis")
+    script:
+        "../scripts/validate_inputs.py"

@@ -1,0 +1,31 @@
+"""Rule contrast_results: the Wald test of one contrast on its model's fit."""
+
+import pickle
+
+from msc_secretome.design import contrast_vector
+from msc_secretome.differential_expression import contrast_results, count_significant
+from msc_secretome.rule_logging import log_to_file
+from msc_secretome.settings import contrast_from_dict, model_from_dict
+from msc_secretome.tables import write_tsv
+
+logger = log_to_file(snakemake)  # noqa: F821
+params = snakemake.params  # noqa: F821
+with open(snakemake.input.model, "rb") as handle:  # noqa: F821
+    fitted = pickle.load(handle)
+dds, symbols = fitted["dds"], fitted["symbols"]
+model = model_from_dict(params.model)
+contrast = contrast_from_dict(params.contrast)
+vector = contrast_vector(dds.formulaic_contrasts, contrast, model, dds.obs)
+logger.info("contrast %s: %s; vector %s", contrast.name, contrast.describe(), vector.to_dict())
+de = params.de
+table = contrast_results(
+    dds,
+    vector,
+    alpha=de["alpha"],
+    independent_filter=de["independent_filter"],
+    cooks_filter=de["cooks_filter"],
+    lfc_threshold=de["lfc_threshold"],
+    symbols=symbols,
+)
+write_tsv(table, snakemake.output.table)  # noqa: F821
+logger.info("up/down at padj < %s: %s", de["alpha"], count_significant(table, de["alpha"]))

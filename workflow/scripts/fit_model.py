@@ -1,0 +1,37 @@
+"""Rule fit_model: one PyDESeq2 fit (size factors, dispersions, coefficients) per model."""
+
+import pickle
+
+import anndata as ad
+import pandas as pd
+
+from msc_secretome.design import check_design, model_samples
+from msc_secretome.differential_expression import fit_model, prefilter_mask
+from msc_secretome.rule_logging import log_to_file
+from msc_secretome.settings import model_from_dict
+
+logger = log_to_file(snakemake)  # noqa: F821
+params = snakemake.params  # noqa: F821
+model = model_from_dict(params.model)
+de = params.de
+adata = ad.read_h5ad(snakemake.input.experiment)  # noqa: F821
+samples = adata.obs.reset_index(names="sample").astype(str)
+metadata = model_samples(samples, model).loc[:, model.variables]
+check_design(metadata, model)
+counts = pd.DataFrame(adata.X, index=adata.obs_names, columns=adata.var_names).loc[metadata.index]
+kept = prefilter_mask(counts, **de["prefilter"])
+logger.info(
+    "model %s: design %s, %d samples, %d of %d genes pass the prefilter",
+    model.name, model.design, len(metadata), int(kept.sum()), counts.shape[1],
+)
+dds = fit_model(
+    counts.loc[:, kept],
+    metadata,
+    model.design,
+    size_factors=de["size_factors"],
+    refit_cooks=de["refit_cooks"],
+    n_cpus=snakemake.threads,  # noqa: F821
+)
+symbols = adata.var["symbol"].astype(str)
+with open(snakemake.output.model, "wb") as handle:  # noqa: F821
+    pickle.dump({"dds": dds, "symbols": symbols, "model": params.model}, handle, protocol=5)

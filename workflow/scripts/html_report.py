@@ -1,0 +1,76 @@
+"""Rule html_report: gather result tables and run facts; render the self-contained report."""
+
+import datetime as dt
+import subprocess
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import pandas as pd
+
+from msc_secretome import __version__
+from msc_secretome.report import render_report, write_report
+from msc_secretome.rule_logging import log_to_file
+from msc_secretome.tables import sha256_of
+
+logger = log_to_file(snakemake)  # noqa: F821
+inputs, params = snakemake.input, snakemake.params  # noqa: F821
+
+
+def tsv(path, **kwargs):
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["", "NaN", "nan"],
+                       **kwargs)
+
+
+def workflow_version(directory: str) -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "-C", directory, "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+        return f"{__version__} ({commit})"
+    except (OSError, subprocess.SubprocessError):
+        return f"{__version__} (not a git checkout)"
+
+
+PACKAGES = ["snakemake", "pydeseq2", "gseapy", "scanpy", "anndata", "pandas", "numpy", "scipy",
+            "formulaic", "plotly"]
+versions = {}
+for package in PACKAGES:
+    try:
+        versions[package] = importlib_metadata.version(package)
+    except importlib_metadata.PackageNotFoundError:
+        versions[package] = "not installed"
+versions["msc_secretome"] = __version__
+
+methods = {
+    "config": dict(params.config),
+    "versions": versions,
+    "inputs": [{"path": p, "sha256": sha256_of(p)} for p in params.inputs if Path(p).is_file()],
+    "workflow_version": workflow_version(params.workflow_dir),
+    "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    "models": [
+        {"model": m["name"], "design": m["design"],
+         "subset": "; ".join(f"{k}={','.join(v)}" for k, v in m["subset"].items()),
+         "reference": m["reference"]}
+        for m in params.models.values()
+    ],
+}
+contrasts = tsv(inputs.contrasts)
+html = render_report(
+    samples=tsv(inputs.samples, dtype=str),
+    library_sizes=tsv(inputs.library_sizes),
+    pca=tsv(inputs.pca),
+    pca_variance=tsv(inputs.pca_variance),
+    distances=tsv(inputs.distances, index_col=0),
+    contrasts=contrasts,
+    de={name: tsv(path) for name, path in zip(params.contrasts, inputs.de, strict=True)},
+    enrichment={
+        name: tsv(path) for name, path in zip(params.contrasts, inputs.enrichment, strict=True)
+    },
+    program_calls=tsv(inputs.calls),
+    dual_benefit=tsv(inputs.dual_benefit),
+    libraries=tsv(inputs.libraries),
+    methods=methods,
+)
+write_report(html, snakemake.output.html)  # noqa: F821
+logger.info("report: %s (%.1f MB)", snakemake.output.html, len(html.encode()) / 1e6)  # noqa: F821

@@ -1,0 +1,116 @@
+"""Reading user tables robustly and writing result tables deterministically.
+
+Readers accept TSV or CSV, plain or gzipped, with or without a UTF-8 BOM and Windows line
+endings, and raise :class:`InputError` that names the file, the row or column and the fix.
+Writers use a fixed float format and write atomically (temporary file, then rename), so a
+result file either is complete or does not exist.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+
+FLOAT_FORMAT = "%.8g"
+
+
+def open_text(path: str | Path) -> str:
+    """Whole text of a plain or gzipped file; BOM stripped, line endings normalised."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path=str(path), fix="check the path in config")
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise InputError(f"gzip file is corrupt or truncated ({err})", path=str(path)) from err
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"not UTF-8 text (byte {err.start})",
+            path=str(path),
+            fix="save the file as UTF-8 text (TSV or CSV)",
+        ) from err
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def sniff_delimiter(text: str, path: str) -> str:
+    """Tab or comma, decided from the header line."""
+    header = text.split("\n", 1)[0]
+    if not header.strip():
+        raise InputError("the file is empty or its first line is blank", path=path)
+    tabs, commas = header.count("\t"), header.count(",")
+    if tabs == 0 and commas == 0:
+        semicolons = header.count(";")
+        hint = " It seems to use ';' (a spreadsheet locale);" if semicolons else ""
+        raise InputError(
+            f"the header line has no tab or comma delimiter.{hint} Header: {header[:120]!r}",
+            path=path,
+            fix="save the table as tab-separated (TSV) or comma-separated (CSV)",
+        )
+    return "\t" if tabs >= commas else ","
+
+
+def read_table(path: str | Path, *, dtype=str) -> pd.DataFrame:
+    """Read a delimited table (TSV/CSV, optionally gzipped) with the header as columns."""
+    text = open_text(path)
+    delimiter = sniff_delimiter(text, str(path))
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=dtype,
+            keep_default_na=False,
+            na_values=[],
+            quoting=csv.QUOTE_MINIMAL,
+            skip_blank_lines=True,
+        )
+    except pd.errors.ParserError as err:
+        raise InputError(
+            f"cannot parse as a {'TSV' if delimiter == chr(9) else 'CSV'} table: {err}",
+            path=str(path),
+            fix="every row needs the same number of fields as the header",
+        ) from err
+    table.columns = [str(c).strip() for c in table.columns]
+    return table
+
+
+def write_tsv(table: pd.DataFrame, path: str | Path, *, index: bool = False) -> None:
+    """Write a TSV atomically with a fixed float format (byte-identical for identical data)."""
+    text = table.to_csv(sep="\t", index=index, float_format=FLOAT_FORMAT, lineterminator="\n")
+    write_text_atomic(text, path)
+
+
+def write_text_atomic(text: str, path: str | Path) -> None:
+    """Write text to a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
