@@ -133,7 +133,7 @@ def read_counts(path: str, *, round_estimated: bool = False) -> pd.DataFrame:
             raise InputError(
                 f"{int(fractional.sum())} non-integer value(s), first at row {row_pos + 2} "
                 f"(gene {values.index[row_pos]!r}), column {values.columns[col_pos]!r}: "
-                f"{array[row_pos, col_pos]!r}. These look like estimated counts "
+                f"{float(array[row_pos, col_pos]):g}. These look like estimated counts "
                 "(salmon/kallisto/RSEM) or normalised values",
                 path=path,
                 fix="give raw integer counts; for estimated counts set "

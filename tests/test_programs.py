@@ -1,0 +1,125 @@
+"""Programme calls and the dual-benefit verdict on hand-made enrichment tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from msc_secretome.catalogue import check_catalogue
+from msc_secretome.programs import classify_contrast, dual_benefit, program_calls
+
+ROLES = {
+    "cell_type": {"column": "cell_type", "cancer": ["cancer"], "normal": ["normal"]},
+    "exposure": {"column": "medium", "exposed": "msc_cm", "control": "control"},
+    "therapy": {"column": "therapy", "none": "none"},
+}
+
+CATALOGUE = check_catalogue(
+    pd.DataFrame(
+        [
+            ("CYT_A", "cytotoxic", "core", "1", "-1", "x", "G1,G2", ""),
+            ("CYT_B", "cytotoxic", "core", "1", "-1", "x", "G3,G4", ""),
+            ("STRESS_A", "stress_damage", "core", "0", "-1", "x", "G5,G6", ""),
+            ("REG_A", "regenerative_protective", "core", "-1", "1", "x", "G7,G8", ""),
+            ("RISK_A", "pro_tumour_risk", "core", "-1", "0", "x", "G9,G10", ""),
+            ("RISK_X", "pro_tumour_risk", "extended", "-1", "0", "x", "G11,G12", ""),
+        ],
+        columns=["program", "category", "tier", "direction_cancer", "direction_normal",
+                 "source", "genes", "description"],
+    )
+)
+
+
+def enrichment(values: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [("programs", t, 0.5, nes, 0.01, fdr, 10, "G1;G2") for t, (nes, fdr) in values.items()],
+        columns=["library", "term", "ES", "NES", "pvalue", "fdr", "size", "leading_edge"],
+    )
+
+
+ROLE_TABLE = pd.DataFrame(
+    [
+        ("c_none", "cancer", "none", "secretome_effect"),
+        ("c_chemo", "cancer", "chemo", "secretome_effect"),
+        ("c_x_chemo", "cancer", "chemo", "potentiation"),
+        ("n_none", "normal", "none", "secretome_effect"),
+        ("n_chemo", "normal", "chemo", "secretome_effect"),
+    ],
+    columns=["contrast", "side", "therapy", "role"],
+)
+
+
+def test_calls_follow_fdr_and_sign_and_mark_untested():
+    calls = program_calls(
+        {"k": enrichment({"CYT_A": (2.0, 0.01), "CYT_B": (-2.0, 0.01), "REG_A": (1.9, 0.2)})},
+        CATALOGUE, fdr=0.05,
+    )
+    by = calls.set_index("program")["call"].to_dict()
+    assert by == {"CYT_A": "up", "CYT_B": "down", "REG_A": "ns", "STRESS_A": "not_tested",
+                  "RISK_A": "not_tested", "RISK_X": "not_tested"}
+
+
+def run(tables: dict[str, dict]) -> pd.DataFrame:
+    calls = program_calls({k: enrichment(v) for k, v in tables.items()}, CATALOGUE, fdr=0.05)
+    return dual_benefit(calls, ROLE_TABLE, CATALOGUE, therapies=["none", "chemo", "radiation"],
+                        none_level="none").set_index("therapy")
+
+
+NEUTRAL = {p: (0.3, 0.8) for p in ("CYT_A", "CYT_B", "STRESS_A", "REG_A", "RISK_A", "RISK_X")}
+
+
+def test_dual_benefit_with_risk_flag_and_potentiation():
+    out = run(
+        {
+            "c_none": NEUTRAL | {"CYT_A": (2.0, 0.001), "RISK_A": (1.8, 0.01)},
+            "c_chemo": NEUTRAL | {"CYT_A": (2.2, 0.001), "CYT_B": (1.7, 0.01)},
+            "c_x_chemo": NEUTRAL | {"CYT_B": (1.6, 0.02)},
+            "n_none": NEUTRAL | {"REG_A": (2.0, 0.001)},
+            "n_chemo": NEUTRAL | {"REG_A": (2.0, 0.001), "STRESS_A": (-1.9, 0.001)},
+        }
+    )
+    assert out.loc["none", "verdict"] == "dual_benefit"
+    assert out.loc["none", "risk_flags"] == "RISK_A"
+    assert out.loc["none", "potentiation"] == 0
+    assert out.loc["chemo", "verdict"] == "dual_benefit"
+    assert out.loc["chemo", "potentiation"] == pytest.approx(1.6 / 2)
+    assert out.loc["chemo", "cytotoxic_up"] == 2
+    assert out.loc["chemo", "damage_down"] == 1
+    # cancer gain: CYT_A +2.2, CYT_B +1.7, REG_A 0, RISK_A 0 over 4 programmes with a sign
+    assert out.loc["chemo", "cancer_gain"] == pytest.approx((2.2 + 1.7) / 4)
+    assert out.loc["radiation", "verdict"] == "incomplete"
+
+
+def test_harm_on_the_normal_side_means_no_dual_benefit():
+    out = run(
+        {
+            "c_none": NEUTRAL | {"CYT_A": (2.0, 0.001)},
+            "n_none": NEUTRAL | {"REG_A": (-2.0, 0.001)},
+            "c_chemo": NEUTRAL, "c_x_chemo": NEUTRAL, "n_chemo": NEUTRAL,
+        }
+    )
+    assert out.loc["none", "verdict"] == "no_dual_benefit"
+    assert out.loc["none", "adverse_normal"] == 1
+    assert out.loc["chemo", "verdict"] == "unclear"
+    assert np.isfinite(out.loc["chemo", "normal_protection"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "terms", "context", "expected"),
+    [
+        ("compare", [("medium", "msc_cm", "control")],
+         {"cell_type": "cancer", "therapy": "chemo"}, ("cancer", "chemo", "secretome_effect")),
+        ("interaction", [("medium", "msc_cm", "control"), ("therapy", "radiation", "none")],
+         {"cell_type": "normal"}, ("normal", "radiation", "potentiation")),
+        ("compare", [("therapy", "chemo", "none")],
+         {"cell_type": "cancer", "medium": "control"}, ("cancer", "chemo", "therapy_effect")),
+        ("compare", [("medium", "control", "msc_cm")], {"cell_type": "cancer"},
+         (None, None, None)),
+    ],
+)
+def test_classify_contrast(kind, terms, context, expected):
+    role = classify_contrast(kind=kind, terms=terms, context=context, roles=ROLES)
+    got = (role["side"], role["therapy"], role["role"])
+    assert got[1:] == expected[1:]
+    if expected[2] is not None:
+        assert got[0] == expected[0]
