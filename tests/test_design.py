@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from msc_secretome.design import (
     Contrast,
     Model,
@@ -25,13 +26,18 @@ def sheet(replicates: int = 2) -> pd.DataFrame:
         for medium in ("control", "msc_cm"):
             for therapy in ("none", "chemo", "radiation"):
                 for rep in range(1, replicates + 1):
-                    rows.append((f"{cell}_{medium}_{therapy}_{rep}", cell, medium, therapy,
-                                 f"b{rep}"))
+                    rows.append(
+                        (f"{cell}_{medium}_{therapy}_{rep}", cell, medium, therapy, f"b{rep}")
+                    )
     return pd.DataFrame(rows, columns=["sample", "cell_type", "medium", "therapy", "batch"])
 
 
-CANCER = Model("cancer", "~ batch + medium * therapy", {"cell_type": ("cancer",)},
-               {"medium": "control", "therapy": "none"})
+CANCER = Model(
+    "cancer",
+    "~ batch + medium * therapy",
+    {"cell_type": ("cancer",)},
+    {"medium": "control", "therapy": "none"},
+)
 
 
 def vector_for(contrast: Contrast, model: Model = CANCER) -> pd.Series:
@@ -57,21 +63,31 @@ def test_reference_levels_follow_config_not_alphabet():
 
 
 def test_compare_at_a_therapy_adds_the_interaction_term():
-    v = vector_for(Contrast("c", "cancer", "compare", (("medium", "msc_cm", "control"),),
-                            {"therapy": "chemo"}))
+    v = vector_for(
+        Contrast("c", "cancer", "compare", (("medium", "msc_cm", "control"),), {"therapy": "chemo"})
+    )
     nonzero = v[v != 0].to_dict()
     assert nonzero == {"medium[T.msc_cm]": 1.0, "medium[T.msc_cm]:therapy[T.chemo]": 1.0}
 
 
 def test_interaction_is_the_difference_of_differences():
-    v = vector_for(Contrast("c", "cancer", "interaction",
-                            (("medium", "msc_cm", "control"), ("therapy", "chemo", "none"))))
+    v = vector_for(
+        Contrast(
+            "c",
+            "cancer",
+            "interaction",
+            (("medium", "msc_cm", "control"), ("therapy", "chemo", "none")),
+        )
+    )
     assert v[v != 0].to_dict() == {"medium[T.msc_cm]:therapy[T.chemo]": 1.0}
 
 
 def test_compare_between_two_non_reference_levels():
-    v = vector_for(Contrast("c", "cancer", "compare", (("therapy", "radiation", "chemo"),),
-                            {"medium": "control"}))
+    v = vector_for(
+        Contrast(
+            "c", "cancer", "compare", (("therapy", "radiation", "chemo"),), {"medium": "control"}
+        )
+    )
     assert v[v != 0].to_dict() == {"therapy[T.chemo]": -1.0, "therapy[T.radiation]": 1.0}
 
 
@@ -113,16 +129,19 @@ def test_subset_level_that_matches_nothing():
 def test_parse_contrasts_checks_shape():
     models = parse_models({"models": {"cancer": {"design": "~ medium"}}})
     with pytest.raises(InputError, match="not defined"):
-        parse_contrasts({"contrasts": {"x": {"model": "nope", "compare": {"m": ["a", "b"]}}}},
-                        models)
+        parse_contrasts(
+            {"contrasts": {"x": {"model": "nope", "compare": {"m": ["a", "b"]}}}}, models
+        )
     with pytest.raises(InputError, match="two different levels"):
-        parse_contrasts({"contrasts": {"x": {"model": "cancer", "compare": {"m": ["a", "a"]}}}},
-                        models)
+        parse_contrasts(
+            {"contrasts": {"x": {"model": "cancer", "compare": {"m": ["a", "a"]}}}}, models
+        )
 
 
 def test_contrast_context_uses_at_subset_and_references():
-    contrast = Contrast("c", "cancer", "compare", (("medium", "msc_cm", "control"),),
-                        {"therapy": "chemo"})
+    contrast = Contrast(
+        "c", "cancer", "compare", (("medium", "msc_cm", "control"),), {"therapy": "chemo"}
+    )
     context = contrast_context(contrast, CANCER)
     assert context["cell_type"] == "cancer"
     assert context["therapy"] == "chemo"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from msc_secretome.catalogue import check_catalogue
 from msc_secretome.programs import classify_contrast, dual_benefit, program_calls
 
@@ -24,8 +25,16 @@ CATALOGUE = check_catalogue(
             ("RISK_A", "pro_tumour_risk", "core", "-1", "0", "x", "G9,G10", ""),
             ("RISK_X", "pro_tumour_risk", "extended", "-1", "0", "x", "G11,G12", ""),
         ],
-        columns=["program", "category", "tier", "direction_cancer", "direction_normal",
-                 "source", "genes", "description"],
+        columns=[
+            "program",
+            "category",
+            "tier",
+            "direction_cancer",
+            "direction_normal",
+            "source",
+            "genes",
+            "description",
+        ],
     )
 )
 
@@ -52,17 +61,25 @@ ROLE_TABLE = pd.DataFrame(
 def test_calls_follow_fdr_and_sign_and_mark_untested():
     calls = program_calls(
         {"k": enrichment({"CYT_A": (2.0, 0.01), "CYT_B": (-2.0, 0.01), "REG_A": (1.9, 0.2)})},
-        CATALOGUE, fdr=0.05,
+        CATALOGUE,
+        fdr=0.05,
     )
     by = calls.set_index("program")["call"].to_dict()
-    assert by == {"CYT_A": "up", "CYT_B": "down", "REG_A": "ns", "STRESS_A": "not_tested",
-                  "RISK_A": "not_tested", "RISK_X": "not_tested"}
+    assert by == {
+        "CYT_A": "up",
+        "CYT_B": "down",
+        "REG_A": "ns",
+        "STRESS_A": "not_tested",
+        "RISK_A": "not_tested",
+        "RISK_X": "not_tested",
+    }
 
 
 def run(tables: dict[str, dict]) -> pd.DataFrame:
     calls = program_calls({k: enrichment(v) for k, v in tables.items()}, CATALOGUE, fdr=0.05)
-    return dual_benefit(calls, ROLE_TABLE, CATALOGUE, therapies=["none", "chemo", "radiation"],
-                        none_level="none").set_index("therapy")
+    return dual_benefit(
+        calls, ROLE_TABLE, CATALOGUE, therapies=["none", "chemo", "radiation"], none_level="none"
+    ).set_index("therapy")
 
 
 NEUTRAL = {p: (0.3, 0.8) for p in ("CYT_A", "CYT_B", "STRESS_A", "REG_A", "RISK_A", "RISK_X")}
@@ -95,7 +112,9 @@ def test_harm_on_the_normal_side_means_no_dual_benefit():
         {
             "c_none": NEUTRAL | {"CYT_A": (2.0, 0.001)},
             "n_none": NEUTRAL | {"REG_A": (-2.0, 0.001)},
-            "c_chemo": NEUTRAL, "c_x_chemo": NEUTRAL, "n_chemo": NEUTRAL,
+            "c_chemo": NEUTRAL,
+            "c_x_chemo": NEUTRAL,
+            "n_chemo": NEUTRAL,
         }
     )
     assert out.loc["none", "verdict"] == "no_dual_benefit"
@@ -107,14 +126,25 @@ def test_harm_on_the_normal_side_means_no_dual_benefit():
 @pytest.mark.parametrize(
     ("kind", "terms", "context", "expected"),
     [
-        ("compare", [("medium", "msc_cm", "control")],
-         {"cell_type": "cancer", "therapy": "chemo"}, ("cancer", "chemo", "secretome_effect")),
-        ("interaction", [("medium", "msc_cm", "control"), ("therapy", "radiation", "none")],
-         {"cell_type": "normal"}, ("normal", "radiation", "potentiation")),
-        ("compare", [("therapy", "chemo", "none")],
-         {"cell_type": "cancer", "medium": "control"}, ("cancer", "chemo", "therapy_effect")),
-        ("compare", [("medium", "control", "msc_cm")], {"cell_type": "cancer"},
-         (None, None, None)),
+        (
+            "compare",
+            [("medium", "msc_cm", "control")],
+            {"cell_type": "cancer", "therapy": "chemo"},
+            ("cancer", "chemo", "secretome_effect"),
+        ),
+        (
+            "interaction",
+            [("medium", "msc_cm", "control"), ("therapy", "radiation", "none")],
+            {"cell_type": "normal"},
+            ("normal", "radiation", "potentiation"),
+        ),
+        (
+            "compare",
+            [("therapy", "chemo", "none")],
+            {"cell_type": "cancer", "medium": "control"},
+            ("cancer", "chemo", "therapy_effect"),
+        ),
+        ("compare", [("medium", "control", "msc_cm")], {"cell_type": "cancer"}, (None, None, None)),
     ],
 )
 def test_classify_contrast(kind, terms, context, expected):

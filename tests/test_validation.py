@@ -7,6 +7,7 @@ import gzip
 import numpy as np
 import pandas as pd
 import pytest
+
 from msc_secretome.errors import InputError
 from msc_secretome.validation import (
     check_sample_sheet,
@@ -33,8 +34,9 @@ def test_counts_read_in_every_common_format(tmp_path, variant):
         text = "\ufeff" + GOOD.replace("\n", "\r\n")
     if variant == "csv":
         text = GOOD.replace("\t", ",")
-    path = write(tmp_path, "counts.tsv" + (".gz" if variant == "gzip" else ""), text,
-                 gz=variant == "gzip")
+    path = write(
+        tmp_path, "counts.tsv" + (".gz" if variant == "gzip" else ""), text, gz=variant == "gzip"
+    )
     counts = read_counts(path)
     assert list(counts.columns) == ["S1", "S2", "S3"]
     assert counts.loc["B", "S3"] == 9
@@ -44,7 +46,10 @@ def test_counts_read_in_every_common_format(tmp_path, variant):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("gene_id\tS1\tS2\nA\t1\t2.5\n", r"(?s)non-integer.*row 2.*'A'.*'S2'.*round_estimated_counts"),
+        (
+            "gene_id\tS1\tS2\nA\t1\t2.5\n",
+            r"(?s)non-integer.*row 2.*S2.*round_estimated_counts",
+        ),
         ("gene_id\tS1\tS2\nA\t1\t-2\n", r"negative.*row 2.*'S2'"),
         ("gene_id\tS1\tS2\nA\t1\tNaN\n", r"NaN.*row 2"),
         ("gene_id\tS1\tS2\nA\t1\tinf\n", r"infinite"),

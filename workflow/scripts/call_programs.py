@@ -7,23 +7,24 @@ from msc_secretome.programs import dual_benefit, program_calls
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import read_table, write_tsv
 
-logger = log_to_file(snakemake)  # noqa: F821
-params, inputs = snakemake.params, snakemake.input  # noqa: F821
+logger = log_to_file(snakemake)
+params, inputs = snakemake.params, snakemake.input
 catalogue = read_catalogue(params.catalogue)
 enrichment = {
     name: pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["", "NaN", "nan"])
     for name, path in zip(params.contrasts, inputs.enrichment, strict=True)
 }
 calls = program_calls(enrichment, catalogue, fdr=params.fdr)
-write_tsv(calls, snakemake.output.calls)  # noqa: F821
+write_tsv(calls, snakemake.output.calls)
 
 contrast_roles = read_table(inputs.contrasts)
 samples = read_table(inputs.samples)
 therapy = params.roles["therapy"]
 levels = list(dict.fromkeys(samples[therapy["column"]]))
 therapies = [therapy["none"]] + [lv for lv in levels if lv != therapy["none"]]
-summary = dual_benefit(calls, contrast_roles, catalogue, therapies=therapies,
-                       none_level=therapy["none"])
-write_tsv(summary, snakemake.output.dual_benefit)  # noqa: F821
+summary = dual_benefit(
+    calls, contrast_roles, catalogue, therapies=therapies, none_level=therapy["none"]
+)
+write_tsv(summary, snakemake.output.dual_benefit)
 for row in summary.itertuples(index=False):
     logger.info("%s: %s (%s)", row.therapy, row.verdict, row.explanation)

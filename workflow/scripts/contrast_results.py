@@ -2,20 +2,22 @@
 
 import pickle
 
-from msc_secretome.design import contrast_vector
+from msc_secretome.design import check_design, contrast_vector
 from msc_secretome.differential_expression import contrast_results, count_significant
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import contrast_from_dict, model_from_dict
 from msc_secretome.tables import write_tsv
 
-logger = log_to_file(snakemake)  # noqa: F821
-params = snakemake.params  # noqa: F821
-with open(snakemake.input.model, "rb") as handle:  # noqa: F821
+logger = log_to_file(snakemake)
+params = snakemake.params
+with open(snakemake.input.model, "rb") as handle:
     fitted = pickle.load(handle)
 dds, symbols = fitted["dds"], fitted["symbols"]
 model = model_from_dict(params.model)
 contrast = contrast_from_dict(params.contrast)
-vector = contrast_vector(dds.formulaic_contrasts, contrast, model, dds.obs)
+# The fit's own formulaic helper does not survive pickling; rebuild it from the same metadata.
+metadata = dds.obs.loc[:, model.variables]
+vector = contrast_vector(check_design(metadata, model), contrast, model, metadata)
 logger.info("contrast %s: %s; vector %s", contrast.name, contrast.describe(), vector.to_dict())
 de = params.de
 table = contrast_results(
@@ -27,5 +29,5 @@ table = contrast_results(
     lfc_threshold=de["lfc_threshold"],
     symbols=symbols,
 )
-write_tsv(table, snakemake.output.table)  # noqa: F821
+write_tsv(table, snakemake.output.table)
 logger.info("up/down at padj < %s: %s", de["alpha"], count_significant(table, de["alpha"]))

@@ -10,11 +10,11 @@ from msc_secretome.differential_expression import fit_model, prefilter_mask
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import model_from_dict
 
-logger = log_to_file(snakemake)  # noqa: F821
-params = snakemake.params  # noqa: F821
+logger = log_to_file(snakemake)
+params = snakemake.params
 model = model_from_dict(params.model)
 de = params.de
-adata = ad.read_h5ad(snakemake.input.experiment)  # noqa: F821
+adata = ad.read_h5ad(snakemake.input.experiment)
 samples = adata.obs.reset_index(names="sample").astype(str)
 metadata = model_samples(samples, model).loc[:, model.variables]
 check_design(metadata, model)
@@ -22,7 +22,11 @@ counts = pd.DataFrame(adata.X, index=adata.obs_names, columns=adata.var_names).l
 kept = prefilter_mask(counts, **de["prefilter"])
 logger.info(
     "model %s: design %s, %d samples, %d of %d genes pass the prefilter",
-    model.name, model.design, len(metadata), int(kept.sum()), counts.shape[1],
+    model.name,
+    model.design,
+    len(metadata),
+    int(kept.sum()),
+    counts.shape[1],
 )
 dds = fit_model(
     counts.loc[:, kept],
@@ -30,8 +34,8 @@ dds = fit_model(
     model.design,
     size_factors=de["size_factors"],
     refit_cooks=de["refit_cooks"],
-    n_cpus=snakemake.threads,  # noqa: F821
+    n_cpus=snakemake.threads,
 )
 symbols = adata.var["symbol"].astype(str)
-with open(snakemake.output.model, "wb") as handle:  # noqa: F821
+with open(snakemake.output.model, "wb") as handle:
     pickle.dump({"dds": dds, "symbols": symbols, "model": params.model}, handle, protocol=5)

@@ -9,15 +9,19 @@ from msc_secretome.enrichment import ENRICHMENT_COLUMNS, gene_ranking, run_prera
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import write_tsv
 
-logger = log_to_file(snakemake)  # noqa: F821
-params = snakemake.params  # noqa: F821
+logger = log_to_file(snakemake)
+params = snakemake.params
 settings = params.enrichment
-de_table = pd.read_csv(snakemake.input.table, sep="\t", keep_default_na=False,  # noqa: F821
-                       na_values=["", "NaN", "nan"])
+de_table = pd.read_csv(
+    snakemake.input.table,
+    sep="\t",
+    keep_default_na=False,
+    na_values=["", "NaN", "nan"],
+)
 ranking = gene_ranking(de_table, settings["statistic"])
 logger.info("ranking of %d genes by %s", len(ranking), settings["statistic"])
 tables = []
-for library, gmt in zip(params.libraries, snakemake.input.gmts, strict=True):  # noqa: F821
+for library, gmt in zip(params.libraries, snakemake.input.gmts, strict=True):
     assert Path(gmt).stem == library
     tables.append(
         run_prerank(
@@ -29,10 +33,11 @@ for library, gmt in zip(params.libraries, snakemake.input.gmts, strict=True):  #
             min_size=settings["min_size"],
             max_size=settings["max_size"],
             weight=settings["weight"],
-            threads=snakemake.threads,  # noqa: F821
+            threads=snakemake.threads,
         )
     )
     logger.info("library %s: %d sets tested", library, len(tables[-1]))
-result = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
-    columns=ENRICHMENT_COLUMNS)
-write_tsv(result.loc[:, ENRICHMENT_COLUMNS], snakemake.output.table)  # noqa: F821
+result = (
+    pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=ENRICHMENT_COLUMNS)
+)
+write_tsv(result.loc[:, ENRICHMENT_COLUMNS], snakemake.output.table)

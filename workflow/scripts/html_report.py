@@ -12,28 +12,42 @@ from msc_secretome.report import render_report, write_report
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import sha256_of
 
-logger = log_to_file(snakemake)  # noqa: F821
-inputs, params = snakemake.input, snakemake.params  # noqa: F821
+logger = log_to_file(snakemake)
+inputs, params = snakemake.input, snakemake.params
 
 
 def tsv(path, **kwargs):
-    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["", "NaN", "nan"],
-                       **kwargs)
+    return pd.read_csv(
+        path, sep="\t", keep_default_na=False, na_values=["", "NaN", "nan"], **kwargs
+    )
 
 
 def workflow_version(directory: str) -> str:
     try:
         commit = subprocess.run(
             ["git", "-C", directory, "describe", "--always", "--dirty", "--abbrev=12"],
-            capture_output=True, text=True, check=True, timeout=10,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
         return f"{__version__} ({commit})"
     except (OSError, subprocess.SubprocessError):
         return f"{__version__} (not a git checkout)"
 
 
-PACKAGES = ["snakemake", "pydeseq2", "gseapy", "scanpy", "anndata", "pandas", "numpy", "scipy",
-            "formulaic", "plotly"]
+PACKAGES = [
+    "snakemake",
+    "pydeseq2",
+    "gseapy",
+    "scanpy",
+    "anndata",
+    "pandas",
+    "numpy",
+    "scipy",
+    "formulaic",
+    "plotly",
+]
 versions = {}
 for package in PACKAGES:
     try:
@@ -47,11 +61,14 @@ methods = {
     "versions": versions,
     "inputs": [{"path": p, "sha256": sha256_of(p)} for p in params.inputs if Path(p).is_file()],
     "workflow_version": workflow_version(params.workflow_dir),
-    "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     "models": [
-        {"model": m["name"], "design": m["design"],
-         "subset": "; ".join(f"{k}={','.join(v)}" for k, v in m["subset"].items()),
-         "reference": m["reference"]}
+        {
+            "model": m["name"],
+            "design": m["design"],
+            "subset": "; ".join(f"{k}={','.join(v)}" for k, v in m["subset"].items()),
+            "reference": m["reference"],
+        }
         for m in params.models.values()
     ],
 }
@@ -72,5 +89,5 @@ html = render_report(
     libraries=tsv(inputs.libraries),
     methods=methods,
 )
-write_report(html, snakemake.output.html)  # noqa: F821
-logger.info("report: %s (%.1f MB)", snakemake.output.html, len(html.encode()) / 1e6)  # noqa: F821
+write_report(html, snakemake.output.html)
+logger.info("report: %s (%.1f MB)", snakemake.output.html, len(html.encode()) / 1e6)

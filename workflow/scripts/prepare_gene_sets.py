@@ -9,8 +9,8 @@ from msc_secretome.errors import InputError
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import sha256_of, write_tsv
 
-logger = log_to_file(snakemake)  # noqa: F821
-params, outputs = snakemake.params, snakemake.output  # noqa: F821
+logger = log_to_file(snakemake)
+params, outputs = snakemake.params, snakemake.output
 out_dir = Path(outputs.libraries).parent
 sources = {"programs": params.catalogue, **params.libraries}
 rows = []
@@ -35,6 +35,7 @@ for library, source in sources.items():
             "n_genes": len(genes),
         }
     )
-    logger.info("library %s: %d sets, %d genes, from %s", library, len(gene_sets), len(genes),
-                source)
+    logger.info(
+        "library %s: %d sets, %d genes, from %s", library, len(gene_sets), len(genes), source
+    )
 write_tsv(pd.DataFrame(rows), outputs.libraries)

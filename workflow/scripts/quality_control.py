@@ -8,17 +8,20 @@ from msc_secretome.differential_expression import prefilter_mask
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import write_tsv
 
-logger = log_to_file(snakemake)  # noqa: F821
-params, outputs = snakemake.params, snakemake.output  # noqa: F821
-adata = ad.read_h5ad(snakemake.input.experiment)  # noqa: F821
+logger = log_to_file(snakemake)
+params, outputs = snakemake.params, snakemake.output
+adata = ad.read_h5ad(snakemake.input.experiment)
 counts = pd.DataFrame(adata.X, index=adata.obs_names, columns=adata.var_names)
 kept = counts.loc[:, prefilter_mask(counts, **params.prefilter)]
 logger.info("QC on %d of %d genes after the prefilter", kept.shape[1], counts.shape[1])
 vst, size_factors = qc.variance_stabilised(kept, adata.obs, size_factors=params.size_factors)
 write_tsv(qc.library_sizes(counts, size_factors), outputs.library_sizes)
 scores, variance, _ = qc.principal_components(
-    vst, adata.obs, n_top_genes=params.qc["n_top_genes"],
-    n_components=params.qc["n_components"], seed=params.qc["seed"],
+    vst,
+    adata.obs,
+    n_top_genes=params.qc["n_top_genes"],
+    n_components=params.qc["n_components"],
+    seed=params.qc["seed"],
 )
 write_tsv(scores, outputs.pca)
 write_tsv(variance, outputs.pca_variance)

@@ -7,14 +7,14 @@ from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import contrast_from_dict, model_from_dict
 from msc_secretome.tables import read_table, write_tsv
 
-log_to_file(snakemake)  # noqa: F821
-params = snakemake.params  # noqa: F821
+log_to_file(snakemake)
+params = snakemake.params
 contrasts = [contrast_from_dict(c) for c in params.contrasts.values()]
 models = {name: model_from_dict(m) for name, m in params.models.items()}
 tables = {
     c.name: pd.read_csv(path, sep="\t")
-    for c, path in zip(contrasts, snakemake.input.tables, strict=True)  # noqa: F821
+    for c, path in zip(contrasts, snakemake.input.tables, strict=True)
 }
-samples = read_table(snakemake.input.samples)  # noqa: F821
+samples = read_table(snakemake.input.samples)
 summary = contrast_summary(contrasts, models, samples, tables, params.roles, params.alpha)
-write_tsv(summary, snakemake.output.summary)  # noqa: F821
+write_tsv(summary, snakemake.output.summary)

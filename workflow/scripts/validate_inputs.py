@@ -12,10 +12,10 @@ from msc_secretome.validation import (
     read_sample_sheet,
 )
 
-logger = log_to_file(snakemake)  # noqa: F821
-inputs, outputs = snakemake.input, snakemake.output  # noqa: F821
+logger = log_to_file(snakemake)
+inputs, outputs = snakemake.input, snakemake.output
 samples = read_sample_sheet(inputs.samples)
-counts = read_counts(inputs.counts, round_estimated=snakemake.params.round_estimated)  # noqa: F821
+counts = read_counts(inputs.counts, round_estimated=snakemake.params.round_estimated)
 counts = match_counts_to_samples(
     counts, samples, counts_path=inputs.counts, samples_path=inputs.samples
 )
@@ -26,8 +26,9 @@ else:
 adata = ad.AnnData(
     X=counts.T.to_numpy(),
     obs=samples.set_index("sample"),
-    var=pd.DataFrame({"symbol": symbols.reindex(counts.index).fillna("").to_numpy()},
-                     index=counts.index),
+    var=pd.DataFrame(
+        {"symbol": symbols.reindex(counts.index).fillna("").to_numpy()}, index=counts.index
+    ),
 )
 adata.uns["source"] = {"counts": str(inputs.counts), "samples": str(inputs.samples)}
 adata.write_h5ad(outputs.experiment)

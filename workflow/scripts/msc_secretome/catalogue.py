@@ -14,11 +14,22 @@ source             provenance: GO term(s), PROGENy pathway, Hallmark name, liter
 genes              comma-separated current HGNC symbols
 description        one line in plain words
 =================  ===========================================================================
+
+``source`` is a ``;``-separated list, primary reference first; each entry is ``GO:0097191``,
+``PROGENy:p53`` (a PROGENy pathway name) or ``literature:<short citation>``.
+Row numbers in error messages count the header as row 1, so row 2 is the first programme.
+
+Also here: GMT reading/writing, the overlap of each programme with its cited reference sets
+(:func:`source_overlap`) and the direction-coherence check (:func:`direction_conflicts`).
 """
 
 from __future__ import annotations
 
+import gzip
+import math
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
@@ -65,14 +76,21 @@ def check_catalogue(table: pd.DataFrame, source: str = "catalogue") -> pd.DataFr
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise InputError(
-            f"missing column(s) {missing}; found {list(table.columns)}",
+            f"header (row 1): missing column(s) {missing}; found {list(table.columns)}",
             path=source,
             fix=f"a catalogue needs the columns {list(COLUMNS)}",
         )
     out = table.loc[:, list(COLUMNS)].copy()
-    dupes = out["program"][out["program"].duplicated()].tolist()
-    if dupes:
-        raise InputError(f"duplicated program name(s) {dupes}", path=source, fix="rename them")
+    first_row: dict[str, int] = {}
+    for row_number, name in enumerate(out["program"], start=2):
+        if name in first_row:
+            raise InputError(
+                f"row {row_number} (program {name!r}): duplicated program name, "
+                f"first seen in row {first_row[name]}",
+                path=source,
+                fix="give every programme a unique name",
+            )
+        first_row[name] = row_number
     for row_number, row in enumerate(out.itertuples(index=False), start=2):
         where = f"row {row_number} (program {row.program!r})"
         if row.category not in CATEGORIES:
@@ -115,3 +133,228 @@ def catalogue_long(catalogue: pd.DataFrame) -> pd.DataFrame:
         for gene in row.genes
     ]
     return pd.DataFrame(rows, columns=["program", "category", "gene"])
+
+
+# --------------------------------------------------------------------------------------------
+# GMT gene-set files
+# --------------------------------------------------------------------------------------------
+
+
+def _open_text(path: Path) -> TextIO:
+    """Open a text file for reading, transparently gunzipping ``.gz``; a UTF-8 BOM is dropped."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline=None)
+    return open(path, encoding="utf-8-sig", newline=None)
+
+
+def read_gmt(path: str | Path) -> dict[str, list[str]]:
+    """Read a GMT file (``name<TAB>description<TAB>gene<TAB>gene...`` per line) into name -> genes.
+
+    Blank lines are skipped; ``.gz`` files, a UTF-8 byte-order mark and Windows line endings are
+    handled. Within a set, duplicated genes are kept once (first occurrence). Raises
+    :class:`InputError` naming the file and line for a line with fewer than three fields, a set
+    without genes, a duplicated set name, or a file without any set.
+    """
+    path = Path(path)
+    gene_sets: dict[str, list[str]] = {}
+    first_line: dict[str, int] = {}
+    with _open_text(path) as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) < 3:
+                raise InputError(
+                    f"line {line_number}: {len(fields)} tab-separated field(s), need at least 3 "
+                    "(name, description, genes...)",
+                    path=str(path),
+                    fix="separate the name, the description and each gene by a TAB",
+                )
+            name = fields[0].strip()
+            genes = list(dict.fromkeys(g.strip() for g in fields[2:] if g.strip()))
+            if not name:
+                raise InputError(f"line {line_number}: empty gene-set name", path=str(path))
+            if not genes:
+                raise InputError(f"line {line_number} (set {name!r}): no genes", path=str(path))
+            if name in gene_sets:
+                raise InputError(
+                    f"line {line_number}: gene set {name!r} already defined on line "
+                    f"{first_line[name]}",
+                    path=str(path),
+                    fix="give every gene set a unique name",
+                )
+            gene_sets[name] = genes
+            first_line[name] = line_number
+    if not gene_sets:
+        raise InputError("line 1: empty GMT file (no gene sets)", path=str(path))
+    return gene_sets
+
+
+def _gmt_field(value: str, what: str) -> str:
+    """A GMT field must not contain tabs or line breaks; returns the value stripped."""
+    value = str(value).strip()
+    if any(ch in value for ch in "\t\r\n"):
+        raise ValueError(f"{what} {value!r} contains a tab or line break")
+    return value
+
+
+def write_gmt(
+    gene_sets: Mapping[str, Iterable[str]],
+    path: str | Path,
+    descriptions: Mapping[str, str] | None = None,
+) -> Path:
+    """Write gene sets as GMT, one line per set in the mapping's order; returns the path.
+
+    The description column is ``descriptions[name]`` when given, else ``NA``. Output is
+    byte-for-byte deterministic (``\\n`` line endings, UTF-8, no gzip timestamp for ``.gz``).
+    """
+    path = Path(path)
+    descriptions = descriptions or {}
+    lines = []
+    for name, genes in gene_sets.items():
+        name = _gmt_field(name, "gene-set name")
+        genes = [_gmt_field(g, f"gene in {name!r}") for g in genes]
+        genes = [g for g in genes if g]
+        if not name or not genes:
+            raise ValueError(f"gene set {name!r}: a GMT line needs a name and at least one gene")
+        description = _gmt_field(descriptions.get(name, "NA") or "NA", f"description of {name!r}")
+        lines.append("\t".join([name, description, *genes]))
+    data = ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
+    if path.suffix == ".gz":
+        data = gzip.compress(data, mtime=0)
+    path.write_bytes(data)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Reference sets and the catalogue's agreement with its sources
+# --------------------------------------------------------------------------------------------
+
+PROGENY_COLUMNS = ("pathway", "gene", "weight")
+
+
+def reference_sets_from_files(
+    go_gmt_path: str | Path, progeny_tsv_path: str | Path, progeny_top: int = 100
+) -> dict[str, list[str]]:
+    """Reference gene sets keyed like catalogue sources: ``GO:0006915``, ``PROGENy:p53``.
+
+    GO sets come from a GMT whose name field starts with the GO ID (first whitespace token).
+    PROGENy sets come from the long model table (columns pathway, gene, weight, optional rank
+    and current_symbol): per pathway the genes with ``rank <= progeny_top`` (rank taken from the
+    file, else by decreasing absolute weight) and positive weight; ``current_symbol`` replaces
+    ``gene`` where it is given, so retired symbols match the catalogue's current ones.
+    """
+    reference: dict[str, list[str]] = {}
+    for name, genes in read_gmt(go_gmt_path).items():
+        reference[name.split()[0]] = genes
+    progeny_tsv_path = Path(progeny_tsv_path)
+    table = pd.read_csv(progeny_tsv_path, sep="\t", dtype=str, keep_default_na=False)
+    missing = [c for c in PROGENY_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"header (row 1): missing column(s) {missing}; found {list(table.columns)}",
+            path=str(progeny_tsv_path),
+            fix=f"a PROGENy model table needs the columns {list(PROGENY_COLUMNS)}",
+        )
+    weight = pd.to_numeric(table["weight"], errors="coerce")
+    if weight.isna().any():
+        bad = int(weight.isna().to_numpy().nonzero()[0][0]) + 2
+        raise InputError(f"row {bad}: weight is not a number", path=str(progeny_tsv_path))
+    if "rank" in table.columns:
+        rank = pd.to_numeric(table["rank"], errors="coerce")
+    else:
+        rank = weight.abs().groupby(table["pathway"]).rank(ascending=False, method="first")
+    symbol = table["gene"].str.strip()
+    if "current_symbol" in table.columns:
+        current = table["current_symbol"].str.strip()
+        symbol = current.where(current != "", symbol)
+    keep = (rank <= progeny_top) & (weight > 0) & (symbol != "")
+    for pathway, genes in symbol[keep].groupby(table["pathway"][keep], sort=False):
+        reference[f"PROGENy:{pathway}"] = list(dict.fromkeys(genes))
+    return reference
+
+
+def parse_sources(source: str) -> list[str]:
+    """Split a catalogue ``source`` field into its references, primary first."""
+    return [s.strip() for s in str(source).split(";") if s.strip()]
+
+
+def source_overlap(
+    catalogue: pd.DataFrame, reference_sets: Mapping[str, Iterable[str]]
+) -> pd.DataFrame:
+    """How much of each programme its cited references contain.
+
+    Columns: program, primary_source, n_genes, primary_fraction (fraction of the programme's
+    genes in its primary source; NaN for a ``literature:`` source or one missing from
+    ``reference_sets``) and any_fraction (fraction in the union of all its listed sources that
+    ``reference_sets`` holds; NaN when it holds none of them).
+    """
+    sets = {key: set(genes) for key, genes in reference_sets.items()}
+    rows = []
+    for row in catalogue.itertuples(index=False):
+        genes = list(row.genes)
+        sources = parse_sources(row.source)
+        primary = sources[0] if sources else ""
+        known = [s for s in sources if s in sets]
+        n = len(genes)
+        if primary in sets and n:
+            primary_fraction = sum(g in sets[primary] for g in genes) / n
+        else:
+            primary_fraction = math.nan
+        if known and n:
+            union = set().union(*(sets[s] for s in known))
+            any_fraction = sum(g in union for g in genes) / n
+        else:
+            any_fraction = math.nan
+        rows.append((row.program, primary, n, primary_fraction, any_fraction))
+    return pd.DataFrame(
+        rows, columns=["program", "primary_source", "n_genes", "primary_fraction", "any_fraction"]
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Coherence checks
+# --------------------------------------------------------------------------------------------
+
+CONTEXTS = ("cancer", "normal")
+
+
+def direction_conflicts(catalogue: pd.DataFrame) -> pd.DataFrame:
+    """Genes in two programmes whose desired signs are opposite in the same context.
+
+    One row per (gene, context, program_up, program_down), sorted; empty (with these columns)
+    when the catalogue is direction-coherent.
+    """
+    rows = []
+    for context in CONTEXTS:
+        up: dict[str, list[str]] = {}
+        down: dict[str, list[str]] = {}
+        for row in catalogue.itertuples(index=False):
+            sign = int(getattr(row, f"direction_{context}"))
+            target = up if sign > 0 else down if sign < 0 else None
+            if target is None:
+                continue
+            for gene in row.genes:
+                target.setdefault(gene, []).append(row.program)
+        for gene in up.keys() & down.keys():
+            rows.extend((gene, context, p_up, p_down) for p_up in up[gene] for p_down in down[gene])
+    table = pd.DataFrame(rows, columns=["gene", "context", "program_up", "program_down"])
+    return table.sort_values(list(table.columns), ignore_index=True)
+
+
+def shared_genes(catalogue: pd.DataFrame) -> pd.DataFrame:
+    """Every pair of programmes sharing genes: program_a, program_b, n_shared, genes (sorted).
+
+    Pairs follow catalogue order; rows are sorted by decreasing ``n_shared``.
+    """
+    sets = catalogue_gene_sets(catalogue)
+    names = list(sets)
+    rows = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            common = sorted(set(sets[a]) & set(sets[b]))
+            if common:
+                rows.append((a, b, len(common), ",".join(common)))
+    table = pd.DataFrame(rows, columns=["program_a", "program_b", "n_shared", "genes"])
+    return table.sort_values("n_shared", ascending=False, kind="stable", ignore_index=True)

@@ -27,7 +27,7 @@ def prefilter_mask(counts: pd.DataFrame, min_count: int, min_samples: int) -> np
 
     ``counts`` is samples x genes. DESeq2's vignette filter (rowSums(counts >= 10) >= 3).
     """
-    return ((counts.to_numpy() >= min_count).sum(axis=0) >= min_samples)
+    return (counts.to_numpy() >= min_count).sum(axis=0) >= min_samples
 
 
 def fit_model(

@@ -61,8 +61,16 @@ def program_calls(
             else:
                 nes, q, call, edge = np.nan, np.nan, "not_tested", ""
             rows.append(
-                (contrast, programme.program, programme.category, programme.tier, nes, q, call,
-                 edge)
+                (
+                    contrast,
+                    programme.program,
+                    programme.category,
+                    programme.tier,
+                    nes,
+                    q,
+                    call,
+                    edge,
+                )
             )
     return pd.DataFrame(rows, columns=CALL_COLUMNS)
 
@@ -121,12 +129,18 @@ def dual_benefit(
     for therapy in therapies:
         cancer = _pick(contrast_roles, "cancer", "secretome_effect", therapy)
         normal = _pick(contrast_roles, "normal", "secretome_effect", therapy)
-        potent = None if therapy == none_level else _pick(
-            contrast_roles, "cancer", "potentiation", therapy
+        potent = (
+            None
+            if therapy == none_level
+            else _pick(contrast_roles, "cancer", "potentiation", therapy)
         )
         row = dict.fromkeys(DUAL_BENEFIT_COLUMNS, np.nan)
-        row.update(therapy=therapy, cancer_contrast=cancer or "", normal_contrast=normal or "",
-                   potentiation_contrast=potent or "")
+        row.update(
+            therapy=therapy,
+            cancer_contrast=cancer or "",
+            normal_contrast=normal or "",
+            potentiation_contrast=potent or "",
+        )
         cancer_calls = _calls_of(calls, cancer)
         normal_calls = _calls_of(calls, normal)
         potent_calls = _calls_of(calls, potent)
@@ -211,8 +225,11 @@ def _adverse(calls: pd.DataFrame, core: pd.DataFrame, direction: str) -> set[str
 
 def _verdict(row: dict, therapy: str) -> tuple[str, str]:
     if not row["cancer_contrast"] or not row["normal_contrast"]:
-        missing = [s for s, c in (("cancer", row["cancer_contrast"]),
-                                  ("normal", row["normal_contrast"])) if not c]
+        missing = [
+            s
+            for s, c in (("cancer", row["cancer_contrast"]), ("normal", row["normal_contrast"]))
+            if not c
+        ]
         return "incomplete", (
             f"No secretome contrast for {' and '.join(missing)} cells under {therapy}: "
             "add one to the contrasts file to judge this therapy."
@@ -224,8 +241,11 @@ def _verdict(row: dict, therapy: str) -> tuple[str, str]:
     normal_benefit = (row["protective_up"] + row["damage_down"]) >= 1 and normal_side > 0
     cancer_harm = row["adverse_cancer"] >= 1 and cancer_side < 0
     normal_harm = row["adverse_normal"] >= 1 and normal_side < 0
-    flags = f" Risk: {row['risk_flags'].replace(';', ', ')} up in cancer cells." if row[
-        "risk_flags"] else ""
+    flags = (
+        f" Risk: {row['risk_flags'].replace(';', ', ')} up in cancer cells."
+        if row["risk_flags"]
+        else ""
+    )
     if cancer_benefit and normal_benefit:
         return "dual_benefit", (
             f"Under {therapy}, the secretome raised {row['cytotoxic_up']} cytotoxic programme(s) "

@@ -33,7 +33,10 @@ def variance_stabilised(counts: pd.DataFrame, metadata: pd.DataFrame, *, size_fa
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         dds = DeseqDataSet(
-            counts=counts, metadata=meta, design="~1", size_factors_fit_type=size_factors,
+            counts=counts,
+            metadata=meta,
+            design="~1",
+            size_factors_fit_type=size_factors,
             quiet=True,
         )
         dds.vst(use_design=False)
@@ -43,8 +46,12 @@ def variance_stabilised(counts: pd.DataFrame, metadata: pd.DataFrame, *, size_fa
 
 
 def principal_components(
-    vst: pd.DataFrame, metadata: pd.DataFrame, *, n_top_genes: int = 500,
-    n_components: int = 10, seed: int = 0,
+    vst: pd.DataFrame,
+    metadata: pd.DataFrame,
+    *,
+    n_top_genes: int = 500,
+    n_components: int = 10,
+    seed: int = 0,
 ):
     """PCA (scanpy) of the most variable VST genes -> (scores table, variance table, AnnData)."""
     import scanpy as sc

@@ -34,9 +34,7 @@ def check_sample_sheet(sheet: pd.DataFrame, path: str = "sample sheet") -> pd.Da
         raise InputError("the sample sheet has no rows", path=path)
     unnamed = [c for c in sheet.columns if c == "" or c.startswith("Unnamed:")]
     if unnamed:
-        raise InputError(
-            "a column has no header name", path=path, fix="give every column a header"
-        )
+        raise InputError("a column has no header name", path=path, fix="give every column a header")
     duplicated_columns = sorted({c for c in sheet.columns if list(sheet.columns).count(c) > 1})
     if duplicated_columns:
         raise InputError(f"duplicated column(s) {duplicated_columns}", path=path)
@@ -108,8 +106,7 @@ def read_counts(path: str, *, round_estimated: bool = False) -> pd.DataFrame:
             f"row {row_pos + 2} (gene {values.index[row_pos]!r}), column "
             f"{values.columns[col_pos]!r}: {values.iat[row_pos, col_pos]!r} is not a number",
             path=path,
-            fix="the matrix must hold raw counts only; move annotation columns to "
-            "gene_annotation",
+            fix="the matrix must hold raw counts only; move annotation columns to gene_annotation",
         )
     array = numeric.to_numpy(dtype=float)
     problems = {
@@ -187,8 +184,11 @@ def _near_names(missing: list[str], available: list[str]) -> str:
     """A hint when names differ by a suffix or case, e.g. 'S1' vs 'S1_counts'."""
     hints = []
     for name in missing[:3]:
-        close = [a for a in available if a.lower().startswith(name.lower()) or
-                 name.lower().startswith(a.lower())]
+        close = [
+            a
+            for a in available
+            if a.lower().startswith(name.lower()) or name.lower().startswith(a.lower())
+        ]
         if close:
             hints.append(f"{name!r} ~ {close[0]!r}")
     return f" (similar names in the matrix: {', '.join(hints)})" if hints else ""
