@@ -6,19 +6,19 @@ rule fit_model:
         experiment="results/validated/experiment.h5ad",
     output:
         model="results/models/{model}.pkl",
-    params:
-        model=lambda wc: model_params(wc.model),
-        de=config["de"],
     log:
         "logs/fit_model/{model}.log",
     benchmark:
         "benchmarks/fit_model/{model}.tsv"
+    conda:
+        conda_env("analysis")
     threads: 2
     resources:
         mem_mb=mem_mb(1500, 30),
         runtime=runtime_min(15, 1.0),
-    conda:
-        conda_env("analysis")
+    params:
+        model=lambda wc: model_params(wc.model),
+        de=config["de"],
     script:
         "../scripts/fit_model.py"
 
@@ -28,20 +28,20 @@ rule contrast_results:
         model=lambda wc: f"results/models/{model_of(wc.contrast)}.pkl",
     output:
         table="results/de/{contrast}.tsv",
-    params:
-        contrast=lambda wc: contrast_params(wc.contrast),
-        model=lambda wc: model_params(model_of(wc.contrast)),
-        de=config["de"],
     log:
         "logs/contrast_results/{contrast}.log",
     benchmark:
         "benchmarks/contrast_results/{contrast}.tsv"
+    conda:
+        conda_env("analysis")
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 3),
         runtime=runtime_min(5, 0.1),
-    conda:
-        conda_env("analysis")
+    params:
+        contrast=lambda wc: contrast_params(wc.contrast),
+        model=lambda wc: model_params(model_of(wc.contrast)),
+        de=config["de"],
     script:
         "../scripts/contrast_results.py"
 
@@ -52,18 +52,18 @@ rule summarise_contrasts:
         samples="results/validated/samples.tsv",
     output:
         summary="results/de/contrasts.tsv",
+    log:
+        "logs/summarise_contrasts.log",
+    conda:
+        conda_env("analysis")
+    threads: 1
+    resources:
+        mem_mb=mem_mb(500, 3),
+        runtime=5,
     params:
         contrasts={name: contrast_params(name) for name in CONTRASTS},
         models={name: model_params(name) for name in MODELS},
         roles=config["roles"],
         alpha=config["de"]["alpha"],
-    log:
-        "logs/summarise_contrasts.log",
-    threads: 1
-    resources:
-        mem_mb=mem_mb(500, 3),
-        runtime=5,
-    conda:
-        conda_env("analysis")
     script:
         "../scripts/summarise_contrasts.py"

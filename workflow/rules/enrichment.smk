@@ -8,17 +8,17 @@ rule prepare_gene_sets:
     output:
         gmts=expand("results/gene_sets/{library}.gmt", library=LIBRARIES),
         libraries="results/gene_sets/libraries.tsv",
-    params:
-        catalogue=settings.catalogue_path(config),
-        libraries=config["gene_sets"]["libraries"],
     log:
         "logs/prepare_gene_sets.log",
+    conda:
+        conda_env("analysis")
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        conda_env("analysis")
+    params:
+        catalogue=settings.catalogue_path(config),
+        libraries=config["gene_sets"]["libraries"],
     script:
         "../scripts/prepare_gene_sets.py"
 
@@ -29,18 +29,18 @@ rule gene_set_enrichment:
         gmts=expand("results/gene_sets/{library}.gmt", library=LIBRARIES),
     output:
         table="results/enrichment/{contrast}.tsv",
-    params:
-        libraries=LIBRARIES,
-        enrichment=config["enrichment"],
     log:
         "logs/gene_set_enrichment/{contrast}.log",
     benchmark:
         "benchmarks/gene_set_enrichment/{contrast}.tsv"
+    conda:
+        conda_env("analysis")
     threads: 1
     resources:
         mem_mb=mem_mb(1500, 10),
         runtime=runtime_min(10, 0.5),
-    conda:
-        conda_env("analysis")
+    params:
+        libraries=LIBRARIES,
+        enrichment=config["enrichment"],
     script:
         "../scripts/gene_set_enrichment.py"

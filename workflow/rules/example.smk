@@ -7,19 +7,19 @@ rule simulate_example:
         samples="resources/example/samples.tsv",
         truth_de="resources/example/truth_de.tsv",
         truth_programs="resources/example/truth_programs.tsv",
-    params:
-        seed=config["example"]["seed"],
-        n_genes=config["example"]["n_genes"],
-        n_replicates=config["example"]["n_replicates"],
     log:
         "logs/simulate_example.log",
     benchmark:
         "benchmarks/simulate_example.tsv"
+    conda:
+        conda_env("analysis")
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        conda_env("analysis")
+    params:
+        seed=config["example"]["seed"],
+        n_genes=config["example"]["n_genes"],
+        n_replicates=config["example"]["n_replicates"],
     script:
         "../scripts/simulate_example.py"

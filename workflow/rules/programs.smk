@@ -20,18 +20,18 @@ rule call_programs:
             category="1. Verdict",
             labels={"table": "dual benefit per therapy"},
         ),
+    log:
+        "logs/call_programs.log",
+    conda:
+        conda_env("analysis")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         contrasts=list(CONTRASTS),
         catalogue=settings.catalogue_path(config),
         fdr=config["programs"]["fdr"],
         roles=config["roles"],
-    log:
-        "logs/call_programs.log",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    conda:
-        conda_env("analysis")
     script:
         "../scripts/call_programs.py"

@@ -9,19 +9,19 @@ rule quality_control:
         pca="results/qc/pca.tsv",
         pca_variance="results/qc/pca_variance.tsv",
         distances="results/qc/sample_distances.tsv",
-    params:
-        prefilter=config["de"]["prefilter"],
-        size_factors=config["de"]["size_factors"],
-        qc=config["qc"],
     log:
         "logs/quality_control.log",
     benchmark:
         "benchmarks/quality_control.tsv"
+    conda:
+        conda_env("analysis")
     threads: 1
     resources:
         mem_mb=mem_mb(1500, 20),
         runtime=runtime_min(10, 0.5),
-    conda:
-        conda_env("analysis")
+    params:
+        prefilter=config["de"]["prefilter"],
+        size_factors=config["de"]["size_factors"],
+        qc=config["qc"],
     script:
         "../scripts/quality_control.py"

@@ -22,21 +22,26 @@ rule html_report:
             category="1. Verdict",
             labels={"document": "full interactive report"},
         ),
+    log:
+        "logs/html_report.log",
+    benchmark:
+        "benchmarks/html_report.tsv"
+    conda:
+        conda_env("report")
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1500, 2),
+        runtime=runtime_min(10, 0.1),
     params:
         contrasts=list(CONTRASTS),
         config=config,
         models={name: model_params(name) for name in MODELS},
         inputs=lambda wc: [config["counts"], config["samples"], config["contrasts"]],
         workflow_dir=str(WORKFLOW_DIR),
-    log:
-        "logs/html_report.log",
-    benchmark:
-        "benchmarks/html_report.tsv"
-    threads: 1
-    resources:
-        mem_mb=mem_mb(1500, 2),
-        runtime=runtime_min(10, 0.1),
-    conda:
-        conda_env("report")
     script:
         "../scripts/html_report.py"
+
+
+onsuccess:
+    if Path("results/report/index.html").exists():
+        print(f"\nReport: {Path('results/report/index.html').resolve()}\n")

@@ -11,17 +11,17 @@ rule validate_inputs:
     output:
         experiment="results/validated/experiment.h5ad",
         samples="results/validated/samples.tsv",
-    params:
-        round_estimated=config["round_estimated_counts"],
     log:
         "logs/validate_inputs.log",
     benchmark:
         "benchmarks/validate_inputs.tsv"
+    conda:
+        conda_env("analysis")
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 20),
         runtime=runtime_min(5, 0.05),
-    conda:
-        conda_env("analysis")
+    params:
+        round_estimated=config["round_estimated_counts"],
     script:
         "../scripts/validate_inputs.py"

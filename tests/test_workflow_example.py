@@ -1,0 +1,93 @@
+"""End to end: the whole workflow on a reduced example, checked against the planted truth."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from workflow_runs import SMALL_EXAMPLE, prepare_workdir, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+DE_COLUMNS = ["gene_id", "symbol", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
+ENRICHMENT_COLUMNS = ["library", "term", "NES", "pvalue", "fdr", "size", "leading_edge"]
+CALL_COLUMNS = ["contrast", "program", "category", "NES", "fdr", "call"]
+
+
+@pytest.fixture(scope="session")
+def example_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("example")
+    overrides = prepare_workdir(workdir, SMALL_EXAMPLE)
+    run_snakemake(workdir, "--cores", "2", "--configfile", str(overrides))
+    return workdir, overrides
+
+
+def read(workdir, path):
+    return pd.read_csv(workdir / path, sep="\t", keep_default_na=False, na_values=["", "NaN"])
+
+
+def test_outputs_follow_the_contract(example_run):
+    workdir, _ = example_run
+    contrasts = read(workdir, "results/de/contrasts.tsv")["contrast"].tolist()
+    assert len(contrasts) == 14
+    for contrast in contrasts:
+        de = read(workdir, f"results/de/{contrast}.tsv")
+        assert list(de.columns) == DE_COLUMNS
+        enrichment = read(workdir, f"results/enrichment/{contrast}.tsv")
+        assert set(ENRICHMENT_COLUMNS) <= set(enrichment.columns)
+    calls = read(workdir, "results/programs/program_calls.tsv")
+    assert set(CALL_COLUMNS) <= set(calls.columns)
+    assert set(calls["call"]) <= {"up", "down", "ns", "not_tested"}
+    dual = read(workdir, "results/programs/dual_benefit.tsv")
+    assert dual["therapy"].tolist() == ["none", "chemo", "radiation"]
+    assert (workdir / "results/report/index.html").stat().st_size > 100_000
+
+
+def test_de_recovers_planted_genes(example_run):
+    workdir, _ = example_run
+    truth = read(workdir, "resources/example/truth_de.tsv")
+    contrasts = read(workdir, "results/de/contrasts.tsv")["contrast"]
+    discoveries = false = 0
+    for contrast in contrasts:
+        de = read(workdir, f"results/de/{contrast}.tsv")
+        planted = set(truth.loc[truth["contrast"] == contrast, "gene_id"])
+        called = set(de.loc[de["padj"] < 0.05, "gene_id"])
+        discoveries += len(called)
+        false += len(called - planted)
+        recall = len(called & planted) / len(planted) if planted else float("nan")
+        contrast_fdp = len(called - planted) / max(1, len(called))
+        print(f"{contrast}: {len(called)} called, FDP {contrast_fdp:.3f}, recall {recall:.3f}")
+    fdp = false / discoveries
+    print(f"pooled: {discoveries} discoveries, FDP {fdp:.3f}")
+    assert discoveries > 500
+    assert fdp <= 0.10
+
+
+def test_programme_calls_match_the_planted_biology(example_run):
+    workdir, _ = example_run
+    calls = read(workdir, "results/programs/program_calls.tsv")
+    truth = read(workdir, "resources/example/truth_programs.tsv")
+    merged = calls.merge(truth, on=["contrast", "program"], validate="one_to_one")
+    merged["called"] = merged["call"].map({"up": 1, "down": -1}).fillna(0).astype(int)
+    planted = merged[merged["planted_direction"] != 0]
+    wrong = planted[planted["called"] != planted["planted_direction"]]
+    assert wrong.empty, wrong[["contrast", "program", "NES", "fdr", "call"]].to_string()
+    unplanted = merged[(merged["planted_direction"] == 0) & (merged["called"] != 0)]
+    per_programme = unplanted.groupby("program").size()
+    print("unplanted calls per programme:", per_programme.to_dict())
+    assert (per_programme <= 3).all(), per_programme.to_dict()
+
+
+def test_dual_benefit_verdict_and_risk_flag(example_run):
+    workdir, _ = example_run
+    dual = read(workdir, "results/programs/dual_benefit.tsv").set_index("therapy")
+    assert (dual["verdict"] == "dual_benefit").all(), dual["verdict"].to_dict()
+    assert all("RISK_IL6_JAK_STAT3" in flags for flags in dual["risk_flags"])
+    assert dual.loc["chemo", "potentiation"] > 0
+    assert dual.loc["radiation", "potentiation"] == 0  # no CM x radiation interaction planted
+    assert dual.loc["chemo", "damage_down"] >= 1
+
+
+def test_rerun_with_nothing_changed_does_nothing(example_run):
+    workdir, overrides = example_run
+    result = run_snakemake(workdir, "--cores", "2", "--configfile", str(overrides), "--dry-run")
+    assert "Nothing to be done" in result.stdout + result.stderr
