@@ -1,0 +1,536 @@
+"""Deterministic, realistic-looking inputs for the report renderer (no files, no network).
+
+``make_report_inputs()`` returns the keyword arguments of ``msc_secretome.report.render_report``:
+12 samples (cell_type x medium x therapy, one replicate each), 500 genes and 4 contrasts by
+default; ``make_report_inputs(n_genes=20_000, n_contrasts=14, n_reps=3)`` is the size test
+(36 samples). Contrast 4 (``cancer_radiation_CM_vs_ctrl``) has no true effect and no gene with
+padj < alpha, so the report must explain why.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+ALPHA = 0.05
+NULL_CONTRAST = "cancer_radiation_CM_vs_ctrl"
+
+# (name, kind, subset, description)
+CONTRASTS = (
+    (
+        "cancer_chemo_CM_vs_ctrl",
+        "compare",
+        "cell_type=cancer&therapy=chemo",
+        "Cancer cells under chemotherapy: conditioned medium vs control medium",
+    ),
+    (
+        "normal_chemo_CM_vs_ctrl",
+        "compare",
+        "cell_type=normal&therapy=chemo",
+        "Normal cells under chemotherapy: conditioned medium vs control medium",
+    ),
+    (
+        "cancer_chemo_x_CM",
+        "interaction",
+        "cell_type=cancer",
+        "Cancer cells: does conditioned medium change the response to chemotherapy?",
+    ),
+    (
+        NULL_CONTRAST,
+        "compare",
+        "cell_type=cancer&therapy=radiation",
+        "Cancer cells under radiation: conditioned medium vs control medium",
+    ),
+    (
+        "normal_radiation_CM_vs_ctrl",
+        "compare",
+        "cell_type=normal&therapy=radiation",
+        "Normal cells under radiation: conditioned medium vs control medium",
+    ),
+    (
+        "cancer_radiation_x_CM",
+        "interaction",
+        "cell_type=cancer",
+        "Cancer cells: does conditioned medium change the response to radiation?",
+    ),
+    (
+        "normal_chemo_x_CM",
+        "interaction",
+        "cell_type=normal",
+        "Normal cells: does conditioned medium change the response to chemotherapy?",
+    ),
+    (
+        "normal_radiation_x_CM",
+        "interaction",
+        "cell_type=normal",
+        "Normal cells: does conditioned medium change the response to radiation?",
+    ),
+    (
+        "cancer_none_CM_vs_ctrl",
+        "compare",
+        "cell_type=cancer&therapy=none",
+        "Untreated cancer cells: conditioned medium vs control medium",
+    ),
+    (
+        "normal_none_CM_vs_ctrl",
+        "compare",
+        "cell_type=normal&therapy=none",
+        "Untreated normal cells: conditioned medium vs control medium",
+    ),
+    (
+        "cancer_chemo_vs_none",
+        "compare",
+        "cell_type=cancer&medium=control",
+        "Cancer cells in control medium: chemotherapy vs untreated",
+    ),
+    (
+        "cancer_radiation_vs_none",
+        "compare",
+        "cell_type=cancer&medium=control",
+        "Cancer cells in control medium: radiation vs untreated",
+    ),
+    (
+        "normal_chemo_vs_none",
+        "compare",
+        "cell_type=normal&medium=control",
+        "Normal cells in control medium: chemotherapy vs untreated",
+    ),
+    (
+        "cancer_vs_normal_ctrl",
+        "compare",
+        "medium=control&therapy=none",
+        "Untreated cells in control medium: cancer vs normal",
+    ),
+)
+
+# (program, category, tier, genes)
+PROGRAMS = (
+    ("CYT_APOPTOSIS_INTRINSIC", "cytotoxic", "core", "BAX;BAK1;BBC3;PMAIP1;CASP9;APAF1;CYCS"),
+    ("CYT_APOPTOSIS_EXTRINSIC", "cytotoxic", "core", "FAS;FASLG;TNFRSF10B;CASP8;FADD;BID"),
+    ("CYT_FERROPTOSIS", "cytotoxic", "core", "ACSL4;ALOX15;TFRC;NCOA4;SAT1;PTGS2"),
+    ("CYT_NECROPTOSIS", "cytotoxic", "extended", "RIPK1;RIPK3;MLKL;ZBP1"),
+    ("STRESS_DNA_DAMAGE_RESPONSE", "stress_damage", "core", "CDKN1A;GADD45A;MDM2;ATM;H2AX"),
+    ("STRESS_P53_SENESCENCE", "stress_damage", "core", "TP53;CDKN2A;SERPINE1;IL1A;GLB1"),
+    ("STRESS_OXIDATIVE", "stress_damage", "core", "HMOX1;TXNIP;DDIT3;ATF3;ATF4"),
+    ("STRESS_INFLAMMATION_NFKB", "stress_damage", "extended", "NFKBIA;TNF;IL1B;CXCL8;RELB"),
+    ("REG_PROLIFERATION_REPAIR", "regenerative_protective", "core", "MKI67;CCND1;PCNA;RAD51"),
+    ("REG_ANTIOXIDANT_NRF2", "regenerative_protective", "core", "NQO1;GCLM;TXNRD1;SLC7A11"),
+    ("REG_ANTI_APOPTOSIS", "regenerative_protective", "core", "BCL2;BCL2L1;MCL1;BIRC5;XIAP"),
+    ("REG_ECM_WOUND_HEALING", "regenerative_protective", "extended", "COL1A1;FN1;TGFB1;MMP2"),
+    ("RISK_IL6_JAK_STAT3", "pro_tumour_risk", "core", "IL6;JAK1;STAT3;SOCS3;OSMR"),
+    ("RISK_EMT", "pro_tumour_risk", "core", "VIM;SNAI2;ZEB1;TWIST1;CDH2"),
+    ("RISK_ANGIOGENESIS", "pro_tumour_risk", "core", "VEGFA;KDR;ANGPT2;HIF1A"),
+    ("RISK_STEMNESS", "pro_tumour_risk", "extended", "SOX2;POU5F1;NANOG;ALDH1A1;PROM1"),
+)
+
+# Designed programme effects (contrast, program) -> NES; everything else is noise.
+DESIGNED_NES = {
+    ("cancer_chemo_CM_vs_ctrl", "CYT_APOPTOSIS_INTRINSIC"): 2.31,
+    ("cancer_chemo_CM_vs_ctrl", "CYT_FERROPTOSIS"): 1.92,
+    ("cancer_chemo_CM_vs_ctrl", "RISK_IL6_JAK_STAT3"): 2.05,
+    ("normal_chemo_CM_vs_ctrl", "REG_ANTIOXIDANT_NRF2"): 2.12,
+    ("normal_chemo_CM_vs_ctrl", "STRESS_DNA_DAMAGE_RESPONSE"): -2.21,
+    ("cancer_chemo_x_CM", "CYT_APOPTOSIS_INTRINSIC"): 1.74,
+    ("normal_radiation_CM_vs_ctrl", "REG_PROLIFERATION_REPAIR"): 1.88,
+    ("normal_radiation_CM_vs_ctrl", "STRESS_OXIDATIVE"): 1.81,
+    ("cancer_vs_normal_ctrl", "REG_PROLIFERATION_REPAIR"): 2.6,
+}
+
+HALLMARKS = tuple(
+    f"HALLMARK_{t}"
+    for t in (
+        "APOPTOSIS",
+        "P53_PATHWAY",
+        "TNFA_SIGNALING_VIA_NFKB",
+        "INFLAMMATORY_RESPONSE",
+        "IL6_JAK_STAT3_SIGNALING",
+        "HYPOXIA",
+        "E2F_TARGETS",
+        "G2M_CHECKPOINT",
+        "MYC_TARGETS_V1",
+        "OXIDATIVE_PHOSPHORYLATION",
+        "EPITHELIAL_MESENCHYMAL_TRANSITION",
+        "ANGIOGENESIS",
+        "DNA_REPAIR",
+        "UNFOLDED_PROTEIN_RESPONSE",
+        "REACTIVE_OXYGEN_SPECIES_PATHWAY",
+        "INTERFERON_GAMMA_RESPONSE",
+        "GLYCOLYSIS",
+        "MTORC1_SIGNALING",
+        "KRAS_SIGNALING_UP",
+        "XENOBIOTIC_METABOLISM",
+    )
+)
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg on non-NaN p-values."""
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    q = p[ok]
+    n = len(q)
+    if n == 0:
+        return out
+    order = np.argsort(q, kind="stable")
+    ranked = q[order] * n / np.arange(1, n + 1)
+    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+    adj = np.empty(n)
+    adj[order] = np.minimum(ranked, 1.0)
+    out[ok] = adj
+    return out
+
+
+def _samples(n_reps: int) -> pd.DataFrame:
+    rows = []
+    combos = list(
+        itertools.product(("cancer", "normal"), ("control", "CM"), ("none", "chemo", "radiation"))
+    )
+    for rep in range(1, n_reps + 1):
+        for i, (cell, medium, therapy) in enumerate(combos):
+            rows.append(
+                {
+                    "sample": f"{cell[:2].upper()}_{medium}_{therapy}_r{rep}",
+                    "cell_type": cell,
+                    "medium": medium,
+                    "therapy": therapy,
+                    "batch": f"b{(i + rep) % 2 + 1}",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _symbols(n_genes: int) -> list[Any]:
+    known = []
+    for _, _, _, genes in PROGRAMS:
+        for g in genes.split(";"):
+            if g not in known:
+                known.append(g)
+    out: list[Any] = []
+    for i in range(n_genes):
+        out.append(known[i] if i < len(known) else f"GENE{i:05d}")
+    if n_genes > 100:
+        out[100] = np.nan  # a gene without a symbol: hover falls back to gene_id
+    return out
+
+
+def _de_table(rng: np.random.Generator, base: pd.DataFrame, null: bool) -> pd.DataFrame:
+    n = len(base)
+    base_mean = base["baseMean"].to_numpy()
+    se = 0.15 + 1.2 / np.sqrt(base_mean + 1.0)
+    true = np.zeros(n)
+    if not null:
+        hits = rng.random(n) < 0.08
+        true[hits] = rng.choice([-1.0, 1.0], hits.sum()) * rng.normal(1.6, 0.5, hits.sum())
+    lfc = true + rng.normal(0.0, se)
+    stat = lfc / se
+    pvalue = 2 * norm.sf(np.abs(stat))
+    if null:  # pure noise: uniform p-values, and no gene may pass
+        pvalue = rng.random(n)
+        stat = np.sign(lfc) * norm.isf(pvalue / 2)
+        lfc = stat * se
+    filtered = base_mean < 4.0
+    p_for_bh = np.where(filtered, np.nan, pvalue)
+    padj = _bh(p_for_bh)
+    if null:
+        padj = np.where(np.isnan(padj), np.nan, np.maximum(padj, 0.31))
+    return pd.DataFrame(
+        {
+            "gene_id": base["gene_id"],
+            "symbol": base["symbol"],
+            "baseMean": base_mean,
+            "log2FoldChange": lfc,
+            "lfcSE": se,
+            "stat": stat,
+            "pvalue": pvalue,
+            "padj": padj,
+        }
+    )
+
+
+def _enrichment(rng: np.random.Generator, contrast: str) -> pd.DataFrame:
+    rows = []
+    for program, _cat, _tier, genes in PROGRAMS:
+        nes = DESIGNED_NES.get((contrast, program))
+        if nes is None:
+            nes = float(np.round(rng.normal(0, 0.7), 3))
+            fdr = float(np.round(min(1.0, 0.3 + rng.random() * 0.7), 4))
+        else:
+            fdr = float(np.round(0.001 + rng.random() * 0.02, 4))
+        gene_list = genes.split(";")
+        lead = gene_list[: max(2, len(gene_list) - 2)]
+        rows.append(
+            {
+                "library": "programs",
+                "term": program,
+                "ES": round(nes / 3.2, 4),
+                "NES": nes,
+                "pvalue": round(fdr / 4, 5),
+                "fdr": fdr,
+                "size": len(gene_list),
+                "leading_edge": ";".join(lead),
+            }
+        )
+    for library, terms in (
+        ("hallmark", HALLMARKS),
+        ("go_bp", tuple(f"GOBP_TERM_{i:03d}" for i in range(25))),
+    ):
+        for term in terms:
+            nes = float(np.round(rng.normal(0, 1.3), 3))
+            fdr = float(np.round(min(1.0, rng.random() ** 2), 4))
+            rows.append(
+                {
+                    "library": library,
+                    "term": term,
+                    "ES": round(nes / 3.2, 4),
+                    "NES": nes,
+                    "pvalue": round(fdr / 3, 5),
+                    "fdr": fdr,
+                    "size": int(rng.integers(15, 300)),
+                    "leading_edge": ";".join(f"GENE{int(g):05d}" for g in rng.integers(0, 500, 8)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _program_calls(enrichment: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    info = {p: (c, t) for p, c, t, _ in PROGRAMS}
+    rows = []
+    for contrast, table in enrichment.items():
+        for r in table[table["library"] == "programs"].to_dict("records"):
+            cat, tier = info[r["term"]]
+            call = "ns"
+            if r["fdr"] < ALPHA:
+                call = "up" if r["NES"] > 0 else "down"
+            rows.append(
+                {
+                    "contrast": contrast,
+                    "program": r["term"],
+                    "category": cat,
+                    "tier": tier,
+                    "NES": r["NES"],
+                    "fdr": r["fdr"],
+                    "call": call,
+                    "leading_edge": r["leading_edge"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _count(calls: pd.DataFrame, contrast: str, category: str, call: str) -> int:
+    if not contrast:
+        return 0
+    sel = calls[
+        (calls["contrast"] == contrast)
+        & (calls["category"] == category)
+        & (calls["call"] == call)
+        & (calls["tier"] == "core")
+    ]
+    return len(sel)
+
+
+def _dual_benefit(calls: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    rows = []
+    for therapy in ("chemo", "radiation"):
+        cancer = f"cancer_{therapy}_CM_vs_ctrl"
+        pot = f"cancer_{therapy}_x_CM"
+        normal = f"normal_{therapy}_CM_vs_ctrl"
+        cancer, pot, normal = (c if c in names else "" for c in (cancer, pot, normal))
+        cyt = _count(calls, cancer, "cytotoxic", "up")
+        prot = _count(calls, normal, "regenerative_protective", "up")
+        dmg = _count(calls, normal, "stress_damage", "down")
+        risk_c = calls[
+            (calls["contrast"] == cancer)
+            & (calls["category"] == "pro_tumour_risk")
+            & (calls["call"] == "up")
+        ]["program"].tolist()
+        risk_n = calls[
+            (calls["contrast"] == normal)
+            & (calls["category"] == "stress_damage")
+            & (calls["call"] == "up")
+        ]["program"].tolist()
+        flags = sorted(risk_c + risk_n)
+        if not (cancer and normal):
+            verdict = "incomplete"
+        elif cyt > 0 and (prot + dmg) > 0:
+            verdict = "dual_benefit"
+        elif cyt == 0 and prot + dmg == 0:
+            verdict = "no_dual_benefit"
+        else:
+            verdict = "unclear"
+        explanation = {
+            "dual_benefit": "Cytotoxic programmes rose in cancer cells and normal cells were "
+            "protected, with one pro-tumour risk programme to watch.",
+            "incomplete": "The normal-cell or interaction contrast for this therapy is missing "
+            "from the design, so no verdict can be given.",
+            "unclear": "Only one of the two benefits was seen.",
+            "no_dual_benefit": "Neither benefit was seen.",
+        }[verdict]
+        rows.append(
+            {
+                "therapy": therapy,
+                "cancer_contrast": cancer,
+                "potentiation_contrast": pot,
+                "normal_contrast": normal,
+                "cancer_gain": round(0.42 * cyt, 3) if cancer else np.nan,
+                "potentiation": 1.74 if pot == "cancer_chemo_x_CM" else np.nan,
+                "normal_protection": round(0.35 * (prot + dmg), 3) if normal else np.nan,
+                "cytotoxic_up": cyt,
+                "protective_up": prot,
+                "damage_down": dmg,
+                "adverse_cancer": len(risk_c),
+                "adverse_normal": len(risk_n),
+                "verdict": verdict,
+                "risk_flags": ";".join(flags),
+                "explanation": explanation,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def make_report_inputs(
+    n_genes: int = 500, n_contrasts: int = 4, n_reps: int = 1, seed: int = 7
+) -> dict[str, Any]:
+    """Keyword arguments for ``render_report``; same arguments give equal inputs."""
+    rng = np.random.default_rng(seed)
+    samples = _samples(n_reps)
+    n = len(samples)
+    # library sizes: one small library (an outlier by the 1/3-of-median rule)
+    totals = np.round(rng.normal(2.4e7, 2.5e6, n)).astype(int)
+    totals[5] = 5_200_000
+    detected = np.round(0.6 * n_genes + rng.normal(0, 0.02 * n_genes, n)).astype(int)
+    library_sizes = pd.DataFrame(
+        {
+            "sample": samples["sample"],
+            "total_counts": totals,
+            "detected_genes": detected,
+            "size_factor": np.round(totals / np.median(totals), 4),
+        }
+    )
+    # PCA: cell type dominates PC1, medium/therapy PC2/PC3
+    cell = (samples["cell_type"] == "cancer").to_numpy() * 2 - 1
+    medium = (samples["medium"] == "CM").to_numpy() * 2 - 1
+    therapy = samples["therapy"].map({"none": -1, "chemo": 0, "radiation": 1}).to_numpy()
+    pcs = np.column_stack(
+        [
+            22 * cell + rng.normal(0, 1.5, n),
+            6 * medium + 2 * therapy + rng.normal(0, 1.2, n),
+            4 * therapy + rng.normal(0, 1.0, n),
+            rng.normal(0, 1.5, n),
+        ]
+    )
+    pca = pd.DataFrame(np.round(pcs, 4), columns=["PC1", "PC2", "PC3", "PC4"])
+    pca.insert(0, "sample", samples["sample"])
+    var = (pcs**2).sum(axis=0)
+    pca_variance = pd.DataFrame(
+        {
+            "component": ["PC1", "PC2", "PC3", "PC4"],
+            "variance_ratio": np.round(var / var.sum() * 0.8, 4),
+        }
+    )
+    diff = pcs[:, None, :] - pcs[None, :, :]
+    dist = np.round(np.sqrt((diff**2).sum(axis=2)), 4)
+    distances = pd.DataFrame(dist, index=samples["sample"], columns=samples["sample"])
+    distances.index.name = "sample"
+
+    base = pd.DataFrame(
+        {
+            "gene_id": [f"ENSG{i:011d}" for i in range(n_genes)],
+            "symbol": _symbols(n_genes),
+            "baseMean": np.round(rng.lognormal(4.5, 2.0, n_genes), 3),
+        }
+    )
+    chosen = CONTRASTS[:n_contrasts]
+    names = [c[0] for c in chosen]
+    de = {}
+    enrichment = {}
+    rows = []
+    for name, kind, subset, description in chosen:
+        table = _de_table(rng, base, null=(name == NULL_CONTRAST))
+        de[name] = table
+        enrichment[name] = _enrichment(rng, name)
+        model = "interaction" if kind == "interaction" else f"by_{subset.split('&')[0]}"
+        design = "~ batch + medium * therapy" if kind == "interaction" else "~ batch + medium"
+        sel = samples
+        for part in subset.split("&"):
+            key, value = part.split("=")
+            sel = sel[sel[key] == value]
+        padj = table["padj"]
+        rows.append(
+            {
+                "contrast": name,
+                "model": model,
+                "kind": kind,
+                "description": description,
+                "design": design,
+                "subset": subset,
+                "n_samples": len(sel),
+                "n_up": int(((padj < ALPHA) & (table["log2FoldChange"] > 0)).sum()),
+                "n_down": int(((padj < ALPHA) & (table["log2FoldChange"] < 0)).sum()),
+                "alpha": ALPHA,
+            }
+        )
+    contrasts = pd.DataFrame(rows)
+    program_calls = _program_calls(enrichment)
+    dual_benefit = _dual_benefit(program_calls, names)
+    libraries = pd.DataFrame(
+        {
+            "library": ["programs", "hallmark", "go_bp"],
+            "path": [
+                "builtin:program_catalogue.tsv",
+                "resources/h.all.v2024.1.Hs.symbols.gmt",
+                "resources/c5.go.bp.v2024.1.Hs.symbols.gmt",
+            ],
+            "sha256": [f"{i}" * 64 for i in (1, 2, 3)],
+            "n_sets": [len(PROGRAMS), 50, 7600],
+            "n_genes": [sum(len(p[3].split(";")) for p in PROGRAMS), 4380, 18000],
+        }
+    )
+    models = contrasts.drop_duplicates("model")[["model", "design", "subset", "n_samples"]].to_dict(
+        "records"
+    )
+    methods = {
+        "config": {
+            "samples": "config/samples.tsv",
+            "counts": "data/counts.tsv",
+            "seed": 20240611,
+            "de": {"alpha": ALPHA, "lfc_threshold": 0.0, "min_count": 10, "min_samples": 3},
+            "gsea": {"permutations": 1000, "min_size": 10, "max_size": 500, "fdr": ALPHA},
+            "libraries": {"hallmark": "resources/h.all.v2024.1.Hs.symbols.gmt"},
+            "contrasts": {
+                name: {"kind": kind, "subset": subset} for name, kind, subset, _ in chosen
+            },
+        },
+        "versions": {
+            "pydeseq2": "0.5.4",
+            "gseapy": "1.3.1",
+            "pandas": "2.3.3",
+            "numpy": "2.4.6",
+            "plotly": "7.1.0",
+            "python": "3.11",
+        },
+        "inputs": [
+            {"path": "data/counts.tsv", "sha256": "a" * 64},
+            {"path": "config/samples.tsv", "sha256": "b" * 64},
+        ],
+        "workflow_version": "c31a7cb",
+        "date": "2025-01-01T12:00:00+00:00",
+        "models": models,
+    }
+    return {
+        "samples": samples,
+        "library_sizes": library_sizes,
+        "pca": pca,
+        "pca_variance": pca_variance,
+        "distances": distances,
+        "contrasts": contrasts,
+        "de": de,
+        "enrichment": enrichment,
+        "program_calls": program_calls,
+        "dual_benefit": dual_benefit,
+        "libraries": libraries,
+        "methods": methods,
+    }

@@ -1,0 +1,369 @@
+"""The HTML report renderer: content, order, offline-ness, determinism, escaping and size."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from report_fixtures import NULL_CONTRAST, make_report_inputs
+
+from msc_secretome import report
+from msc_secretome.report import (
+    contrast_ids,
+    find_outliers,
+    fmt_value,
+    no_hits_reasons,
+    render_report,
+    select_plot_genes,
+    sig4,
+    slugify,
+    verdict_summary,
+    write_report,
+)
+
+SIZE_LIMIT_BYTES = 15 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def inputs() -> dict:
+    return make_report_inputs()
+
+
+@pytest.fixture(scope="module")
+def page(inputs: dict) -> str:
+    return render_report(**inputs)
+
+
+class _Tags(HTMLParser):
+    """Collects (tag, attrs) and the text of <script type=application/json> elements."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.json_blocks: dict[str, str] = {}
+        self._json_id: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if tag == "script" and a.get("type") == "application/json":
+            self._json_id = a.get("id") or ""
+            self.json_blocks[self._json_id] = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._json_id is not None:
+            self.json_blocks[self._json_id] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._json_id = None
+
+
+def _parse(text: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(text)
+    parser.close()
+    return parser
+
+
+def _section(page: str, section_id: str) -> str:
+    start = page.index(f'id="{section_id}"')
+    end = page.find("<section", start)
+    return page[start : end if end > 0 else len(page)]
+
+
+# --- content and order --------------------------------------------------------------------------
+
+
+def test_sections_in_order_and_verdict_first(page: str) -> None:
+    positions = [
+        page.index(f'<section id="{s}"')
+        for s in ("verdict", "qc", "programmes", "contrasts", "enrichment", "methods")
+    ]
+    assert positions == sorted(positions)
+    assert page.startswith("<!DOCTYPE html>")
+    # the first section after the header and nav is the answer
+    assert page.index("<main>") < positions[0] < page.index('<section id="qc"')
+
+
+def test_verdict_text_components_and_risk_flags(page: str, inputs: dict) -> None:
+    verdict = _section(page, "verdict")
+    assert "Dual benefit: yes" in verdict
+    assert "Incomplete: contrasts missing" in verdict
+    assert "raised 2 cytotoxic programmes in cancer cells" in verdict
+    assert "(CYT_APOPTOSIS_INTRINSIC, CYT_FERROPTOSIS)" in verdict
+    assert "lowered 1 damage programme (STRESS_DNA_DAMAGE_RESPONSE)" in verdict
+    assert "raised RISK_IL6_JAK_STAT3 in cancer cells, a pro-tumour risk" in verdict
+    assert '<span class="flag">⚠ RISK_IL6_JAK_STAT3</span>' in verdict
+    for label in ("cancer gain", "potentiation", "normal protection", "cytotoxic ↑ (cancer)"):
+        assert label in verdict
+    # explanation sentence from the table is part of the summary
+    assert inputs["dual_benefit"]["explanation"].iloc[0] in verdict
+
+
+def test_verdict_summary_without_flags() -> None:
+    row = {
+        "therapy": "radiation",
+        "cancer_contrast": "c",
+        "potentiation_contrast": "",
+        "normal_contrast": "n",
+        "cytotoxic_up": 0,
+        "protective_up": 0,
+        "damage_down": 0,
+        "adverse_cancer": 0,
+        "adverse_normal": 0,
+        "verdict": "no_dual_benefit",
+        "risk_flags": "",
+        "explanation": "Nothing moved.",
+    }
+    text = verdict_summary(row, None)
+    assert text.startswith("Under radiation, the secretome raised no cytotoxic programme")
+    assert "No risk programme was flagged." in text
+    assert "Verdict: no dual benefit. Nothing moved." in text
+
+
+def test_each_contrast_has_a_section_a_link_and_a_volcano(page: str, inputs: dict) -> None:
+    names = inputs["contrasts"]["contrast"].tolist()
+    ids = contrast_ids(names)
+    for name in names:
+        sid = ids[name]
+        assert f'<section class="contrast" id="{sid}">' in page
+        assert f'id="{sid}-volcano"' in page and f'id="{sid}-ma"' in page
+        assert f'href="../de/{name}.tsv"' in page
+        assert f'<table id="{sid}-top"' in page
+        top = _section(page, sid)
+        assert top.count("<tr><td>") == 50  # top-50 gene table
+
+
+def test_why_nothing_significant_only_for_the_empty_contrast(page: str, inputs: dict) -> None:
+    ids = contrast_ids(inputs["contrasts"]["contrast"])
+    for name, sid in ids.items():
+        has_hint = "Why nothing is significant here" in _section(page, sid)
+        assert has_hint == (name == NULL_CONTRAST), name
+    hint = _section(page, ids[NULL_CONTRAST])
+    assert "p-value histogram is flat" in hint
+    assert "Few replicates" in hint
+
+
+def test_no_hits_reasons_mentions_small_libraries() -> None:
+    rng = np.random.default_rng(1)
+    de = pd.DataFrame({"pvalue": rng.random(400), "padj": np.r_[np.full(300, 0.9), [np.nan] * 100]})
+    samples = pd.DataFrame({"sample": list("abcdef"), "g": list("xxxyyy")})
+    libs = pd.DataFrame({"sample": list("abcdef"), "total_counts": [1e6] * 6})
+    reasons = no_hits_reasons(de, {"n_samples": 6, "subset": ""}, samples, libs, {"a": ["x"]})
+    text = " ".join(reasons)
+    assert "flat" in text
+    assert "Small libraries" in text
+    assert "outlier" in text and "a" in text
+
+
+def test_outliers_rule(inputs: dict) -> None:
+    out = find_outliers(inputs["samples"], inputs["library_sizes"], inputs["pca"])
+    assert list(out) == ["CA_CM_radiation_r1"]
+    assert "1/3 of the median" in out["CA_CM_radiation_r1"][0]
+    # a PCA outlier: one replicate far from its group (3 replicates per group)
+    big = make_report_inputs(n_genes=50, n_contrasts=1, n_reps=3)
+    pca = big["pca"].copy()
+    pca.loc[pca["sample"] == "NO_CM_chemo_r2", "PC2"] += 40.0
+    out = find_outliers(big["samples"], big["library_sizes"], pca)
+    assert any("PCA distance" in r for r in out["NO_CM_chemo_r2"])
+
+
+def test_programme_heatmap_symmetric_with_stars_and_leading_edge(page: str) -> None:
+    spec = json.loads(_parse(page).json_blocks["fig-programmes-spec"])
+    trace = spec["data"][0]
+    assert trace["zmin"] == -trace["zmax"] and trace["zmid"] == 0
+    stars = sum(t == "*" for row in trace["text"] for t in row)
+    assert stars >= 5
+    hover = " ".join(h for row in trace["customdata"] for h in row)
+    assert "leading edge: BAX, BAK1" in hover
+    assert "sortable" in _section(page, "programmes")
+    assert 'data-table="table-program-calls"' in page
+
+
+def test_enrichment_tables_exclude_programmes(page: str) -> None:
+    section = _section(page, "enrichment")
+    assert "HALLMARK_" in section or "GOBP_TERM_" in section
+    assert "CYT_APOPTOSIS_INTRINSIC" not in section
+    assert "top 10 of 45 terms by FDR" in section
+
+
+def test_methods_has_config_versions_checksums(page: str) -> None:
+    section = page[page.index('<section id="methods"') :]
+    for needle in ("seed: 20240611", "pydeseq2", "0.5.4", "1" * 64, "a" * 64, "c31a7cb"):
+        assert needle in section, needle
+    assert "~ batch + medium * therapy" in section
+    assert "2025-01-01T12:00:00+00:00" in section
+
+
+# --- offline, single file -------------------------------------------------------------------------
+
+
+def test_no_external_resources(page: str) -> None:
+    parsed = _parse(page)
+    for tag, attrs in parsed.tags:
+        for key in ("src", "href", "data", "poster", "action"):
+            value = (attrs.get(key) or "").strip().lower()
+            assert not value.startswith(("http://", "https://", "//", "ftp:")), (tag, value)
+        if tag == "script":
+            assert "src" not in attrs, "scripts must be inline"
+        if tag == "link":
+            raise AssertionError(f"no <link> expected: {attrs}")
+    style = page[page.index("<style>") : page.index("</style>")]
+    assert "url(" not in style and "@import" not in style and "@font-face" not in style
+
+
+def test_plotly_inlined_exactly_once(page: str) -> None:
+    from plotly.offline import get_plotlyjs
+
+    head = get_plotlyjs()[:300]
+    assert page.count(head) == 1
+    assert page.count("Plotly.newPlot(") == 1  # one drawing loop over all JSON specs
+
+
+def test_plotly_config_never_offers_cloud_upload(page: str) -> None:
+    config = json.loads(_parse(page).json_blocks["plotly-config"])
+    assert config["showSendToCloud"] is False
+    assert "sendDataToCloud" in config["modeBarButtonsToRemove"]
+    assert config["displaylogo"] is False
+
+
+def test_figure_specs_are_valid_json_rounded(page: str) -> None:
+    blocks = _parse(page).json_blocks
+    figs = {k: json.loads(v) for k, v in blocks.items() if k.endswith("-spec")}
+    assert {"fig-libsizes-spec", "fig-pca-spec", "fig-distances-spec"} <= set(figs)
+    volcano = next(v for k, v in figs.items() if k.endswith("-volcano-spec"))
+    xs = [x for tr in volcano["data"] for x in tr["x"]]
+    assert xs and all(x == sig4(x) for x in xs)
+    pca = figs["fig-pca-spec"]
+    labels = [b["label"] for b in pca["layout"]["updatemenus"][0]["buttons"]]
+    assert labels == [f"colour by {f}" for f in ("cell_type", "medium", "therapy", "batch")]
+
+
+# --- determinism and escaping --------------------------------------------------------------------
+
+
+def test_deterministic_apart_from_the_date(page: str) -> None:
+    again = make_report_inputs()
+    again["methods"] = dict(again["methods"], date="2031-07-07T00:00:00+00:00")
+    other = render_report(**again)
+    assert other != page
+    assert other.replace("2031-07-07T00:00:00+00:00", "2025-01-01T12:00:00+00:00") == page
+
+
+def test_user_text_is_escaped() -> None:
+    kw = make_report_inputs(n_genes=200, n_contrasts=2)
+    evil = '<img src=x onerror="alert(1)">'
+    kw["contrasts"].loc[0, "description"] = evil
+    kw["dual_benefit"].loc[0, "explanation"] = "</script><script>alert('x')</script>"
+    kw["methods"]["config"]["note"] = "<b>& co</b>"
+    name = kw["contrasts"].loc[1, "contrast"]
+    weird = 'odd <name> & "quote"/x'
+    kw["contrasts"].loc[1, "contrast"] = weird
+    kw["de"][weird] = kw["de"].pop(name)
+    kw["samples"].loc[0, "cell_type"] = "<i>cancer</i>"
+    text = render_report(**kw, title="A & B <title>")
+    assert evil not in text
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in text
+    assert "<script>alert" not in text
+    assert "<b>& co</b>" not in text and "&lt;b&gt;&amp; co&lt;/b&gt;" in text
+    assert "<title>A &amp; B &lt;title&gt;</title>" in text
+    assert "<i>cancer</i>" not in text
+    sid = contrast_ids([weird])[weird]
+    assert re.fullmatch(r"contrast-[A-Za-z0-9_-]+", sid)
+    assert f'id="{sid}"' in text
+    assert 'href="../de/odd%20%3Cname%3E%20%26%20%22quote%22%2Fx.tsv"' in text
+    # embedded JSON never carries a raw '<'
+    for block in _parse(text).json_blocks.values():
+        assert "<" not in block
+
+
+def test_slugs_are_unique_and_stable() -> None:
+    ids = contrast_ids(["a b", "a/b", "a-b", "", "ok_1"])
+    assert ids == {
+        "a b": "contrast-a-b",
+        "a/b": "contrast-a-b-2",
+        "a-b": "contrast-a-b-3",
+        "": "contrast-x",
+        "ok_1": "contrast-ok_1",
+    }
+    assert slugify("x<y>") == "x-y"
+
+
+def test_formatting_helpers() -> None:
+    assert sig4(0.000123456) == 0.0001235
+    assert sig4(float("nan")) is None
+    assert fmt_value(True) == "yes"
+    assert fmt_value(float("nan")) == "NA"
+    assert fmt_value(24003075) == "24,003,075"
+    assert fmt_value(14380.5) == "14,380"
+    assert fmt_value(1.23456e-8) == "1.23e-08"
+
+
+def test_plot_subsample_is_deterministic_and_capped() -> None:
+    rng = np.random.default_rng(0)
+    n = 30_000
+    padj = rng.random(n)
+    padj[:9000] = 1e-5  # many significant genes
+    de = pd.DataFrame(
+        {"gene_id": [f"g{i}" for i in range(n)], "baseMean": rng.lognormal(3, 2, n), "padj": padj}
+    )
+    a, counts = select_plot_genes(de)
+    b, _ = select_plot_genes(de.sample(frac=1.0, random_state=3))
+    assert sorted(a["gene_id"]) == sorted(b["gene_id"])
+    assert counts["n_sig"] == 9000 + int((padj[9000:] < 0.1).sum())
+    assert counts["n_sig_shown"] == report.MAX_SIGNIFICANT_POINTS
+    assert counts["n_rest_shown"] <= report.MAX_BACKGROUND_POINTS
+
+
+def test_write_report_is_atomic(tmp_path: Path, page: str) -> None:
+    target = tmp_path / "report" / "index.html"
+    write_report("old", target)
+    write_report(page, target)
+    assert target.read_text(encoding="utf-8") == page
+    assert [p.name for p in target.parent.iterdir()] == ["index.html"]
+
+
+# --- size ----------------------------------------------------------------------------------------
+
+
+def test_big_report_size() -> None:
+    """36 samples x 20,000 genes x 14 contrasts stays under ~15 MB (fast: ~1-2 s)."""
+    start = time.monotonic()
+    kw = make_report_inputs(n_genes=20_000, n_contrasts=14, n_reps=3)
+    text = render_report(**kw)
+    seconds = time.monotonic() - start
+    size = len(text.encode("utf-8"))
+    print(f"\nbig report: {size / 1e6:.2f} MB ({size} bytes) in {seconds:.1f} s")
+    assert size < SIZE_LIMIT_BYTES
+    assert len(contrast_ids(kw["contrasts"]["contrast"])) == 14
+
+
+def test_renders_tables_read_back_from_tsv(tmp_path: Path, inputs: dict) -> None:
+    """What the adapter passes: empty strings come back as NaN, bools/ints as pandas reads them."""
+
+    def roundtrip(df: pd.DataFrame, name: str, index: bool = False) -> pd.DataFrame:
+        path = tmp_path / f"{name}.tsv"
+        df.to_csv(path, sep="\t", index=index)
+        return pd.read_csv(path, sep="\t", index_col=0 if index else None)
+
+    kw = dict(inputs)
+    for key in ("samples", "library_sizes", "pca", "pca_variance", "contrasts", "libraries"):
+        kw[key] = roundtrip(inputs[key], key)
+    kw["program_calls"] = roundtrip(inputs["program_calls"], "calls")
+    kw["dual_benefit"] = roundtrip(inputs["dual_benefit"], "dual")
+    kw["distances"] = roundtrip(inputs["distances"], "distances", index=True)
+    kw["de"] = {k: roundtrip(v, f"de_{i}") for i, (k, v) in enumerate(inputs["de"].items())}
+    kw["enrichment"] = {
+        k: roundtrip(v, f"enr_{i}") for i, (k, v) in enumerate(inputs["enrichment"].items())
+    }
+    assert kw["dual_benefit"]["risk_flags"].isna().any()  # '' came back as NaN
+    text = render_report(**kw)
+    assert "Dual benefit: yes" in text and "no risk flags" in text
+    assert "Why nothing is significant here" in text

@@ -1,0 +1,1700 @@
+"""The HTML report: one self-contained, offline, deterministic file that answers the question first.
+
+Pure functions: tables in, an HTML string out (``render_report``); ``write_report`` is the only
+I/O and writes atomically. The adapter script reads the workflow's TSV/JSON files and calls these.
+
+Properties the tests check:
+
+* one file that works from ``file://`` with no network: plotly.js is inlined once
+  (``plotly.offline.get_plotlyjs()``), figures are JSON specs drawn with ``Plotly.newPlot``,
+  tables are searched and sorted by a few lines of vanilla JS; no CDN, no web fonts;
+* deterministic: the same inputs give byte-identical HTML apart from ``methods["date"]``
+  (stable element ids from sanitised contrast names, ``json.dumps(sort_keys=True)``, floats
+  rounded to 4 significant digits, deterministic subsampling of volcano/MA points);
+* every piece of user text is escaped (``html.escape`` in markup, ``\\u003c`` in embedded JSON).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+import tempfile
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_TITLE = "MSC secretome dual-benefit report"
+
+# Volcano / MA plots: all genes with padj < PLOT_PADJ (at most MAX_SIGNIFICANT_POINTS, the
+# smallest padj kept first) plus every k-th of the rest in baseMean order (at most
+# MAX_BACKGROUND_POINTS).
+PLOT_PADJ = 0.1
+MAX_SIGNIFICANT_POINTS = 4000
+MAX_BACKGROUND_POINTS = 1500
+TOP_GENES = 50
+TOP_TERMS = 10
+PROGRAMS_LIBRARY = "programs"
+
+# Outlier rules (stated in the report).
+LIBSIZE_FRACTION = 1 / 3  # total_counts below this fraction of the median
+PCA_MAD_CUTOFF = 3.0  # distance to group centroid (PC1-PC2) above median + 3 scaled MADs
+PCA_MIN_GROUP = 3  # groups smaller than this are not judged on PCA
+PCA_MIN_SPAN_FRACTION = 0.1  # ... and farther than 10% of the largest PC1-PC2 distance
+NON_GROUP_COLUMNS = ("batch", "replicate", "rep", "donor", "lane", "run", "date")
+
+# "Why nothing is significant" hints.
+FEW_SAMPLES = 6
+LOW_LIBRARY_SIZE = 5_000_000
+HIGH_FILTERED_FRACTION = 0.5
+
+CATEGORY_ORDER = ("cytotoxic", "stress_damage", "regenerative_protective", "pro_tumour_risk")
+CATEGORY_LABEL = {
+    "cytotoxic": "cytotoxic",
+    "stress_damage": "stress/damage",
+    "regenerative_protective": "regenerative/protective",
+    "pro_tumour_risk": "pro-tumour risk",
+}
+VERDICT_LABEL = {
+    "dual_benefit": "Dual benefit: yes",
+    "no_dual_benefit": "Dual benefit: no",
+    "unclear": "Dual benefit: unclear",
+    "incomplete": "Incomplete: contrasts missing",
+}
+VERDICT_WORDS = {
+    "dual_benefit": "dual benefit",
+    "no_dual_benefit": "no dual benefit",
+    "unclear": "unclear",
+    "incomplete": "incomplete (a needed contrast is missing)",
+}
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+UP_COLOUR, DOWN_COLOUR, NS_COLOUR = "#c0392b", "#2166ac", "#b0b0b0"
+# blue (down) - white - red (up); explicit so the direction never depends on a named scale
+DIVERGING = [
+    [0.0, "#2166ac"],
+    [0.25, "#92c5de"],
+    [0.5, "#f7f7f7"],
+    [0.75, "#f4a582"],
+    [1.0, "#b2182b"],
+]
+# showSendToCloud defaults to true in plotly.js 3 ("Share chart..." uploads to Plotly Cloud):
+# an offline report must never offer that.
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "showSendToCloud": False,
+    "showLink": False,
+    "modeBarButtonsToRemove": ["sendDataToCloud", "select2d", "lasso2d"],
+}
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value (``None``/NaN become an empty string)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def slugify(name: str) -> str:
+    """A stable HTML id fragment for a contrast name: ``[A-Za-z0-9_-]`` only."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", str(name)).strip("-")
+    return slug or "x"
+
+
+def contrast_ids(names: Iterable[str]) -> dict[str, str]:
+    """Map contrast names to unique section ids ``contrast-<slug>`` (``-2``, ``-3`` on clashes)."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        if name in out:
+            continue
+        base = f"contrast-{slugify(name)}"
+        candidate, k = base, 2
+        while candidate in used:
+            candidate, k = f"{base}-{k}", k + 1
+        used.add(candidate)
+        out[name] = candidate
+    return out
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float | np.floating) and math.isnan(float(value)):
+        return True
+    return isinstance(value, str) and value.strip() == ""
+
+
+def sig4(value: Any) -> float | None:
+    """Round to 4 significant digits for embedded figure data (``None`` for NaN/inf)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(x):
+        return None
+    return float(f"{x:.4g}")
+
+
+def fmt_value(value: Any) -> str:
+    """Human format: bools as yes/no, floats to 3-4 significant digits, NaN as 'NA'."""
+    if value is None:
+        return "NA"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}" if abs(int(value)) >= 1e4 else str(int(value))
+    if isinstance(value, float | np.floating):
+        x = float(value)
+        if math.isnan(x):
+            return "NA"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        if x == int(x) and abs(x) < 1e15:
+            return f"{int(x):,}" if abs(x) >= 1e4 else str(int(x))
+        if abs(x) < 1e-3 or abs(x) >= 1e9:
+            return f"{x:.3g}"
+        if abs(x) >= 1e3:
+            return f"{x:,.0f}"
+        return f"{x:.4g}"
+    return str(value)
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool | np.bool_):
+        return float(value)
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x
+
+
+def _json(obj: Any) -> str:
+    """Deterministic JSON that is safe inside a <script> element."""
+    text = json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _int(value: Any, default: int = 0) -> int:
+    x = _num(value)
+    if x is None or not math.isfinite(x):
+        return default
+    return int(x)
+
+
+def _split_list(value: Any, sep: str = ";") -> list[str]:
+    if _is_missing(value):
+        return []
+    return [part.strip() for part in str(value).split(sep) if part.strip()]
+
+
+def _short_genes(value: Any, limit: int = 20) -> str:
+    genes = _split_list(value)
+    text = ", ".join(genes[:limit])
+    if len(genes) > limit:
+        text += f" … (+{len(genes) - limit})"
+    return text
+
+
+def _factor_columns(samples: pd.DataFrame) -> list[str]:
+    return [c for c in samples.columns if c != "sample"]
+
+
+def _group_columns(samples: pd.DataFrame) -> list[str]:
+    """Factor columns that define biological groups (not batch-like, not unique per sample)."""
+    out = []
+    for col in _factor_columns(samples):
+        if col.lower() in NON_GROUP_COLUMNS:
+            continue
+        if len(samples) > 1 and samples[col].nunique(dropna=False) == len(samples):
+            continue
+        out.append(col)
+    return out
+
+
+def parse_subset(subset: Any) -> list[tuple[str, str]]:
+    """``'cell_type=cancer&therapy=chemo'`` -> ``[('cell_type','cancer'), ('therapy','chemo')]``."""
+    if _is_missing(subset):
+        return []
+    out = []
+    for part in re.split(r"\s*(?:&|,|;|\band\b)\s*", str(subset)):
+        if "=" not in part:
+            continue
+        key, value = part.split("==", 1) if "==" in part else part.split("=", 1)
+        out.append((key.strip(), value.strip().strip("'\"")))
+    return out
+
+
+def subset_samples(samples: pd.DataFrame, subset: Any) -> pd.DataFrame:
+    """The rows of the sample sheet that a contrast's subset string selects."""
+    out = samples
+    for key, value in parse_subset(subset):
+        if key in out.columns:
+            out = out[out[key].astype(str) == value]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# tables and figures (markup builders)
+# --------------------------------------------------------------------------------------------
+
+
+def html_table(
+    table_id: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    searchable: bool = True,
+    caption: str = "",
+    raw_columns: Sequence[str] = (),
+    css_class: str = "",
+) -> str:
+    """A sortable table; numbers get ``data-v`` for numeric sorting. Cells are escaped unless
+    their column is in ``raw_columns`` (already-escaped markup)."""
+    raw = set(raw_columns)
+    head = "".join(f'<th title="sort">{esc(c)}</th>' for c in columns)
+    body = []
+    n = 0
+    for row in rows:
+        n += 1
+        cells = []
+        for col, value in zip(columns, row, strict=True):
+            if col in raw:
+                cells.append(f"<td>{value}</td>")
+                continue
+            is_number = isinstance(
+                value, int | float | np.integer | np.floating
+            ) and not isinstance(value, bool | np.bool_)
+            if is_number:
+                v = float(value)
+                data_v = "NaN" if math.isnan(v) else repr(sig4(v) if math.isfinite(v) else v)
+                cells.append(f'<td class="num" data-v="{data_v}">{esc(fmt_value(value))}</td>')
+            else:
+                cells.append(f"<td>{esc(fmt_value(value))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    search = ""
+    if searchable:
+        search = (
+            f'<div class="tsearch"><input type="search" class="table-search" '
+            f'data-table="{table_id}" placeholder="Search table…" aria-label="search table"> '
+            f'<span class="tcount" data-table="{table_id}">{n} rows</span></div>'
+        )
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    cls = f"sortable {css_class}".strip()
+    return (
+        f'{search}<div class="tablewrap"><table id="{table_id}" class="{cls}">{cap}'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _figure(fig_id: str, spec: Mapping[str, Any], *, height: int, css_class: str = "") -> str:
+    """A plot placeholder plus its JSON spec; the page script draws it with Plotly.newPlot."""
+    layout = dict(spec.get("layout", {}))
+    layout.setdefault("height", height)
+    layout.setdefault("margin", {"l": 60, "r": 20, "t": 40, "b": 50})
+    layout.setdefault("font", {"family": "system-ui, -apple-system, Segoe UI, Arial, sans-serif"})
+    layout.setdefault("paper_bgcolor", "white")
+    layout.setdefault("plot_bgcolor", "white")
+    payload = {"data": list(spec.get("data", [])), "layout": layout}
+    cls = f"plot {css_class}".strip()
+    return (
+        f'<div id="{fig_id}" class="{cls}" data-fig="{fig_id}-spec" style="min-height:{height}px">'
+        f'</div><script type="application/json" id="{fig_id}-spec">{_json(payload)}</script>'
+    )
+
+
+def _axis(title: str, **extra: Any) -> dict[str, Any]:
+    out = {"title": {"text": title}, "zeroline": False, "gridcolor": "#eeeeee", "automargin": True}
+    out.update(extra)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# 1. verdict
+# --------------------------------------------------------------------------------------------
+
+
+def _calls_for(program_calls: pd.DataFrame, contrast: Any, category: str, call: str) -> list[str]:
+    if program_calls is None or program_calls.empty or _is_missing(contrast):
+        return []
+    sel = program_calls[
+        (program_calls["contrast"].astype(str) == str(contrast))
+        & (program_calls["category"] == category)
+        & (program_calls["call"] == call)
+    ]
+    if "tier" in sel.columns and (sel["tier"] == "core").any():
+        sel = sel[sel["tier"] == "core"]
+    return sorted(sel["program"].astype(str).unique().tolist())
+
+
+def _named(count: int, names: list[str]) -> str:
+    """' (A, B)' when the names match the count, else ''."""
+    if count > 0 and len(names) == count:
+        return " (" + ", ".join(names[:6]) + (", …" if len(names) > 6 else "") + ")"
+    return ""
+
+
+def _describe_flag(flag: str, row: Mapping[str, Any], program_calls: pd.DataFrame) -> str:
+    category = ""
+    verb, where = "flagged", ""
+    if program_calls is not None and not program_calls.empty:
+        rows = program_calls[program_calls["program"].astype(str) == flag]
+        if not rows.empty:
+            category = str(rows["category"].iloc[0])
+        for key, cells in (
+            ("cancer_contrast", "in cancer cells"),
+            ("normal_contrast", "in normal cells"),
+            ("potentiation_contrast", "on top of the therapy (interaction)"),
+        ):
+            contrast = row.get(key)
+            if _is_missing(contrast):
+                continue
+            hit = rows[(rows["contrast"].astype(str) == str(contrast)) & (rows["call"] != "ns")]
+            if not hit.empty:
+                verb = "raised" if hit["call"].iloc[0] == "up" else "lowered"
+                where = f" {cells}"
+                break
+    kind = {
+        "pro_tumour_risk": "a pro-tumour risk",
+        "stress_damage": "a damage programme",
+        "cytotoxic": "a cytotoxic programme",
+        "regenerative_protective": "a protective programme",
+    }.get(category, "a risk flag")
+    return f"{verb} {flag}{where}, {kind}"
+
+
+def verdict_summary(row: Mapping[str, Any], program_calls: pd.DataFrame | None = None) -> str:
+    """One plain-language paragraph (plain text, not escaped) from a dual-benefit row."""
+    calls = program_calls if program_calls is not None else pd.DataFrame()
+    therapy = str(row.get("therapy", "this therapy"))
+    verdict = str(row.get("verdict", "unclear"))
+    parts: list[str] = []
+    cancer_c, normal_c = row.get("cancer_contrast"), row.get("normal_contrast")
+    pot_c = row.get("potentiation_contrast")
+
+    if _is_missing(cancer_c):
+        parts.append(
+            f"Under {therapy}, there is no cancer-cell contrast, so cancer-cell effects are unknown"
+        )
+    else:
+        n = _int(row.get("cytotoxic_up"))
+        names = _calls_for(calls, cancer_c, "cytotoxic", "up")
+        what = (
+            f"raised {_plural(n, 'cytotoxic programme')}" if n else "raised no cytotoxic programme"
+        )
+        parts.append(f"Under {therapy}, the secretome {what} in cancer cells{_named(n, names)}")
+    if _is_missing(normal_c):
+        parts.append("there is no normal-cell contrast, so protection of normal cells is unknown")
+    else:
+        n_p, n_d = _int(row.get("protective_up")), _int(row.get("damage_down"))
+        p_names = _calls_for(calls, normal_c, "regenerative_protective", "up")
+        d_names = _calls_for(calls, normal_c, "stress_damage", "down")
+        p_txt = (
+            f"raised {_plural(n_p, 'protective programme')}{_named(n_p, p_names)}"
+            if n_p
+            else "raised no protective programme"
+        )
+        d_txt = (
+            f"lowered {_plural(n_d, 'damage programme')}{_named(n_d, d_names)}"
+            if n_d
+            else "lowered no damage programme"
+        )
+        parts.append(f"in normal cells it {p_txt} and {d_txt}")
+    text = "; ".join(parts) + "."
+    pot = row.get("potentiation")
+    if not _is_missing(pot_c) and not _is_missing(pot):
+        text += (
+            f" Potentiation of the therapy's effect in cancer cells (interaction contrast "
+            f"{pot_c}): {fmt_value(pot)}."
+        )
+    flags = _split_list(row.get("risk_flags"))
+    if flags:
+        described = [_describe_flag(f, row, calls) for f in flags]
+        text += " But it also " + "; and ".join(described) + "."
+    else:
+        adverse = _int(row.get("adverse_cancer")) + _int(row.get("adverse_normal"))
+        if adverse:
+            text += f" It also made {_plural(adverse, 'adverse programme change')}."
+        else:
+            text += " No risk programme was flagged."
+    text += f" Verdict: {VERDICT_WORDS.get(verdict, verdict)}."
+    explanation = row.get("explanation")
+    if not _is_missing(explanation):
+        text += f" {str(explanation).strip()}"
+    return text
+
+
+def _verdict_section(dual_benefit: pd.DataFrame, program_calls: pd.DataFrame) -> str:
+    out = ['<section id="verdict"><h2>1. Verdict: does the MSC secretome give a dual benefit?</h2>']
+    out.append(
+        '<p class="lead">For each therapy: did the conditioned medium raise death (cytotoxic) '
+        "programmes in cancer cells <em>and</em> raise protective or lower damage programmes in "
+        "normal cells, without raising pro-tumour risk programmes?</p>"
+    )
+    if dual_benefit is None or dual_benefit.empty:
+        out.append('<p class="warn">No dual-benefit verdict was computed.</p></section>')
+        return "\n".join(out)
+    chips = []
+    for row in dual_benefit.to_dict("records"):
+        v = str(row.get("verdict", "unclear"))
+        chips.append(
+            f'<span class="chip v-{esc(slugify(v))}">{esc(row.get("therapy"))}: '
+            f"{esc(VERDICT_WORDS.get(v, v))}</span>"
+        )
+    out.append(f'<p class="chips">{" ".join(chips)}</p><div class="cards">')
+    components = (
+        ("cancer_gain", "cancer gain"),
+        ("potentiation", "potentiation"),
+        ("normal_protection", "normal protection"),
+        ("cytotoxic_up", "cytotoxic ↑ (cancer)"),
+        ("protective_up", "protective ↑ (normal)"),
+        ("damage_down", "damage ↓ (normal)"),
+        ("adverse_cancer", "adverse (cancer)"),
+        ("adverse_normal", "adverse (normal)"),
+    )
+    for i, row in enumerate(dual_benefit.to_dict("records")):
+        v = str(row.get("verdict", "unclear"))
+        flags = _split_list(row.get("risk_flags"))
+        comp_rows = "".join(
+            f"<tr><th>{esc(label)}</th><td>{esc(fmt_value(row.get(key)))}</td></tr>"
+            for key, label in components
+            if key in row
+        )
+        contrasts = "".join(
+            f"<tr><th>{esc(label)}</th><td><code>{esc(row.get(key)) or '—'}</code></td></tr>"
+            for key, label in (
+                ("cancer_contrast", "cancer contrast"),
+                ("potentiation_contrast", "potentiation contrast"),
+                ("normal_contrast", "normal contrast"),
+            )
+            if key in row
+        )
+        flag_html = (
+            "".join(f'<span class="flag">⚠ {esc(f)}</span>' for f in flags)
+            if flags
+            else '<span class="noflag">no risk flags</span>'
+        )
+        out.append(
+            f'<div class="card v-{esc(slugify(v))}" id="verdict-{i + 1}">'
+            f'<div class="cardhead"><span class="therapy">{esc(row.get("therapy"))}</span>'
+            f'<span class="badge">{esc(VERDICT_LABEL.get(v, v))}</span></div>'
+            f'<p class="summary">{esc(verdict_summary(row, program_calls))}</p>'
+            f'<div class="flags">Risk flags: {flag_html}</div>'
+            f'<table class="kv">{comp_rows}{contrasts}</table></div>'
+        )
+    out.append("</div></section>")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. design & QC
+# --------------------------------------------------------------------------------------------
+
+
+def find_outliers(
+    samples: pd.DataFrame, library_sizes: pd.DataFrame, pca: pd.DataFrame
+) -> dict[str, list[str]]:
+    """sample -> reasons. Rules: total_counts < 1/3 of the median; or distance to its group
+    centroid on PC1-PC2 > median + 3 x 1.4826 x MAD of all such distances (groups of >= 3)."""
+    reasons: dict[str, list[str]] = {}
+    if library_sizes is not None and not library_sizes.empty:
+        totals = pd.to_numeric(library_sizes["total_counts"], errors="coerce")
+        median = float(np.nanmedian(totals)) if totals.notna().any() else float("nan")
+        if math.isfinite(median) and median > 0:
+            for s, t in zip(library_sizes["sample"].astype(str), totals, strict=True):
+                if pd.notna(t) and t < LIBSIZE_FRACTION * median:
+                    reasons.setdefault(s, []).append(
+                        f"library size {fmt_value(float(t))} < 1/3 of the median "
+                        f"({fmt_value(median)})"
+                    )
+    pcs = [c for c in ("PC1", "PC2") if pca is not None and c in pca.columns]
+    groups = _group_columns(samples)
+    if pcs and groups and samples is not None and not samples.empty:
+        merged = samples.astype({"sample": str}).merge(
+            pca.astype({"sample": str})[["sample", *pcs]], on="sample", how="inner"
+        )
+        dist_rows = []
+        for _, grp in merged.groupby(groups, sort=True, dropna=False):
+            if len(grp) < PCA_MIN_GROUP:
+                continue
+            xy = grp[pcs].to_numpy(dtype=float)
+            d = np.sqrt(((xy - xy.mean(axis=0)) ** 2).sum(axis=1))
+            dist_rows.extend(zip(grp["sample"], d, strict=True))
+        if len(dist_rows) >= 2 * PCA_MIN_GROUP:
+            d_all = np.array([d for _, d in dist_rows])
+            med = float(np.median(d_all))
+            mad = 1.4826 * float(np.median(np.abs(d_all - med)))
+            xy_all = merged[pcs].to_numpy(dtype=float)
+            span = float(np.sqrt(((xy_all[:, None, :] - xy_all[None, :, :]) ** 2).sum(-1)).max())
+            if mad > 0:
+                cut = max(med + PCA_MAD_CUTOFF * mad, PCA_MIN_SPAN_FRACTION * span)
+                for s, d in dist_rows:
+                    if d > cut:
+                        reasons.setdefault(str(s), []).append(
+                            f"PCA distance to its group centroid {d:.3g} > {cut:.3g} "
+                            f"(median + 3 MAD, at least 10% of the PC1–PC2 span)"
+                        )
+    return reasons
+
+
+def _sample_order(samples: pd.DataFrame) -> list[str]:
+    groups = _group_columns(samples)
+    ordered = samples.sort_values(groups, kind="stable") if groups else samples
+    return ordered["sample"].astype(str).tolist()
+
+
+def _colour_map(values: Sequence[Any]) -> dict[str, str]:
+    levels: list[str] = []
+    for v in values:
+        if str(v) not in levels:
+            levels.append(str(v))
+    return {lvl: PALETTE[i % len(PALETTE)] for i, lvl in enumerate(levels)}
+
+
+def _pca_figure(samples: pd.DataFrame, pca: pd.DataFrame, pca_variance: pd.DataFrame) -> dict:
+    merged = pca.astype({"sample": str}).merge(
+        samples.astype({"sample": str}), on="sample", how="left"
+    )
+    factors = [c for c in _factor_columns(samples)] or ["sample"]
+    var = {}
+    if pca_variance is not None and not pca_variance.empty:
+        var = dict(
+            zip(
+                pca_variance["component"].astype(str),
+                pd.to_numeric(pca_variance["variance_ratio"], errors="coerce"),
+                strict=True,
+            )
+        )
+    hover = []
+    for rec in merged.to_dict("records"):
+        bits = [f"<b>{esc(rec['sample'])}</b>"]
+        bits += [f"{esc(f)}: {esc(rec.get(f))}" for f in _factor_columns(samples)]
+        hover.append("<br>".join(bits))
+    merged = merged.assign(_hover=hover)
+    traces, owner = [], []
+    for fi, factor in enumerate(factors):
+        colours = _colour_map(merged[factor].tolist())
+        for level, colour in colours.items():
+            sel = merged[merged[factor].astype(str) == level]
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": esc(level),
+                    "x": [sig4(v) for v in sel["PC1"]],
+                    "y": [sig4(v) for v in sel["PC2"]] if "PC2" in sel else [0] * len(sel),
+                    "text": sel["_hover"].tolist(),
+                    "hovertemplate": "%{text}<extra></extra>",
+                    "marker": {"color": colour, "size": 11, "line": {"width": 1, "color": "#333"}},
+                    "visible": fi == 0,
+                }
+            )
+            owner.append(fi)
+    buttons = [
+        {
+            "label": f"colour by {esc(factor)}",
+            "method": "update",
+            "args": [{"visible": [o == fi for o in owner]}, {"legend.title.text": esc(factor)}],
+        }
+        for fi, factor in enumerate(factors)
+    ]
+
+    def label(pc: str) -> str:
+        r = var.get(pc)
+        return f"{pc} ({100 * r:.1f}% variance)" if r is not None and math.isfinite(r) else pc
+
+    return {
+        "data": traces,
+        "layout": {
+            "title": {"text": "PCA of VST counts", "x": 0.98, "xanchor": "right"},
+            "margin": {"l": 60, "r": 20, "t": 80, "b": 50},
+            "xaxis": _axis(label("PC1")),
+            "yaxis": _axis(label("PC2")),
+            "legend": {"title": {"text": esc(factors[0])}},
+            "updatemenus": [
+                {
+                    "buttons": buttons,
+                    "direction": "down",
+                    "x": 0,
+                    "xanchor": "left",
+                    "y": 1.02,
+                    "yanchor": "bottom",
+                    "pad": {"t": 0, "b": 0},
+                    "showactive": True,
+                }
+            ],
+        },
+    }
+
+
+def _qc_section(
+    samples: pd.DataFrame,
+    library_sizes: pd.DataFrame,
+    pca: pd.DataFrame,
+    pca_variance: pd.DataFrame,
+    distances: pd.DataFrame,
+    outliers: Mapping[str, list[str]],
+) -> str:
+    out = ['<section id="qc"><h2>2. Design &amp; quality control</h2>']
+    # sample table
+    lib = (
+        library_sizes.astype({"sample": str}).set_index("sample")
+        if library_sizes is not None
+        else None
+    )
+    factors = _factor_columns(samples)
+    cols = ["sample", *factors, "total_counts", "detected_genes", "size_factor", "outlier"]
+    rows = []
+    for rec in samples.astype({"sample": str}).to_dict("records"):
+        s = rec["sample"]
+        lib_vals = []
+        for c in ("total_counts", "detected_genes", "size_factor"):
+            v = lib.at[s, c] if lib is not None and s in lib.index and c in lib.columns else np.nan
+            lib_vals.append(float(v) if pd.notna(v) else float("nan"))
+        rows.append([s, *[rec.get(f) for f in factors], *lib_vals, "; ".join(outliers.get(s, []))])
+    out.append(f"<h3>Samples ({len(samples)})</h3>")
+    out.append(html_table("table-samples", cols, rows))
+    # outlier box
+    rule = (
+        "Outlier rule: a sample is flagged when its library size is below 1/3 of the median, or "
+        "when its distance to its group centroid on PC1–PC2 exceeds the median + 3 × MAD "
+        "(scaled by 1.4826) of all samples' distances and 10% of the largest sample-to-sample "
+        "distance on PC1–PC2; a group is the samples sharing "
+        f"{', '.join(_group_columns(samples)) or 'all factors'} (groups with ≥ {PCA_MIN_GROUP} "
+        "samples). Flagged samples are kept in the analysis; judge them from the plots."
+    )
+    if outliers:
+        items = "".join(
+            f"<li><b>{esc(s)}</b>: {esc('; '.join(r))}</li>" for s, r in sorted(outliers.items())
+        )
+        out.append(
+            f'<div class="box warn" id="outliers"><b>{_plural(len(outliers), "possible outlier")}'
+            f"</b><ul>{items}</ul><p class='small'>{esc(rule)}</p></div>"
+        )
+    else:
+        out.append(
+            f'<div class="box ok" id="outliers"><b>No outlier samples flagged.</b>'
+            f"<p class='small'>{esc(rule)}</p></div>"
+        )
+    out.append('<div class="grid2">')
+    # library sizes
+    if library_sizes is not None and not library_sizes.empty:
+        ls = library_sizes.astype({"sample": str})
+        totals = pd.to_numeric(ls["total_counts"], errors="coerce")
+        median = float(np.nanmedian(totals)) if totals.notna().any() else float("nan")
+        colours = ["#d62728" if s in outliers else "#4c78a8" for s in ls["sample"]]
+        hover = [
+            f"<b>{esc(s)}</b><br>total {fmt_value(float(t))}<br>detected genes "
+            f"{fmt_value(d)}<br>size factor {fmt_value(sf)}"
+            for s, t, d, sf in zip(
+                ls["sample"], totals, ls["detected_genes"], ls["size_factor"], strict=True
+            )
+        ]
+        shapes = []
+        if math.isfinite(median):
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": "paper",
+                    "x0": 0,
+                    "x1": 1,
+                    "y0": sig4(median * LIBSIZE_FRACTION),
+                    "y1": sig4(median * LIBSIZE_FRACTION),
+                    "line": {"dash": "dash", "color": "#d62728", "width": 1},
+                }
+            )
+        fig = {
+            "data": [
+                {
+                    "type": "bar",
+                    "x": [esc(s) for s in ls["sample"]],
+                    "y": [sig4(t) for t in totals],
+                    "text": hover,
+                    "textposition": "none",
+                    "hovertemplate": "%{text}<extra></extra>",
+                    "marker": {"color": colours},
+                }
+            ],
+            "layout": {
+                "title": {"text": "Library sizes (dashed: 1/3 of median)"},
+                "xaxis": _axis("", tickangle=-45, tickfont={"size": 10 if len(ls) <= 24 else 8}),
+                "yaxis": _axis("total counts"),
+                "shapes": shapes,
+            },
+        }
+        out.append(_figure("fig-libsizes", fig, height=380))
+    if pca is not None and not pca.empty and "PC1" in pca.columns:
+        out.append(_figure("fig-pca", _pca_figure(samples, pca, pca_variance), height=380))
+    out.append("</div>")
+    if distances is not None and not distances.empty:
+        order = [s for s in _sample_order(samples) if s in set(map(str, distances.index))]
+        d = distances.copy()
+        d.index, d.columns = d.index.astype(str), d.columns.astype(str)
+        order += [s for s in d.index if s not in order]
+        d = d.loc[order, [c for c in order if c in d.columns]]
+        fig = {
+            "data": [
+                {
+                    "type": "heatmap",
+                    "z": [[sig4(v) for v in r] for r in d.to_numpy(dtype=float)],
+                    "x": [esc(s) for s in d.columns],
+                    "y": [esc(s) for s in d.index],
+                    "colorscale": "Viridis",
+                    "reversescale": True,
+                    "colorbar": {"title": {"text": "distance"}},
+                    "hovertemplate": "%{y} – %{x}: %{z}<extra></extra>",
+                }
+            ],
+            "layout": {
+                "title": {"text": "Sample-to-sample Euclidean distance (VST), grouped by factors"},
+                "xaxis": {"tickangle": -45, "automargin": True},
+                "yaxis": {"autorange": "reversed", "automargin": True},
+            },
+        }
+        size = max(420, min(900, 160 + 18 * len(d)))
+        out.append(_figure("fig-distances", fig, height=size, css_class="square"))
+    out.append("</section>")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# 3. programmes
+# --------------------------------------------------------------------------------------------
+
+
+def _programme_order(program_calls: pd.DataFrame) -> list[str]:
+    rank = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    progs = program_calls[["program", "category"]].drop_duplicates("program")
+    progs = progs.assign(_r=progs["category"].map(rank).fillna(len(rank)))
+    return progs.sort_values(["_r", "program"], kind="stable")["program"].astype(str).tolist()
+
+
+def _programmes_section(program_calls: pd.DataFrame, contrast_order: list[str]) -> str:
+    out = ['<section id="programmes"><h2>3. Programmes (GSEA on the curated catalogue)</h2>']
+    if program_calls is None or program_calls.empty:
+        out.append('<p class="warn">No programme calls.</p></section>')
+        return "\n".join(out)
+    pc = program_calls.copy()
+    pc["contrast"] = pc["contrast"].astype(str)
+    programs = _programme_order(pc)
+    contrasts = [c for c in contrast_order if c in set(pc["contrast"])]
+    contrasts += sorted(set(pc["contrast"]) - set(contrasts))
+    cell = {(r["contrast"], str(r["program"])): r for r in pc.to_dict("records")}
+    z, text, hover = [], [], []
+    max_abs = 1.0
+    for c in contrasts:
+        zr, tr, hr = [], [], []
+        for p in programs:
+            r = cell.get((c, p))
+            nes = sig4(r["NES"]) if r is not None else None
+            if nes is not None:
+                max_abs = max(max_abs, abs(nes))
+            zr.append(nes)
+            call = str(r["call"]) if r is not None else ""
+            tr.append("*" if call in ("up", "down") else "")
+            if r is None:
+                hr.append(f"{esc(c)}<br>{esc(p)}: not tested")
+            else:
+                hr.append(
+                    f"<b>{esc(p)}</b> "
+                    f"({esc(CATEGORY_LABEL.get(str(r['category']), r['category']))})"
+                    f"<br>{esc(c)}<br>NES {fmt_value(r['NES'])}, FDR {fmt_value(r['fdr'])}, "
+                    f"call {esc(call)}<br>leading edge: {esc(_short_genes(r.get('leading_edge')))}"
+                )
+        z.append(zr)
+        text.append(tr)
+        hover.append(hr)
+    max_abs = float(f"{math.ceil(max_abs * 10) / 10:.4g}")
+    categories = dict(zip(pc["program"].astype(str), pc["category"].astype(str), strict=True))
+    tick = [
+        f"{esc(p)}" if categories.get(p) != "pro_tumour_risk" else f"<b>{esc(p)}</b>"
+        for p in programs
+    ]
+    fig = {
+        "data": [
+            {
+                "type": "heatmap",
+                "z": z,
+                "x": [esc(p) for p in programs],
+                "y": [esc(c) for c in contrasts],
+                "text": text,
+                "texttemplate": "%{text}",
+                "textfont": {"size": 14},
+                "customdata": hover,
+                "hovertemplate": "%{customdata}<extra></extra>",
+                "colorscale": DIVERGING,
+                "zmin": -max_abs,
+                "zmax": max_abs,
+                "zmid": 0,
+                "xgap": 1,
+                "ygap": 1,
+                "colorbar": {"title": {"text": "NES"}},
+            }
+        ],
+        "layout": {
+            "title": {
+                "text": "Programme NES per contrast (* = called up/down at the configured FDR)"
+            },
+            "xaxis": {
+                "tickangle": -45,
+                "automargin": True,
+                "tickmode": "array",
+                "tickvals": [esc(p) for p in programs],
+                "ticktext": tick,
+            },
+            "yaxis": {"autorange": "reversed", "automargin": True},
+            "margin": {"l": 60, "r": 20, "t": 50, "b": 60},
+        },
+    }
+    height = max(360, 220 + 30 * len(contrasts))
+    out.append(
+        '<p class="small">Red: programme enriched among up-regulated genes; blue: among '
+        "down-regulated genes. Symmetric colour range ±"
+        f"{fmt_value(max_abs)}. Categories left to right: "
+        + ", ".join(esc(CATEGORY_LABEL[c]) for c in CATEGORY_ORDER)
+        + " (prefixes CYT_, STRESS_, REG_, RISK_; risk programmes in bold). Hover a cell for its "
+        "leading-edge genes.</p>"
+    )
+    out.append(_figure("fig-programmes", fig, height=height))
+    cols = ["contrast", "program", "category", "tier", "NES", "fdr", "call", "leading_edge"]
+    rows = []
+    for r in pc.to_dict("records"):
+        rows.append(
+            [
+                r["contrast"],
+                r["program"],
+                r.get("category"),
+                r.get("tier"),
+                _num(r.get("NES")) if _num(r.get("NES")) is not None else float("nan"),
+                _num(r.get("fdr")) if _num(r.get("fdr")) is not None else float("nan"),
+                r.get("call"),
+                ", ".join(_split_list(r.get("leading_edge"))),
+            ]
+        )
+    out.append("<h3>All programme calls</h3>")
+    out.append(html_table("table-program-calls", cols, rows, css_class="calls"))
+    out.append("</section>")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. per contrast
+# --------------------------------------------------------------------------------------------
+
+
+def select_plot_genes(de: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Genes to draw: all with padj < 0.1 (capped, smallest padj first) plus every k-th of the
+    rest in (baseMean, gene_id) order. Returns the rows and counts for the caption."""
+    padj = pd.to_numeric(de["padj"], errors="coerce")
+    sig_mask = padj < PLOT_PADJ
+    sig = de[sig_mask]
+    n_sig = len(sig)
+    if n_sig > MAX_SIGNIFICANT_POINTS:
+        sig = sig.assign(_p=padj[sig_mask]).sort_values(["_p", "gene_id"], kind="stable")
+        sig = sig.head(MAX_SIGNIFICANT_POINTS).drop(columns="_p")
+    rest = de[~sig_mask]
+    rest = rest.assign(_bm=pd.to_numeric(rest["baseMean"], errors="coerce").fillna(0.0))
+    rest = rest.sort_values(["_bm", "gene_id"], kind="stable").drop(columns="_bm")
+    k = max(1, math.ceil(len(rest) / MAX_BACKGROUND_POINTS))
+    sampled = rest.iloc[::k]
+    chosen = pd.concat([sig, sampled])
+    return chosen, {
+        "n_total": len(de),
+        "n_sig": n_sig,
+        "n_sig_shown": len(sig),
+        "n_rest": len(rest),
+        "n_rest_shown": len(sampled),
+        "k": k,
+    }
+
+
+def _gene_label(df: pd.DataFrame) -> list[str]:
+    sym = df["symbol"] if "symbol" in df.columns else pd.Series([None] * len(df), index=df.index)
+    return [
+        esc(s) if not _is_missing(s) else esc(g)
+        for s, g in zip(sym.tolist(), df["gene_id"].tolist(), strict=True)
+    ]
+
+
+def _de_classes(df: pd.DataFrame, alpha: float) -> tuple[pd.Series, pd.Series]:
+    padj = pd.to_numeric(df["padj"], errors="coerce")
+    lfc = pd.to_numeric(df["log2FoldChange"], errors="coerce")
+    up = (padj < alpha) & (lfc > 0)
+    down = (padj < alpha) & (lfc < 0)
+    return up, down
+
+
+def _volcano_ma(de: pd.DataFrame, alpha: float, fid: str, label: str) -> tuple[str, str]:
+    chosen, counts = select_plot_genes(de)
+    up_all, down_all = _de_classes(de, alpha)
+    up, down = _de_classes(chosen, alpha)
+    classes = [
+        ("not significant", ~(up | down), NS_COLOUR, 5),
+        (f"down (n={int(down_all.sum())})", down, DOWN_COLOUR, 6),
+        (f"up (n={int(up_all.sum())})", up, UP_COLOUR, 6),
+    ]
+    volcano, ma = [], []
+    padj_floor = 1e-300
+    for name, mask, colour, size in classes:
+        sel = chosen[mask.to_numpy()]
+        lfc = pd.to_numeric(sel["log2FoldChange"], errors="coerce")
+        padj = pd.to_numeric(sel["padj"], errors="coerce")
+        bm = pd.to_numeric(sel["baseMean"], errors="coerce")
+        labels = _gene_label(sel)
+        vmask = padj.notna() & lfc.notna()
+        marker = {"color": colour, "size": size, "opacity": 0.75}
+        volcano.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": name,
+                "x": [sig4(v) for v in lfc[vmask]],
+                "y": [sig4(-math.log10(max(p, padj_floor))) for p in padj[vmask]],
+                "text": [t for t, m in zip(labels, vmask, strict=True) if m],
+                "hovertemplate": "<b>%{text}</b><br>log2FC %{x}<br>-log10 padj %{y}<extra></extra>",
+                "marker": marker,
+            }
+        )
+        mmask = bm.notna() & (bm > 0) & lfc.notna()
+        ma.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": name,
+                "x": [sig4(v) for v in bm[mmask]],
+                "y": [sig4(v) for v in lfc[mmask]],
+                "text": [t for t, m in zip(labels, mmask, strict=True) if m],
+                "hovertemplate": "<b>%{text}</b><br>baseMean %{x}<br>log2FC %{y}<extra></extra>",
+                "marker": marker,
+            }
+        )
+    thr = sig4(-math.log10(alpha)) if 0 < alpha < 1 else None
+    vshapes = []
+    if thr is not None:
+        vshapes.append(
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "y0": thr,
+                "y1": thr,
+                "line": {"dash": "dot", "color": "#555", "width": 1},
+            }
+        )
+    legend = {"orientation": "h", "y": -0.2}
+    vfig = {
+        "data": volcano,
+        "layout": {
+            "title": {"text": f"Volcano: {label}"},
+            "xaxis": _axis("log2 fold change"),
+            "yaxis": _axis("-log10 padj"),
+            "shapes": vshapes,
+            "legend": legend,
+        },
+    }
+    mfig = {
+        "data": ma,
+        "layout": {
+            "title": {"text": f"MA plot: {label}"},
+            "xaxis": _axis("baseMean (log scale)", type="log"),
+            "yaxis": _axis("log2 fold change", zeroline=True, zerolinecolor="#888"),
+            "legend": legend,
+        },
+    }
+    caption = (
+        f"Plotted: all {counts['n_sig_shown']} genes with padj &lt; {PLOT_PADJ}"
+        + (
+            f" (the {MAX_SIGNIFICANT_POINTS} smallest padj of {counts['n_sig']})"
+            if counts["n_sig_shown"] < counts["n_sig"]
+            else ""
+        )
+        + (
+            f" and all {counts['n_rest']} other genes; "
+            if counts["k"] == 1
+            else f" and every {counts['k']}th of the other {counts['n_rest']} in baseMean order "
+            f"({counts['n_rest_shown']} shown); "
+        )
+        + f"{counts['n_total']} genes in total. Genes without padj (filtered) appear only in the "
+        "MA plot."
+    )
+    return (
+        '<div class="grid2">'
+        + _figure(f"{fid}-volcano", vfig, height=400, css_class="volcano")
+        + _figure(f"{fid}-ma", mfig, height=400, css_class="ma")
+        + "</div>",
+        f'<p class="small">{caption}</p>',
+    )
+
+
+def _pvalue_hist(de: pd.DataFrame, fid: str) -> str:
+    p = pd.to_numeric(de["pvalue"], errors="coerce").dropna()
+    counts, edges = np.histogram(p.clip(0, 1), bins=20, range=(0, 1))
+    expected = len(p) / 20 if len(p) else 0
+    fig = {
+        "data": [
+            {
+                "type": "bar",
+                "x": [sig4((a + b) / 2) for a, b in zip(edges[:-1], edges[1:], strict=True)],
+                "y": [int(c) for c in counts],
+                "width": 0.05,
+                "marker": {"color": "#7f8c8d"},
+                "hovertemplate": "p %{x}: %{y} genes<extra></extra>",
+            }
+        ],
+        "layout": {
+            "title": {"text": "p-value histogram (dotted: flat = no signal)"},
+            "xaxis": _axis("p-value", range=[0, 1]),
+            "yaxis": _axis("genes"),
+            "bargap": 0,
+            "shapes": [
+                {
+                    "type": "line",
+                    "xref": "paper",
+                    "x0": 0,
+                    "x1": 1,
+                    "y0": sig4(expected),
+                    "y1": sig4(expected),
+                    "line": {"dash": "dot", "color": "#333", "width": 1},
+                }
+            ],
+        },
+    }
+    return _figure(f"{fid}-pvalues", fig, height=260, css_class="phist")
+
+
+def no_hits_reasons(
+    de: pd.DataFrame,
+    contrast_row: Mapping[str, Any],
+    samples: pd.DataFrame,
+    library_sizes: pd.DataFrame,
+    outliers: Mapping[str, list[str]],
+) -> list[str]:
+    """Plain-language reasons why a contrast may have no gene with padj < alpha."""
+    reasons = []
+    n = _int(contrast_row.get("n_samples"), default=-1)
+    sub = subset_samples(samples, contrast_row.get("subset")) if samples is not None else None
+    smallest = None
+    groups = _group_columns(samples) if samples is not None else []
+    if sub is not None and not sub.empty and groups:
+        smallest = int(sub.groupby(groups, dropna=False).size().min())
+    if 0 <= n < FEW_SAMPLES or (smallest is not None and smallest < 3):
+        detail = f"the model uses {n} samples" if n >= 0 else "few samples"
+        if smallest is not None:
+            detail += f" and the smallest group has {_plural(smallest, 'replicate')}"
+        reasons.append(f"Few replicates: {detail}; power to detect single genes is low.")
+    p = pd.to_numeric(de["pvalue"], errors="coerce").dropna()
+    if len(p):
+        frac = float((p < 0.05).mean())
+        if frac < 1.5 * 0.05:
+            reasons.append(
+                f"The p-value histogram is flat: {100 * frac:.1f}% of p-values are below 0.05, "
+                "about the 5% expected when nothing changes — there is little signal to find."
+            )
+        else:
+            reasons.append(
+                f"p-values are enriched near 0 ({100 * frac:.1f}% below 0.05 vs 5% expected), "
+                "but no single gene survives the FDR correction: effects are likely small and "
+                "spread over many genes; the programme-level GSEA can still detect them."
+            )
+    padj = pd.to_numeric(de["padj"], errors="coerce")
+    if len(padj):
+        filtered = float(padj.isna().mean())
+        if filtered > HIGH_FILTERED_FRACTION:
+            reasons.append(
+                f"{100 * filtered:.0f}% of genes have no padj (independent filtering of "
+                "low-count genes), so few genes were tested."
+            )
+    if library_sizes is not None and not library_sizes.empty and sub is not None:
+        ls = library_sizes[library_sizes["sample"].astype(str).isin(sub["sample"].astype(str))]
+        if not ls.empty:
+            med = float(pd.to_numeric(ls["total_counts"], errors="coerce").median())
+            if math.isfinite(med) and med < LOW_LIBRARY_SIZE:
+                reasons.append(
+                    f"Small libraries: median {fmt_value(med)} counts per sample in this model "
+                    f"(< {LOW_LIBRARY_SIZE / 1e6:g} million) limits power for low-expressed genes."
+                )
+            bad = sorted(s for s in ls["sample"].astype(str) if s in outliers)
+            if bad:
+                reasons.append(
+                    "Possible outlier sample(s) in this model inflate the variance: "
+                    + ", ".join(bad)
+                    + " (see Design & QC)."
+                )
+    if not reasons:
+        reasons.append("No obvious technical cause: the biological effect may simply be small.")
+    return reasons
+
+
+def _top_genes_table(de: pd.DataFrame, table_id: str) -> str:
+    d = de.assign(
+        _padj=pd.to_numeric(de["padj"], errors="coerce").fillna(np.inf),
+        _p=pd.to_numeric(de["pvalue"], errors="coerce").fillna(np.inf),
+    )
+    top = d.sort_values(["_padj", "_p", "gene_id"], kind="stable").head(TOP_GENES)
+    cols = ["symbol", "gene_id", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
+    rows = []
+    for r in top.to_dict("records"):
+        row = []
+        for c in cols:
+            v = r.get(c)
+            if c in ("symbol", "gene_id"):
+                row.append("" if _is_missing(v) else str(v))
+            else:
+                x = _num(v)
+                row.append(float("nan") if x is None else x)
+        rows.append(row)
+    return html_table(table_id, cols, rows, caption=f"Top {TOP_GENES} genes by padj")
+
+
+def _contrast_section(
+    name: str,
+    sid: str,
+    row: Mapping[str, Any],
+    de: pd.DataFrame | None,
+    samples: pd.DataFrame,
+    library_sizes: pd.DataFrame,
+    outliers: Mapping[str, list[str]],
+) -> str:
+    alpha = _num(row.get("alpha"))
+    alpha = alpha if alpha is not None and 0 < alpha < 1 else 0.05
+    out = [f'<section class="contrast" id="{sid}"><h3>{esc(name)}</h3>']
+    desc = row.get("description")
+    if not _is_missing(desc):
+        out.append(f'<p class="desc">{esc(desc)}</p>')
+    meta = [
+        ("kind", row.get("kind")),
+        ("model", row.get("model")),
+        ("design", row.get("design")),
+        ("subset", row.get("subset") if not _is_missing(row.get("subset")) else "all samples"),
+        ("samples", row.get("n_samples")),
+        ("alpha", alpha),
+    ]
+    out.append(
+        '<p class="meta">'
+        + " · ".join(
+            f"{esc(k)}: <code>{esc(fmt_value(v))}</code>" for k, v in meta if v is not None
+        )
+        + "</p>"
+    )
+    href = "../de/" + urllib.parse.quote(str(name), safe="") + ".tsv"
+    if de is None or de.empty:
+        out.append(
+            f'<p class="warn">No DE table for this contrast. Full table (if any): '
+            f'<a href="{esc(href)}">{esc(href)}</a></p></section>'
+        )
+        return "\n".join(out)
+    up, down = _de_classes(de, alpha)
+    n_up = _int(row.get("n_up"), default=int(up.sum()))
+    n_down = _int(row.get("n_down"), default=int(down.sum()))
+    tested = int(pd.to_numeric(de["padj"], errors="coerce").notna().sum())
+    out.append(
+        f'<div class="counts"><span class="up">▲ {n_up} up</span> '
+        f'<span class="down">▼ {n_down} down</span> '
+        f'<span class="muted">at padj &lt; {fmt_value(alpha)}; {tested} of {len(de)} genes '
+        f'tested</span> · <a href="{esc(href)}">full table (TSV)</a></div>'
+    )
+    if not bool((pd.to_numeric(de["padj"], errors="coerce") < alpha).any()):
+        reasons = no_hits_reasons(de, row, samples, library_sizes, outliers)
+        out.append(
+            f'<div class="box hint" id="{sid}-why"><b>Why nothing is significant here</b>'
+            "<ul>" + "".join(f"<li>{esc(r)}</li>" for r in reasons) + "</ul></div>"
+        )
+    plots, caption = _volcano_ma(de, alpha, sid, esc(name))
+    out.append(plots)
+    out.append(caption)
+    out.append('<div class="grid2b">')
+    out.append(_pvalue_hist(de, sid))
+    out.append(f"<div>{_top_genes_table(de, f'{sid}-top')}</div>")
+    out.append("</div></section>")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# 5. other libraries, 6. methods
+# --------------------------------------------------------------------------------------------
+
+
+def _enrichment_section(
+    enrichment: Mapping[str, pd.DataFrame], order: list[str], ids: Mapping[str, str]
+) -> str:
+    out = ['<section id="enrichment"><h2>5. Enrichment in other gene-set libraries</h2>']
+    any_table = False
+    for name in order:
+        table = (enrichment or {}).get(name)
+        if table is None or table.empty or "library" not in table.columns:
+            continue
+        other = table[table["library"].astype(str) != PROGRAMS_LIBRARY]
+        if other.empty:
+            continue
+        any_table = True
+        other = other.assign(
+            _f=pd.to_numeric(other["fdr"], errors="coerce").fillna(np.inf),
+            _p=pd.to_numeric(other["pvalue"], errors="coerce").fillna(np.inf),
+        ).sort_values(["_f", "_p", "library", "term"], kind="stable")
+        top = other.head(TOP_TERMS)
+        cols = ["library", "term", "NES", "fdr", "size", "leading_edge"]
+        rows = [
+            [
+                str(r["library"]),
+                str(r["term"]),
+                _num(r.get("NES")) if _num(r.get("NES")) is not None else float("nan"),
+                _num(r.get("fdr")) if _num(r.get("fdr")) is not None else float("nan"),
+                _num(r.get("size")) if _num(r.get("size")) is not None else float("nan"),
+                _short_genes(r.get("leading_edge"), limit=12),
+            ]
+            for r in top.to_dict("records")
+        ]
+        out.append(f"<h3>{esc(name)}</h3>")
+        out.append(
+            html_table(
+                f"{ids.get(name, 'contrast-' + slugify(name))}-enrichment",
+                cols,
+                rows,
+                searchable=False,
+                caption=f"top {TOP_TERMS} of {len(other)} terms by FDR",
+                css_class="compact",
+            )
+        )
+    if not any_table:
+        out.append("<p>No gene-set library other than the programme catalogue was run.</p>")
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(obj, Mapping):
+        items = []
+        for k in sorted(obj, key=str):
+            items.extend(_flatten(obj[k], f"{prefix}.{k}" if prefix else str(k)))
+        return items
+    return [(prefix, obj)]
+
+
+def _config_text(config: Any) -> str:
+    normal = json.loads(json.dumps(config, sort_keys=True, default=str))
+    try:
+        import yaml
+
+        return yaml.safe_dump(normal, sort_keys=True, default_flow_style=False, allow_unicode=True)
+    except ImportError:  # pragma: no cover - pyyaml is a dependency
+        return json.dumps(normal, sort_keys=True, indent=2)
+
+
+KEY_PARAMETER = re.compile(
+    r"seed|filter|min|max|alpha|fdr|lfc|threshold|cutoff|permutation|perm|shrink|design|ref",
+    re.IGNORECASE,
+)
+
+
+def _methods_section(
+    methods: Mapping[str, Any], contrasts: pd.DataFrame, libraries: pd.DataFrame
+) -> str:
+    methods = methods or {}
+    out = ['<section id="methods"><h2>6. Methods &amp; reproducibility</h2>']
+    out.append(
+        '<table class="kv"><tr><th>workflow version</th><td><code>'
+        f"{esc(methods.get('workflow_version', 'unknown'))}</code></td></tr>"
+        f'<tr><th>date</th><td><span class="report-date">{esc(methods.get("date", ""))}'
+        "</span></td></tr></table>"
+    )
+    out.append(
+        "<p>Pipeline: counts → QC (library sizes, VST, PCA, sample distances) → differential "
+        "expression per model with PyDESeq2 (Wald tests, Benjamini–Hochberg padj, independent "
+        "filtering: padj is NA for filtered genes) → GSEA prerank of each contrast's ranked "
+        "genes against the curated programme catalogue and other libraries → programme calls "
+        "(up/down/ns at the configured FDR) → dual-benefit verdict per therapy.</p>"
+    )
+    models = methods.get("models") or []
+    if models:
+        out.append("<h3>Models (design formulas)</h3>")
+        out.append(
+            html_table(
+                "table-models",
+                ["model", "design", "subset", "n_samples"],
+                [
+                    [
+                        str(m.get("model", "")),
+                        str(m.get("design", "")),
+                        str(m.get("subset", "") or "all samples"),
+                        _num(m.get("n_samples")) if _num(m.get("n_samples")) is not None else "",
+                    ]
+                    for m in models
+                ],
+                searchable=False,
+            )
+        )
+    if contrasts is not None and not contrasts.empty:
+        cols = [
+            c
+            for c in (
+                "contrast",
+                "model",
+                "kind",
+                "description",
+                "design",
+                "subset",
+                "n_samples",
+                "n_up",
+                "n_down",
+                "alpha",
+            )
+            if c in contrasts.columns
+        ]
+        rows = [[r.get(c) for c in cols] for r in contrasts.to_dict("records")]
+        rows = [
+            [("" if _is_missing(v) and not isinstance(v, float) else v) for v in r] for r in rows
+        ]
+        out.append("<h3>Contrasts</h3>")
+        out.append(html_table("table-contrasts", cols, rows))
+    config = methods.get("config") or {}
+    keys = [(k, v) for k, v in _flatten(config) if KEY_PARAMETER.search(k)]
+    if keys:
+        out.append("<h3>Filters, thresholds and seeds</h3>")
+        out.append(
+            html_table(
+                "table-key-params",
+                ["parameter", "value"],
+                [[k, json.dumps(v, sort_keys=True, default=str)] for k, v in keys],
+                searchable=False,
+                css_class="compact",
+            )
+        )
+    out.append("<h3>All configuration parameters</h3>")
+    out.append(f'<pre class="config">{esc(_config_text(config))}</pre>')
+    if libraries is not None and not libraries.empty:
+        out.append("<h3>Gene-set libraries</h3>")
+        cols = [
+            c for c in ("library", "path", "sha256", "n_sets", "n_genes") if c in libraries.columns
+        ]
+        out.append(
+            html_table(
+                "table-libraries",
+                cols,
+                [[r.get(c) for c in cols] for r in libraries.to_dict("records")],
+                searchable=False,
+                css_class="compact",
+            )
+        )
+    versions = methods.get("versions") or {}
+    if versions:
+        out.append("<h3>Package versions</h3>")
+        out.append(
+            html_table(
+                "table-versions",
+                ["package", "version"],
+                [[str(k), str(versions[k])] for k in sorted(versions, key=str)],
+                searchable=False,
+                css_class="compact",
+            )
+        )
+    inputs = methods.get("inputs") or []
+    if inputs:
+        out.append("<h3>Input files</h3>")
+        out.append(
+            html_table(
+                "table-inputs",
+                ["path", "sha256"],
+                [[str(i.get("path", "")), str(i.get("sha256", ""))] for i in inputs],
+                searchable=False,
+                css_class="compact",
+            )
+        )
+    out.append("</section>")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# page assembly
+# --------------------------------------------------------------------------------------------
+
+CSS = """
+:root{--fg:#1d2327;--muted:#5f6b73;--line:#d9dee2;--bg:#f6f7f9;--card:#fff;
+--ok:#1e8449;--bad:#b03a2e;--warn:#b9770e;--na:#6c7a89}
+*{box-sizing:border-box}
+body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;
+color:var(--fg);background:var(--bg);line-height:1.45;font-size:15px}
+header{background:#1f3a4d;color:#fff;padding:14px 24px}
+header h1{margin:0;font-size:1.45em}
+header .sub{opacity:.85;font-size:.9em}
+nav{position:sticky;top:0;z-index:10;background:#fff;border-bottom:1px solid var(--line);
+padding:6px 24px;font-size:.9em;white-space:nowrap;overflow-x:auto}
+nav a{margin-right:14px;color:#1f5f8b;text-decoration:none}
+nav select{font-size:.95em;max-width:320px}
+main{max-width:1400px;margin:0 auto;padding:8px 24px 40px}
+section{background:var(--card);border:1px solid var(--line);border-radius:8px;
+padding:6px 20px 16px;margin:16px 0;scroll-margin-top:44px}
+section.contrast{border-left:4px solid #1f5f8b;margin:18px 0;padding-top:2px}
+h2{font-size:1.3em;border-bottom:1px solid var(--line);padding-bottom:4px}
+h3{font-size:1.1em;margin:14px 0 6px}
+.lead{font-size:1.02em}
+.small,.muted{color:var(--muted);font-size:.85em}
+code{font-size:.9em;background:#f0f2f4;padding:0 3px;border-radius:3px}
+.chips .chip{display:inline-block;padding:3px 10px;border-radius:12px;margin:2px 6px 2px 0;
+font-weight:600;color:#fff;background:var(--na)}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:14px}
+.card{border:1px solid var(--line);border-top:6px solid var(--na);border-radius:8px;
+padding:10px 14px}
+.v-dual_benefit{border-top-color:var(--ok)} .chip.v-dual_benefit{background:var(--ok)}
+.v-no_dual_benefit{border-top-color:var(--bad)} .chip.v-no_dual_benefit{background:var(--bad)}
+.v-unclear{border-top-color:var(--warn)} .chip.v-unclear{background:var(--warn)}
+.v-incomplete{border-top-color:var(--na)} .chip.v-incomplete{background:var(--na)}
+.cardhead{display:flex;justify-content:space-between;align-items:center;gap:8px}
+.therapy{font-size:1.25em;font-weight:700;text-transform:capitalize}
+.badge{font-weight:700;padding:3px 10px;border-radius:4px;background:#eef0f2}
+.card.v-dual_benefit .badge{background:#d5f5e3;color:var(--ok)}
+.card.v-no_dual_benefit .badge{background:#fadbd8;color:var(--bad)}
+.card.v-unclear .badge{background:#fdebd0;color:var(--warn)}
+.summary{margin:8px 0}
+.flag{display:inline-block;background:#fadbd8;color:#922b21;border:1px solid #e6b0aa;
+border-radius:4px;padding:1px 7px;margin:2px 4px 2px 0;font-weight:600;font-size:.9em}
+.noflag{color:var(--ok);font-size:.9em}
+table{border-collapse:collapse;font-size:.85em}
+table.kv th{text-align:left;font-weight:500;color:var(--muted);padding:1px 12px 1px 0}
+table.kv td{padding:1px 0}
+.tablewrap{overflow:auto;max-height:460px;border:1px solid var(--line);border-radius:4px}
+table.sortable{width:100%}
+table.sortable th{position:sticky;top:0;background:#eef1f4;cursor:pointer;text-align:left;
+padding:4px 8px;border-bottom:1px solid var(--line);white-space:nowrap;user-select:none}
+table.sortable th[data-dir=asc]::after{content:" ▲"}
+table.sortable th[data-dir=desc]::after{content:" ▼"}
+table.sortable td{padding:3px 8px;border-bottom:1px solid #eef0f2;vertical-align:top}
+table.sortable td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.sortable tbody tr:hover{background:#f7fafc}
+table.calls td:last-child{font-size:.85em;color:var(--muted);max-width:520px}
+table.compact td{font-size:.95em}
+caption{caption-side:top;text-align:left;color:var(--muted);padding:2px}
+.tsearch{margin:6px 0}
+.tsearch input{padding:4px 8px;width:260px;border:1px solid #b9c2c9;border-radius:4px}
+.box{border-radius:6px;padding:8px 14px;margin:10px 0}
+.box ul{margin:4px 0 4px 18px;padding:0}
+.box.warn,.warn{background:#fef5e7;border:1px solid #f5cba7}
+.box.ok{background:#eafaf1;border:1px solid #abebc6}
+.box.hint{background:#ebf5fb;border:1px solid #aed6f1}
+.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:12px}
+.grid2b{display:grid;grid-template-columns:minmax(300px,1fr) minmax(460px,2fr);gap:12px;
+align-items:start}
+.plot{width:100%}
+.plot.square{max-width:980px}
+.counts{margin:4px 0 8px}.counts .up{color:var(--bad);font-weight:700}
+.counts .down{color:#2166ac;font-weight:700;margin-left:8px}
+.desc{margin:2px 0;font-size:1.02em}.meta{margin:2px 0;color:var(--muted);font-size:.85em}
+pre.config{background:#f4f6f8;border:1px solid var(--line);border-radius:4px;padding:8px;
+max-height:420px;overflow:auto;font-size:.82em}
+table.sortable.compact{width:auto;min-width:50%}
+@media print{nav{display:none}.tablewrap,pre.config{max-height:none}}
+"""
+
+JS = r"""
+(function(){
+"use strict";
+function cellValue(td){
+  var v=td.getAttribute("data-v");
+  if(v!==null){var x=parseFloat(v);return {num:true,v:x};}
+  return {num:false,v:td.textContent.trim().toLowerCase()};
+}
+function sortBy(th){
+  var table=th.closest("table"),tbody=table.tBodies[0];
+  var idx=Array.prototype.indexOf.call(th.parentNode.children,th);
+  var asc=th.getAttribute("data-dir")!=="asc";
+  Array.prototype.forEach.call(table.tHead.rows[0].cells,function(h){h.removeAttribute("data-dir");});
+  th.setAttribute("data-dir",asc?"asc":"desc");
+  var rows=Array.prototype.slice.call(tbody.rows);
+  rows.sort(function(a,b){
+    var x=cellValue(a.cells[idx]),y=cellValue(b.cells[idx]);
+    if(x.num&&y.num){
+      var xn=isNaN(x.v),yn=isNaN(y.v);
+      if(xn||yn){return xn===yn?0:(xn?1:-1);}
+      return asc?x.v-y.v:y.v-x.v;
+    }
+    var c=String(x.v).localeCompare(String(y.v),undefined,{numeric:true});
+    return asc?c:-c;
+  });
+  rows.forEach(function(r){tbody.appendChild(r);});
+}
+document.querySelectorAll("table.sortable thead th").forEach(function(th){
+  th.addEventListener("click",function(){sortBy(th);});
+});
+document.querySelectorAll("input.table-search").forEach(function(inp){
+  var table=document.getElementById(inp.getAttribute("data-table"));
+  var count=document.querySelector('span.tcount[data-table="'+inp.getAttribute("data-table")+'"]');
+  inp.addEventListener("input",function(){
+    var q=inp.value.trim().toLowerCase(),shown=0,rows=table.tBodies[0].rows;
+    for(var i=0;i<rows.length;i++){
+      var hit=!q||rows[i].textContent.toLowerCase().indexOf(q)>=0;
+      rows[i].hidden=!hit; if(hit){shown++;}
+    }
+    if(count){count.textContent=(q?shown+" of "+rows.length:rows.length)+" rows";}
+  });
+});
+var jump=document.getElementById("contrast-jump");
+if(jump){jump.addEventListener("change",function(){
+  if(jump.value){document.getElementById(jump.value).scrollIntoView();}
+});}
+var divs=Array.prototype.slice.call(document.querySelectorAll("div.plot[data-fig]"));
+if(typeof Plotly==="undefined"){
+  divs.forEach(function(d){d.textContent="Plotly failed to load.";});
+  return;
+}
+var config=JSON.parse(document.getElementById("plotly-config").textContent);
+var i=0;
+function next(){
+  if(i>=divs.length){document.documentElement.setAttribute("data-plots","done");return;}
+  var d=divs[i++];
+  try{
+    var spec=JSON.parse(document.getElementById(d.getAttribute("data-fig")).textContent);
+    Plotly.newPlot(d,spec.data,spec.layout,config).then(function(){setTimeout(next,0);},
+      function(e){console.error("plot "+d.id+": "+e);setTimeout(next,0);});
+  }catch(e){console.error("plot "+d.id+": "+e);setTimeout(next,0);}
+}
+next();
+})();
+"""
+
+
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    js = get_plotlyjs()
+    # a literal "</script" would end the element early; the bundle has none, but be safe
+    return js.replace("</script", "<\\/script")
+
+
+def render_report(
+    *,
+    samples: pd.DataFrame,
+    library_sizes: pd.DataFrame,
+    pca: pd.DataFrame,
+    pca_variance: pd.DataFrame,
+    distances: pd.DataFrame,
+    contrasts: pd.DataFrame,
+    de: Mapping[str, pd.DataFrame],
+    enrichment: Mapping[str, pd.DataFrame],
+    program_calls: pd.DataFrame,
+    dual_benefit: pd.DataFrame,
+    libraries: pd.DataFrame,
+    methods: Mapping[str, Any],
+    title: str = DEFAULT_TITLE,
+) -> str:
+    """The whole report as one self-contained HTML string (see the module docstring)."""
+    de = dict(de or {})
+    enrichment = dict(enrichment or {})
+    methods = dict(methods or {})
+    samples = samples.copy()
+    samples["sample"] = samples["sample"].astype(str)
+    order: list[str] = []
+    if contrasts is not None and not contrasts.empty:
+        order = [str(c) for c in contrasts["contrast"]]
+    order += [str(c) for c in de if str(c) not in order]
+    ids = contrast_ids(order)
+    rows_by_name = (
+        {str(r["contrast"]): r for r in contrasts.to_dict("records")}
+        if contrasts is not None and not contrasts.empty
+        else {}
+    )
+    outliers = find_outliers(samples, library_sizes, pca)
+
+    contrast_html = []
+    for name in order:
+        contrast_html.append(
+            _contrast_section(
+                name,
+                ids[name],
+                rows_by_name.get(name, {"contrast": name}),
+                de.get(name),
+                samples,
+                library_sizes,
+                outliers,
+            )
+        )
+    jump = "".join(f'<option value="{ids[n]}">{esc(n)}</option>' for n in order)
+    nav = (
+        '<nav><a href="#verdict">Verdict</a><a href="#qc">Design &amp; QC</a>'
+        '<a href="#programmes">Programmes</a><a href="#contrasts">Contrasts</a>'
+        '<a href="#enrichment">Other libraries</a><a href="#methods">Methods</a>'
+        f'<select id="contrast-jump" aria-label="jump to contrast"><option value="">jump to '
+        f"contrast…</option>{jump}</select></nav>"
+    )
+    toc = "".join(
+        f'<li><a href="#{ids[n]}">{esc(n)}</a>'
+        + (
+            f" — {esc(rows_by_name[n].get('description'))}"
+            if n in rows_by_name and not _is_missing(rows_by_name[n].get("description"))
+            else ""
+        )
+        + "</li>"
+        for n in order
+    )
+    body = [
+        f"<header><h1>{esc(title)}</h1><div class='sub'>Generated "
+        f'<span class="report-date">{esc(methods.get("date", ""))}</span> · workflow '
+        f"{esc(methods.get('workflow_version', 'unknown'))} · {len(samples)} samples · "
+        f"{_plural(len(order), 'contrast')}</div></header>",
+        nav,
+        "<main>",
+        _verdict_section(dual_benefit, program_calls),
+        _qc_section(samples, library_sizes, pca, pca_variance, distances, outliers),
+        _programmes_section(program_calls, order),
+        '<section id="contrasts"><h2>4. Differential expression per contrast</h2>'
+        f"<ul class='toc'>{toc}</ul></section>",
+        *contrast_html,
+        _enrichment_section(enrichment, order, ids),
+        _methods_section(methods, contrasts, libraries),
+        "</main>",
+    ]
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + f'\n<script type="application/json" id="plotly-config">{_json(PLOTLY_CONFIG)}</script>'
+        + f'\n<script type="text/javascript">{_plotly_js()}</script>'
+        + f"\n<script>{JS}</script>\n</body></html>\n"
+    )
+
+
+def write_report(html_text: str, path: str | Path) -> Path:
+    """Write the report atomically: a temporary file in the same folder, then ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(html_text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
