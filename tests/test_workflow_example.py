@@ -91,3 +91,23 @@ def test_rerun_with_nothing_changed_does_nothing(example_run):
     workdir, overrides = example_run
     result = run_snakemake(workdir, "--cores", "2", "--configfile", str(overrides), "--dry-run")
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+@pytest.mark.browser
+def test_example_report_in_a_real_browser(example_run):
+    """The example's report as a person sees it; screenshot saved under results/report/."""
+    from test_report_browser import _missing_requirement, check_report_in_browser
+
+    reason = _missing_requirement()
+    if reason:
+        pytest.skip(reason)
+    workdir, _ = example_run
+    screenshot = workdir / "results/report/screenshot.png"
+    seen = check_report_in_browser(workdir / "results/report/index.html", screenshot)
+    assert seen["console_errors"] == [] and seen["page_errors"] == []
+    assert seen["external_requests"] == []
+    assert seen["verdict_visible"] and "dual benefit" in seen["verdict_text"].lower()
+    assert seen["programmes_rendered"] and seen["volcano_rendered"]
+    assert seen["plots_rendered"] == seen["plots_total"]
+    assert seen["search"]["after"] < seen["search"]["before"]
+    assert screenshot.stat().st_size > 10_000
