@@ -3,6 +3,8 @@
 
 rule prepare_gene_sets:
     input:
+        # Runs after validation, so a run with bad inputs writes nothing under results/.
+        validated="results/validated/samples.tsv",
         catalogue=catalogue_input(),
         libraries=list(config["gene_sets"]["libraries"].values()),
     output:

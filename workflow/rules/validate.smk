@@ -1,12 +1,13 @@
 # Validation of the count matrix against the sample sheet; writes the experiment as AnnData.
-# (Config, sample sheet and contrasts were already checked when the workflow was parsed.)
+# (Config, sample sheet and contrasts were already checked when the workflow was parsed; the
+# contrasts file is not an input: rules see contrasts through params, so editing one contrast
+# reruns only the jobs that depend on it.)
 
 
 rule validate_inputs:
     input:
         counts=config["counts"],
         samples=config["samples"],
-        contrasts=config["contrasts"],
         annotation=[config["gene_annotation"]] if config["gene_annotation"] else [],
     output:
         experiment="results/validated/experiment.h5ad",
