@@ -153,3 +153,19 @@ def test_classify_contrast(kind, terms, context, expected):
     assert got[1:] == expected[1:]
     if expected[2] is not None:
         assert got[0] == expected[0]
+
+
+def test_overlapping_programmes_share_a_group():
+    from msc_secretome.programs import add_overlap_groups
+
+    calls = pd.DataFrame(
+        [
+            ("k", "CYT_A", "cytotoxic", "core", 2.0, 0.01, "up", "G1;G2;G3"),
+            ("k", "CYT_B", "cytotoxic", "core", 1.9, 0.01, "up", "G1;G2"),
+            ("k", "REG_A", "regenerative_protective", "core", 1.8, 0.01, "up", "G7;G8"),
+            ("k", "RISK_A", "pro_tumour_risk", "core", 0.5, 0.6, "ns", "G1;G2"),
+        ],
+        columns=["contrast", "program", "category", "tier", "NES", "fdr", "call", "leading_edge"],
+    )
+    groups = add_overlap_groups(calls, 0.5).set_index("program")["overlap_group"].to_dict()
+    assert groups == {"CYT_A": "CYT_A", "CYT_B": "CYT_A", "REG_A": "REG_A", "RISK_A": ""}

@@ -13,7 +13,6 @@ from msc_secretome.validation import (
     check_sample_sheet,
     match_counts_to_samples,
     read_counts,
-    read_gene_annotation,
     read_sample_sheet,
 )
 
@@ -95,11 +94,3 @@ def test_counts_and_sheet_must_match_both_ways():
     counts = pd.DataFrame({"S1": [1], "S2": [0]}, index=["A"])
     with pytest.raises(InputError, match="zero total counts"):
         match_counts_to_samples(counts, sheet)
-
-
-def test_annotation_without_overlap(tmp_path):
-    path = write(tmp_path, "ann.tsv", "gene_id\tsymbol\nENSG1\tTP53\n")
-    with pytest.raises(InputError, match="no gene id of the count matrix"):
-        read_gene_annotation(path, pd.Index(["A", "B"]))
-    path = write(tmp_path, "ann2.tsv", "gene_id\tsymbol\nA\tTP53\n")
-    assert read_gene_annotation(path, pd.Index(["A", "B"])).tolist() == ["TP53", ""]

@@ -22,7 +22,15 @@ validate(config, CONFIG_SCHEMA, set_default=True)
 EXPERIMENT = settings.load_experiment(config, CONTRASTS_SCHEMA)
 MODELS = EXPERIMENT.models
 CONTRASTS = EXPERIMENT.contrasts
-LIBRARIES = ["programs", *config["gene_sets"]["libraries"]]
+GENE_SET_SOURCES = settings.gene_set_sources(config)
+LIBRARIES = list(GENE_SET_SOURCES)
+
+
+# Small bookkeeping jobs run on the submitting machine (which, on clusters, has internet).
+localrules:
+    prepare_gene_sets,
+    summarise_contrasts,
+    call_programs,
 
 
 wildcard_constraints:
@@ -65,10 +73,15 @@ def contrast_params(contrast):
     return settings.contrast_to_dict(CONTRASTS[contrast])
 
 
-def gene_set_library_file(library):
-    if library == "programs":
-        return settings.catalogue_path(config)
-    return config["gene_sets"]["libraries"][library]
+def gene_set_files():
+    """User files the gene sets come from (cached Enrichr files only once they exist)."""
+    files = [s["path"] for s in GENE_SET_SOURCES.values() if s["kind"] == "gmt"]
+    files += [
+        s["path"]
+        for s in GENE_SET_SOURCES.values()
+        if s["kind"] == "enrichr" and Path(s["path"]).is_file()
+    ]
+    return catalogue_input() + files
 
 
 def catalogue_input():

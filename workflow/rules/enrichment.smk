@@ -1,12 +1,13 @@
-# Enrichment: gene-set libraries are checked and frozen, then GSEA prerank per contrast.
+# Enrichment: gene-set libraries are checked and frozen, then GSEA prerank (and ORA) per contrast.
 
 
 rule prepare_gene_sets:
     input:
-        # Runs after validation, so a run with bad inputs writes nothing under results/.
-        validated="results/validated/samples.tsv",
-        catalogue=catalogue_input(),
-        libraries=list(config["gene_sets"]["libraries"].values()),
+        # After validation, so a run with bad inputs writes nothing under results/;
+        # the data's symbols give each library's coverage.
+        experiment="results/validated/experiment.h5ad",
+        sources=gene_set_files(),
+        aliases=[config["gene_aliases"]] if config["gene_aliases"] else [],
     output:
         gmts=expand("results/gene_sets/{library}.gmt", library=LIBRARIES),
         libraries="results/gene_sets/libraries.tsv",
@@ -17,10 +18,13 @@ rule prepare_gene_sets:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=5,
+        runtime=10,
     params:
-        catalogue=settings.catalogue_path(config),
-        libraries=config["gene_sets"]["libraries"],
+        sources=GENE_SET_SOURCES,
+        min_coverage=config["gene_sets"]["min_coverage"],
+        organism=config["gene_sets"]["enrichr"]["organism"],
+        download=config["gene_sets"]["enrichr"]["download"],
+        cache_dir=config["gene_sets"]["enrichr"]["cache_dir"],
     script:
         "../scripts/prepare_gene_sets.py"
 
@@ -31,6 +35,7 @@ rule gene_set_enrichment:
         gmts=expand("results/gene_sets/{library}.gmt", library=LIBRARIES),
     output:
         table="results/enrichment/{contrast}.tsv",
+        ora="results/enrichment/{contrast}.ora.tsv",
     log:
         "logs/gene_set_enrichment/{contrast}.log",
     benchmark:
@@ -44,5 +49,6 @@ rule gene_set_enrichment:
     params:
         libraries=LIBRARIES,
         enrichment=config["enrichment"],
+        alpha=config["de"]["alpha"],
     script:
         "../scripts/gene_set_enrichment.py"

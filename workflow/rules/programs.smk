@@ -32,6 +32,7 @@ rule call_programs:
         contrasts=list(CONTRASTS),
         catalogue=settings.catalogue_path(config),
         fdr=config["programs"]["fdr"],
+        group_min_jaccard=config["enrichment"]["group_min_jaccard"],
         roles=config["roles"],
     script:
         "../scripts/call_programs.py"

@@ -9,6 +9,7 @@ rule quality_control:
         pca="results/qc/pca.tsv",
         pca_variance="results/qc/pca_variance.tsv",
         distances="results/qc/sample_distances.tsv",
+        vst="results/qc/vst.h5ad",
     log:
         "logs/quality_control.log",
     benchmark:
@@ -25,3 +26,26 @@ rule quality_control:
         qc=config["qc"],
     script:
         "../scripts/quality_control.py"
+
+
+rule programme_sample_scores:
+    input:
+        vst="results/qc/vst.h5ad",
+        gmt="results/gene_sets/programs.gmt",
+    output:
+        scores="results/programs/sample_scores.tsv",
+    log:
+        "logs/programme_sample_scores.log",
+    benchmark:
+        "benchmarks/programme_sample_scores.tsv"
+    conda:
+        conda_env("analysis")
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 20),
+        runtime=runtime_min(10, 0.5),
+    params:
+        method=config["enrichment"]["sample_scores"],
+        seed=config["enrichment"]["seed"],
+    script:
+        "../scripts/programme_sample_scores.py"

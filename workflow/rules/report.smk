@@ -15,6 +15,9 @@ rule html_report:
         calls="results/programs/program_calls.tsv",
         dual_benefit="results/programs/dual_benefit.tsv",
         libraries="results/gene_sets/libraries.tsv",
+        sample_scores="results/programs/sample_scores.tsv",
+        ora=expand("results/enrichment/{contrast}.ora.tsv", contrast=CONTRASTS),
+        gene_mapping="results/validated/gene_mapping.tsv",
     output:
         html=report(
             "results/report/index.html",

@@ -9,9 +9,11 @@ rule validate_inputs:
         counts=config["counts"],
         samples=config["samples"],
         annotation=[config["gene_annotation"]] if config["gene_annotation"] else [],
+        aliases=[config["gene_aliases"]] if config["gene_aliases"] else [],
     output:
         experiment="results/validated/experiment.h5ad",
         samples="results/validated/samples.tsv",
+        gene_mapping="results/validated/gene_mapping.tsv",
     log:
         "logs/validate_inputs.log",
     benchmark:
@@ -24,5 +26,6 @@ rule validate_inputs:
         runtime=runtime_min(5, 0.05),
     params:
         round_estimated=config["round_estimated_counts"],
+        min_mapping_rate=config["min_mapping_rate"],
     script:
         "../scripts/validate_inputs.py"

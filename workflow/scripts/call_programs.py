@@ -3,7 +3,7 @@
 import pandas as pd
 
 from msc_secretome.catalogue import read_catalogue
-from msc_secretome.programs import dual_benefit, program_calls
+from msc_secretome.programs import add_overlap_groups, dual_benefit, program_calls
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import read_table, write_tsv
 
@@ -14,7 +14,9 @@ enrichment = {
     name: pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["", "NaN", "nan"])
     for name, path in zip(params.contrasts, inputs.enrichment, strict=True)
 }
-calls = program_calls(enrichment, catalogue, fdr=params.fdr)
+calls = add_overlap_groups(
+    program_calls(enrichment, catalogue, fdr=params.fdr), params.group_min_jaccard
+)
 write_tsv(calls, snakemake.output.calls)
 
 contrast_roles = read_table(inputs.contrasts)

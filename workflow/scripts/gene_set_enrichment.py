@@ -1,11 +1,11 @@
-"""Rule gene_set_enrichment: GSEA prerank of one contrast against every library."""
+"""Rule gene_set_enrichment: GSEA prerank (and ORA) of one contrast against every library."""
 
 from pathlib import Path
 
 import pandas as pd
 
 from msc_secretome.catalogue import read_gmt
-from msc_secretome.enrichment import ENRICHMENT_COLUMNS, gene_ranking, run_prerank
+from msc_secretome.enrichment import ENRICHMENT_COLUMNS, gene_ranking, run_ora, run_prerank
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import write_tsv
 
@@ -13,31 +13,33 @@ logger = log_to_file(snakemake)
 params = snakemake.params
 settings = params.enrichment
 de_table = pd.read_csv(
-    snakemake.input.table,
-    sep="\t",
-    keep_default_na=False,
-    na_values=["", "NaN", "nan"],
+    snakemake.input.table, sep="\t", keep_default_na=False, na_values=["", "NaN", "nan"]
 )
 ranking = gene_ranking(de_table, settings["statistic"])
 logger.info("ranking of %d genes by %s", len(ranking), settings["statistic"])
-tables = []
+prerank_tables, ora_tables = [], []
 for library, gmt in zip(params.libraries, snakemake.input.gmts, strict=True):
     assert Path(gmt).stem == library
-    tables.append(
+    gene_sets = read_gmt(gmt)
+    sizes = {"min_size": settings["min_size"], "max_size": settings["max_size"]}
+    prerank_tables.append(
         run_prerank(
             ranking,
-            read_gmt(gmt),
+            gene_sets,
             library=library,
             permutations=settings["permutations"],
             seed=settings["seed"],
-            min_size=settings["min_size"],
-            max_size=settings["max_size"],
             weight=settings["weight"],
             threads=snakemake.threads,
+            **sizes,
         )
     )
-    logger.info("library %s: %d sets tested", library, len(tables[-1]))
-result = (
-    pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=ENRICHMENT_COLUMNS)
-)
+    if settings["ora"]:
+        ora_tables.append(
+            run_ora(de_table, gene_sets, library=library, alpha=params.alpha, **sizes)
+        )
+    logger.info("library %s: %d sets tested", library, len(prerank_tables[-1]))
+result = pd.concat(prerank_tables, ignore_index=True)
 write_tsv(result.loc[:, ENRICHMENT_COLUMNS], snakemake.output.table)
+ora = pd.concat(ora_tables, ignore_index=True) if ora_tables else pd.DataFrame()
+write_tsv(ora, snakemake.output.ora)

@@ -1,41 +1,75 @@
-"""Rule prepare_gene_sets: freeze the programme catalogue and each GMT library for the run."""
+"""Rule prepare_gene_sets: freeze every gene-set library for the run, in the data's symbols.
+
+Genes of each library are brought to current symbols through the alias table (when given);
+each library's coverage (fraction of its genes among the data's symbols) is recorded and a
+library below ``min_coverage`` stops the run: it is most likely keyed by another id type.
+"""
 
 from pathlib import Path
 
+import anndata as ad
 import pandas as pd
 
 from msc_secretome.catalogue import catalogue_gene_sets, read_catalogue, read_gmt, write_gmt
 from msc_secretome.errors import InputError
+from msc_secretome.gene_ids import detect_id_type, read_alias_table
+from msc_secretome.gene_set_cache import cached_library
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import sha256_of, write_tsv
 
 logger = log_to_file(snakemake)
-params, outputs = snakemake.params, snakemake.output
+inputs, params, outputs = snakemake.input, snakemake.params, snakemake.output
 out_dir = Path(outputs.libraries).parent
-sources = {"programs": params.catalogue, **params.libraries}
+data_symbols = set(ad.read_h5ad(inputs.experiment, backed="r").var["symbol"].astype(str)) - {""}
+aliases = read_alias_table(inputs.aliases[0]) if inputs.aliases else None
 rows = []
-for library, source in sources.items():
-    if library == "programs":
-        catalogue = read_catalogue(source)
+for library, source in params.sources.items():
+    descriptions = None
+    if source["kind"] == "catalogue":
+        catalogue = read_catalogue(source["path"])
         gene_sets = catalogue_gene_sets(catalogue)
         descriptions = dict(zip(catalogue["program"], catalogue["description"], strict=True))
+        path = source["path"]
     else:
-        gene_sets = read_gmt(source)
-        descriptions = None
-    if not gene_sets:
-        raise InputError("the library has no gene sets", path=source)
-    write_gmt(gene_sets, out_dir / f"{library}.gmt", descriptions=descriptions)
+        if source["kind"] == "enrichr":
+            path = cached_library(
+                source["name"], params.cache_dir, organism=params.organism,
+                fetch=bool(params.download),
+            )  # fmt: skip
+        else:
+            path = source["path"]
+        gene_sets = read_gmt(path)
+    if aliases is not None:
+        gene_sets = {
+            name: list(dict.fromkeys(aliases.resolve(g)[0] for g in genes))
+            for name, genes in gene_sets.items()
+        }
     genes = {g for members in gene_sets.values() for g in members}
+    present = genes & data_symbols
+    coverage = len(present) / len(genes) if genes else 0.0
+    if not gene_sets or coverage < params.min_coverage:
+        raise InputError(
+            f"library {library!r}: only {len(present)} of its {len(genes)} genes "
+            f"({coverage:.0%}) are among the data's symbols; its genes look like "
+            f"{detect_id_type(sorted(genes)[:500]) if genes else 'nothing'} "
+            f"(e.g. {sorted(genes)[:3]}), the data's symbols like {sorted(data_symbols)[:3]}",
+            path=str(path),
+            fix="use a GMT keyed by gene symbols (or give gene_annotation so the counts map to "
+            "symbols); lower gene_sets.min_coverage only if the overlap is truly small",
+        )
+    write_gmt(gene_sets, out_dir / f"{library}.gmt", descriptions=descriptions)
     rows.append(
         {
             "library": library,
-            "path": str(source),
-            "sha256": sha256_of(source),
+            "kind": source["kind"],
+            "path": str(path),
+            "sha256": sha256_of(path),
             "n_sets": len(gene_sets),
             "n_genes": len(genes),
+            "genes_in_data": len(present),
+            "coverage": round(coverage, 4),
         }
     )
-    logger.info(
-        "library %s: %d sets, %d genes, from %s", library, len(gene_sets), len(genes), source
-    )
+    logger.info("library %s: %d sets, %d genes, coverage %.3f", library, len(gene_sets),
+                len(genes), coverage)  # fmt: skip
 write_tsv(pd.DataFrame(rows), outputs.libraries)

@@ -26,3 +26,8 @@ scores, variance, _ = qc.principal_components(
 write_tsv(scores, outputs.pca)
 write_tsv(variance, outputs.pca_variance)
 write_tsv(qc.sample_distances(vst), outputs.distances, index=True)
+ad.AnnData(
+    X=vst.to_numpy(),
+    obs=adata.obs,
+    var=adata.var.loc[vst.columns],
+).write_h5ad(outputs.vst)

@@ -75,6 +75,31 @@ def program_calls(
     return pd.DataFrame(rows, columns=CALL_COLUMNS)
 
 
+def add_overlap_groups(calls: pd.DataFrame, min_jaccard: float = 0.5) -> pd.DataFrame:
+    """Add ``overlap_group``: called programmes of one contrast whose leading edges overlap.
+
+    Within each contrast, programmes called up or down are linked when the Jaccard index of
+    their leading-edge genes is at least ``min_jaccard`` (single linkage); the group is named
+    by its first programme in sorted order. Programmes not called get ``""``. A group of
+    several programmes is one signal seen through overlapping gene sets, not independent
+    evidence.
+    """
+    from .enrichment import group_overlapping
+
+    out = calls.copy()
+    out["overlap_group"] = ""
+    for _, rows in out.groupby("contrast", sort=False):
+        called = rows[rows["call"].isin(["up", "down"])]
+        edges = {
+            row.program: {g for g in str(row.leading_edge).split(";") if g}
+            for row in called.itertuples(index=False)
+        }
+        groups = group_overlapping(edges, min_jaccard)
+        for index, row in called.iterrows():
+            out.at[index, "overlap_group"] = groups[row["program"]]
+    return out
+
+
 def classify_contrast(
     *,
     kind: str,

@@ -185,6 +185,34 @@ def contrast_from_dict(data: dict) -> Contrast:
     )
 
 
+def gene_set_sources(config: dict) -> dict[str, dict]:
+    """Every gene-set library of the run, in order: name -> {kind, path or name}.
+
+    ``programs`` (the catalogue) first, then GMT files, then named Enrichr/MSigDB libraries.
+    Missing cached libraries are reported now (cheap, no network) unless download is allowed.
+    """
+    from .gene_set_cache import library_filename
+
+    sets = config["gene_sets"]
+    sources = {"programs": {"kind": "catalogue", "path": catalogue_path(config)}}
+    for name, path in sets["libraries"].items():
+        sources[name] = {"kind": "gmt", "path": path}
+    enrichr = sets["enrichr"]
+    for name in enrichr["libraries"]:
+        if name in sources:
+            raise InputError(f"gene-set library {name!r} is named twice", path="config")
+        cached = Path(enrichr["cache_dir"]) / library_filename(name, enrichr["organism"])
+        if not enrichr["download"] and not cached.is_file():
+            raise InputError(
+                f"gene_sets.enrichr: library {name!r} is not in the cache and download is off",
+                path="config",
+                fix=f"place {cached.name} in {cached.parent}/ (GMT), or set "
+                "gene_sets.enrichr.download: true on a machine with internet",
+            )
+        sources[name] = {"kind": "enrichr", "path": str(cached), "name": name}
+    return sources
+
+
 def catalogue_path(config: dict) -> str:
     programs = config["gene_sets"]["programs"]
     return str(builtin_catalogue_path()) if programs == "builtin" else programs

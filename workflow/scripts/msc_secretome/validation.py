@@ -192,26 +192,3 @@ def _near_names(missing: list[str], available: list[str]) -> str:
         if close:
             hints.append(f"{name!r} ~ {close[0]!r}")
     return f" (similar names in the matrix: {', '.join(hints)})" if hints else ""
-
-
-def read_gene_annotation(path: str, gene_ids: pd.Index) -> pd.Series:
-    """gene_id -> symbol from a TSV/CSV with columns ``gene_id`` and ``symbol``."""
-    table = read_table(path)
-    missing = [c for c in ("gene_id", "symbol") if c not in table.columns]
-    if missing:
-        raise InputError(
-            f"missing column(s) {missing}; columns are {list(table.columns)}",
-            path=path,
-            fix="the annotation needs columns gene_id and symbol",
-        )
-    table = table.drop_duplicates("gene_id", keep="first")
-    mapping = pd.Series(table["symbol"].str.strip().to_numpy(), index=table["gene_id"].str.strip())
-    overlap = gene_ids.intersection(mapping.index)
-    if len(overlap) == 0:
-        raise InputError(
-            f"no gene id of the count matrix is in the annotation (matrix ids look like "
-            f"{list(gene_ids[:3])}, annotation ids like {list(mapping.index[:3])})",
-            path=path,
-            fix="use an annotation keyed by the same id type as the count matrix",
-        )
-    return mapping.reindex(gene_ids).fillna("")
