@@ -27,3 +27,17 @@ def reference_dir() -> Path:
     if not REFERENCE_DIR.is_dir():
         pytest.skip(f"reference data not found at {REFERENCE_DIR} (CI provides ../shared)")
     return REFERENCE_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One local run of the tiny example, shared by the tests that compare against it.
+
+    Tests may edit its config only if they restore it.
+    """
+    from workflow_runs import TINY, prepare_workdir, run_snakemake
+
+    workdir = tmp_path_factory.mktemp("tiny")
+    overrides = prepare_workdir(workdir, TINY)
+    run_snakemake(workdir, "--cores", "2", "--configfile", str(overrides))
+    return workdir, overrides

@@ -391,10 +391,77 @@ def _dual_benefit(calls: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Programmes whose leading edges overlap in a contrast (one overlap group of two).
+OVERLAP_CONTRAST = "cancer_chemo_CM_vs_ctrl"
+OVERLAP_PROGRAMS = ("CYT_APOPTOSIS_INTRINSIC", "CYT_FERROPTOSIS")
+# A programme with a designed per-sample score shift (higher in cancer cells in CM).
+SCORED_PROGRAM = "CYT_APOPTOSIS_INTRINSIC"
+
+
+def _overlap_groups(calls: pd.DataFrame) -> pd.DataFrame:
+    """overlap_group: each called programme its own group, except OVERLAP_PROGRAMS together."""
+    out = calls.copy()
+    called = out["call"].isin(["up", "down"])
+    out["overlap_group"] = np.where(called, out["program"], "")
+    both = (out["contrast"] == OVERLAP_CONTRAST) & out["program"].isin(OVERLAP_PROGRAMS) & called
+    if both.sum() == len(OVERLAP_PROGRAMS):
+        out.loc[both, "overlap_group"] = OVERLAP_PROGRAMS[0]
+    return out
+
+
+def _sample_scores(rng: np.random.Generator, samples: pd.DataFrame) -> pd.DataFrame:
+    """Raw per-sample programme scores (ssGSEA-like scale), one column per programme."""
+    scores = pd.DataFrame({"sample": samples["sample"]})
+    boost = ((samples["cell_type"] == "cancer") & (samples["medium"] == "CM")).to_numpy()
+    for program, _cat, _tier, _genes in PROGRAMS:
+        values = rng.normal(1500.0, 250.0, len(samples))
+        if program == SCORED_PROGRAM:
+            values = values + 900.0 * boost
+        scores[program] = np.round(values, 3)
+    return scores
+
+
+def _ora(rng: np.random.Generator, de: pd.DataFrame) -> pd.DataFrame:
+    """ORA rows (library, term, direction, overlap, size, background, pvalue, fdr, genes)."""
+    background = int(pd.to_numeric(de["padj"], errors="coerce").notna().sum())
+    sets = [("programs", p, g.split(";")) for p, _c, _t, g in PROGRAMS]
+    sets += [
+        ("hallmark", h, [f"GENE{i:05d}" for i in range(k, k + 40)])
+        for k, h in enumerate(HALLMARKS[:6])
+    ]
+    rows = []
+    for direction in ("up", "down"):
+        for library, term, genes in sets:
+            overlap = int(rng.integers(0, min(len(genes), 6) + 1))
+            pvalue = float(np.round(rng.random() ** (1 + 3 * overlap), 8)) if overlap else 1.0
+            rows.append(
+                {
+                    "library": library,
+                    "term": term,
+                    "direction": direction,
+                    "overlap": overlap,
+                    "size": len(genes),
+                    "background": background,
+                    "pvalue": pvalue,
+                    "genes": ";".join(sorted(genes[:overlap])),
+                }
+            )
+    table = pd.DataFrame(rows)
+    table["fdr"] = np.round(_bh(table["pvalue"].to_numpy()), 8)
+    return table.loc[
+        :,
+        ["library", "term", "direction", "overlap", "size", "background", "pvalue", "fdr", "genes"],
+    ]
+
+
 def make_report_inputs(
     n_genes: int = 500, n_contrasts: int = 4, n_reps: int = 1, seed: int = 7
 ) -> dict[str, Any]:
-    """Keyword arguments for ``render_report``; same arguments give equal inputs."""
+    """Keyword arguments for ``render_report``; same arguments give equal inputs.
+
+    Besides the required inputs it fills the optional ones: ``sample_scores``, ``ora``,
+    ``gene_mapping`` and ``programme_gene_sets`` (drawn from a second generator, so the
+    required inputs do not depend on them)."""
     rng = np.random.default_rng(seed)
     samples = _samples(n_reps)
     n = len(samples)
@@ -474,11 +541,13 @@ def make_report_inputs(
             }
         )
     contrasts = pd.DataFrame(rows)
-    program_calls = _program_calls(enrichment)
+    program_calls = _overlap_groups(_program_calls(enrichment))
     dual_benefit = _dual_benefit(program_calls, names)
+    n_programme_genes = sum(len(p[3].split(";")) for p in PROGRAMS)
     libraries = pd.DataFrame(
         {
             "library": ["programs", "hallmark", "go_bp"],
+            "kind": ["catalogue", "gmt", "gmt"],
             "path": [
                 "builtin:program_catalogue.tsv",
                 "resources/h.all.v2024.1.Hs.symbols.gmt",
@@ -486,9 +555,28 @@ def make_report_inputs(
             ],
             "sha256": [f"{i}" * 64 for i in (1, 2, 3)],
             "n_sets": [len(PROGRAMS), 50, 7600],
-            "n_genes": [sum(len(p[3].split(";")) for p in PROGRAMS), 4380, 18000],
+            "n_genes": [n_programme_genes, 4380, 18000],
+            "genes_in_data": [n_programme_genes, 3942, 15300],
+            "coverage": [1.0, 0.9, 0.85],
         }
     )
+    extra = np.random.default_rng(seed + 1000)
+    sample_scores = _sample_scores(extra, samples)
+    ora = {name: _ora(extra, de[name]) for name in names}
+    gene_mapping = pd.DataFrame(
+        {
+            "key": ["id_type", "n", "n_mapped", "rate", "n_alias_resolved", "n_ambiguous_alias"],
+            "value": [
+                "ensembl",
+                str(n_genes),
+                str(n_genes - 1),
+                f"{(n_genes - 1) / n_genes:.6g}",
+                "3",
+                "0",
+            ],
+        }
+    )
+    programme_gene_sets = {p: g.split(";") for p, _c, _t, g in PROGRAMS}
     models = contrasts.drop_duplicates("model")[["model", "design", "subset", "n_samples"]].to_dict(
         "records"
     )
@@ -533,4 +621,8 @@ def make_report_inputs(
         "dual_benefit": dual_benefit,
         "libraries": libraries,
         "methods": methods,
+        "sample_scores": sample_scores,
+        "ora": ora,
+        "gene_mapping": gene_mapping,
+        "programme_gene_sets": programme_gene_sets,
     }

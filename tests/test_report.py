@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -23,6 +24,8 @@ from msc_secretome.report import (
     select_plot_genes,
     sig4,
     slugify,
+    therapy_label,
+    verdict_explanation,
     verdict_summary,
     write_report,
 )
@@ -92,19 +95,31 @@ def test_sections_in_order_and_verdict_first(page: str) -> None:
     assert page.index("<main>") < positions[0] < page.index('<section id="qc"')
 
 
+def _text(markup: str) -> str:
+    """Visible text of a piece of markup (tags dropped, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
 def test_verdict_text_components_and_risk_flags(page: str, inputs: dict) -> None:
     verdict = _section(page, "verdict")
+    text = _text(verdict)
     assert "Dual benefit: yes" in verdict
     assert "Incomplete: contrasts missing" in verdict
-    assert "raised 2 cytotoxic programmes in cancer cells" in verdict
-    assert "(CYT_APOPTOSIS_INTRINSIC, CYT_FERROPTOSIS)" in verdict
-    assert "lowered 1 damage programme (STRESS_DNA_DAMAGE_RESPONSE)" in verdict
-    assert "raised RISK_IL6_JAK_STAT3 in cancer cells, a pro-tumour risk" in verdict
+    assert "raised 2 cytotoxic programmes in cancer cells" in text
+    assert "(CYT_APOPTOSIS_INTRINSIC, CYT_FERROPTOSIS)" in text
+    assert '<span class="pname">CYT_FERROPTOSIS</span>' in verdict
+    assert "lowered 1 damage programme (STRESS_DNA_DAMAGE_RESPONSE)" in text
+    assert "raised RISK_IL6_JAK_STAT3 in cancer cells, a pro-tumour risk" in text
     assert '<span class="flag">⚠ RISK_IL6_JAK_STAT3</span>' in verdict
     for label in ("cancer gain", "potentiation", "normal protection", "cytotoxic ↑ (cancer)"):
         assert label in verdict
-    # explanation sentence from the table is part of the summary
-    assert inputs["dual_benefit"]["explanation"].iloc[0] in verdict
+    # the dual-benefit explanation only repeats the summary: not shown; the incomplete one
+    # says what is missing: shown once, as the reason
+    explanations = inputs["dual_benefit"].set_index("verdict")["explanation"]
+    assert explanations["dual_benefit"] not in text
+    assert text.count(explanations["incomplete"]) == 1
+    assert f"Reason: {explanations['incomplete']}" in text
+    assert verdict.count('class="reason"') == 1
 
 
 def test_verdict_summary_without_flags() -> None:
@@ -125,7 +140,87 @@ def test_verdict_summary_without_flags() -> None:
     text = verdict_summary(row, None)
     assert text.startswith("Under radiation, the secretome raised no cytotoxic programme")
     assert "No risk programme was flagged." in text
-    assert "Verdict: no dual benefit. Nothing moved." in text
+    assert text.endswith("Verdict: no dual benefit.")
+    assert "Nothing moved" not in text
+    assert verdict_explanation(row, text) == "Nothing moved."
+
+
+# The pipeline's own explanations (msc_secretome.programs._verdict) for each verdict.
+_DUAL = (
+    "Under none, the secretome raised 3 cytotoxic programme(s) in cancer cells and protected "
+    "normal cells (3 protective up, 0 damage down). Risk: RISK_IL6_JAK_STAT3 up in cancer cells."
+)
+_UNCLEAR = "Under chemo, no significant benefit on the normal side. Risk: RISK_EMT up in cancer cells."
+_AGAINST = "Under chemo, the secretome moved programmes against the aim in cancer cells."
+_INCOMPLETE = (
+    "No secretome contrast for normal cells under none: add one to the contrasts file to judge "
+    "this therapy."
+)
+
+
+def _row(therapy: str, verdict: str, explanation: str, flags: str = "") -> dict:
+    return {
+        "therapy": therapy,
+        "cancer_contrast": "c",
+        "potentiation_contrast": "",
+        "normal_contrast": "" if verdict == "incomplete" else "n",
+        "cytotoxic_up": 3,
+        "protective_up": 3,
+        "damage_down": 0,
+        "adverse_cancer": 0,
+        "adverse_normal": 0,
+        "verdict": verdict,
+        "risk_flags": flags,
+        "explanation": explanation,
+    }
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (_row("none", "dual_benefit", _DUAL, "RISK_IL6_JAK_STAT3"), ""),
+        (
+            _row("chemo", "unclear", _UNCLEAR, "RISK_EMT"),
+            "Under chemo, no significant benefit on the normal side.",
+        ),
+        (_row("chemo", "no_dual_benefit", _AGAINST), _AGAINST),
+        (
+            _row("none", "incomplete", _INCOMPLETE),
+            "No secretome contrast for normal cells without therapy: add one to the contrasts "
+            "file to judge this therapy.",
+        ),
+        # a sentence naming a programme the summary does not name adds information
+        (
+            _row("chemo", "dual_benefit", "Mostly driven by RISK_NEW_THING.", ""),
+            "Mostly driven by RISK_NEW_THING.",
+        ),
+        (_row("chemo", "unclear", ""), ""),
+    ],
+)
+def test_verdict_explanation_shown_only_when_it_adds(row: dict, expected: str) -> None:
+    summary = verdict_summary(row, None)
+    assert verdict_explanation(row, summary) == expected
+
+
+def test_no_therapy_reads_no_therapy_in_headings() -> None:
+    kw = make_report_inputs(n_genes=120, n_contrasts=3)
+    db = kw["dual_benefit"].copy()
+    db.loc[0, "therapy"] = "untreated"
+    db.loc[0, "explanation"] = _DUAL.replace("Under none", "Under untreated")
+    kw["dual_benefit"] = db
+    # the no-therapy level comes from roles.therapy.none
+    kw["methods"] = dict(kw["methods"])
+    kw["methods"]["config"] = dict(
+        kw["methods"]["config"], roles={"therapy": {"column": "therapy", "none": "untreated"}}
+    )
+    verdict = _section(render_report(**kw), "verdict")
+    assert '<span class="therapy">no therapy</span>' in verdict
+    assert "no therapy: dual benefit" in verdict
+    assert "Without therapy, the secretome raised" in verdict
+    assert "untreated" not in _text(verdict)
+    assert therapy_label("none") == "no therapy"
+    assert therapy_label("chemo") == "chemo"
+    assert therapy_label("none", none_level="untreated") == "none"
 
 
 def test_each_contrast_has_a_section_a_link_and_a_volcano(page: str, inputs: dict) -> None:
@@ -187,11 +282,14 @@ def test_programme_heatmap_symmetric_with_stars_and_leading_edge(page: str) -> N
     assert 'data-table="table-program-calls"' in page
 
 
-def test_enrichment_tables_exclude_programmes(page: str) -> None:
+def test_enrichment_tables_exclude_programmes(page: str, inputs: dict) -> None:
     section = _section(page, "enrichment")
-    assert "HALLMARK_" in section or "GOBP_TERM_" in section
-    assert "CYT_APOPTOSIS_INTRINSIC" not in section
-    assert "top 10 of 45 terms by FDR" in section
+    sid = contrast_ids(inputs["contrasts"]["contrast"])["cancer_chemo_CM_vs_ctrl"]
+    start = section.index(f'<table id="{sid}-enrichment"')
+    prerank = section[start : section.index("</table>", start)]
+    assert "HALLMARK_" in prerank or "GOBP_TERM_" in prerank
+    assert "CYT_APOPTOSIS_INTRINSIC" not in prerank
+    assert "top 10 of 45 terms by FDR" in prerank
 
 
 def test_methods_has_config_versions_checksums(page: str) -> None:
@@ -358,6 +456,11 @@ def test_renders_tables_read_back_from_tsv(tmp_path: Path, inputs: dict) -> None
         kw[key] = roundtrip(inputs[key], key)
     kw["program_calls"] = roundtrip(inputs["program_calls"], "calls")
     kw["dual_benefit"] = roundtrip(inputs["dual_benefit"], "dual")
+    kw["sample_scores"] = roundtrip(inputs["sample_scores"], "scores")
+    kw["ora"] = {k: roundtrip(v, f"ora_{i}") for i, (k, v) in enumerate(inputs["ora"].items())}
+    path = tmp_path / "mapping.tsv"
+    inputs["gene_mapping"].to_csv(path, sep="\t", index=False)
+    kw["gene_mapping"] = pd.read_csv(path, sep="\t", dtype=str)
     kw["distances"] = roundtrip(inputs["distances"], "distances", index=True)
     kw["de"] = {k: roundtrip(v, f"de_{i}") for i, (k, v) in enumerate(inputs["de"].items())}
     kw["enrichment"] = {
@@ -367,3 +470,6 @@ def test_renders_tables_read_back_from_tsv(tmp_path: Path, inputs: dict) -> None
     text = render_report(**kw)
     assert "Dual benefit: yes" in text and "no risk flags" in text
     assert "Why nothing is significant here" in text
+    assert 'id="fig-sample-scores"' in text and "-running-spec" in text and "-ora" in text
+    # the overlap group column read back as NaN for ungrouped programmes: shown empty
+    assert "overlap_group" in text and ">nan<" not in text

@@ -45,15 +45,22 @@ def _missing_requirement() -> str | None:
 
 
 def check_report_in_browser(
-    html_path: str | Path, screenshot_path: str | Path, *, search_table: str | None = None
+    html_path: str | Path,
+    screenshot_path: str | Path,
+    *,
+    search_table: str | None = None,
+    viewport_screenshot_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Open a report from file:// in headless Chromium and collect what a person would see.
 
     Returns a dict: console_errors, page_errors, requests (all URLs), external_requests (URLs
     not file:// or data:), verdict_visible, programmes_rendered, volcano_rendered (first
-    volcano), plots_total / plots_rendered, search (table id, rows before/after, query),
-    modebar_titles, load_seconds, screenshot (path). Raises RuntimeError if Chromium or
-    playwright is missing.
+    volcano), sample_scores_rendered (None when the report has no sample-score heatmap),
+    running_id / running_rendered / running_panels (first running-score figure; None when
+    there is none), plots_total / plots_rendered, search (table id, rows before/after, query),
+    modebar_titles, load_seconds, screenshot (full page) and viewport_screenshot (the top of
+    the page as first seen, when ``viewport_screenshot_path`` is given). Raises RuntimeError if
+    Chromium or playwright is missing.
     """
     reason = _missing_requirement()
     if reason:
@@ -103,6 +110,19 @@ def check_report_in_browser(
                 result["volcano_id"]
                 and page.locator(f"#{result['volcano_id']} .main-svg").count() > 0
             )
+            scores = page.locator("#fig-sample-scores")
+            result["sample_scores_rendered"] = (
+                scores.locator(".main-svg").count() > 0 if scores.count() else None
+            )
+            running = page.locator("div.plot.running").first
+            result["running_id"] = running.get_attribute("id") if running.count() else None
+            result["running_rendered"] = None
+            result["running_panels"] = 0
+            if result["running_id"]:
+                fig = page.locator(f"#{result['running_id']}")
+                result["running_rendered"] = fig.locator(".main-svg").count() > 0
+                # one subplot per programme: plotly draws each as a .subplot group
+                result["running_panels"] = fig.locator("g.subplot").count()
             result["modebar_titles"] = sorted(
                 set(
                     page.eval_on_selector_all(
@@ -126,6 +146,10 @@ def check_report_in_browser(
             result["search"] = {"table": table_id, "query": query, "before": before, "after": after}
             page.fill(f'input.table-search[data-table="{table_id}"]', "")
 
+            if viewport_screenshot_path is not None:
+                page.evaluate("window.scrollTo(0, 0)")
+                page.screenshot(path=str(viewport_screenshot_path), full_page=False)
+                result["viewport_screenshot"] = str(viewport_screenshot_path)
             page.screenshot(path=str(screenshot_path), full_page=True)
             result["screenshot"] = str(screenshot_path)
         finally:

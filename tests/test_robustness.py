@@ -3,42 +3,18 @@ depends on them, and a run that fails validation leaves nothing under results/."
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
-from workflow_runs import PROJECT_ROOT, prepare_workdir, run_snakemake
+from workflow_runs import PROJECT_ROOT, TINY, prepare_workdir, run_snakemake, table_checksums
 
 from msc_secretome.errors import InputError
 from msc_secretome.settings import check_unknown_keys
-
-TINY = {
-    "example": {"seed": 7, "n_genes": 2000, "n_replicates": 3},
-    "enrichment": {"permutations": 200},
-}
-RESULT_TABLES = ["results/de", "results/enrichment", "results/programs", "results/qc"]
-
-
-def table_checksums(workdir: Path) -> dict[str, str]:
-    sums = {}
-    for folder in RESULT_TABLES:
-        for path in sorted((workdir / folder).glob("*.tsv")):
-            sums[str(path.relative_to(workdir))] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return sums
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    overrides = prepare_workdir(workdir, TINY)
-    run_snakemake(workdir, "--cores", "2", "--configfile", str(overrides))
-    return workdir, overrides
 
 
 @pytest.mark.slow

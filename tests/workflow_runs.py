@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -46,3 +47,20 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 1200, check: bool = 
             f"{result.stdout[-5000:]}\n{result.stderr[-8000:]}"
         )
     return result
+
+
+#: A tiny example for robustness and executor tests (seconds per job, not minutes).
+TINY = {
+    "example": {"seed": 7, "n_genes": 2000, "n_replicates": 3},
+    "enrichment": {"permutations": 200},
+}
+RESULT_TABLES = ["results/de", "results/enrichment", "results/programs", "results/qc"]
+
+
+def table_checksums(workdir: Path) -> dict[str, str]:
+    """SHA-256 of every result table (TSV) of a run, keyed by relative path."""
+    sums = {}
+    for folder in RESULT_TABLES:
+        for path in sorted((workdir / folder).glob("*.tsv")):
+            sums[str(path.relative_to(workdir))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return sums
