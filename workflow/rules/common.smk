@@ -7,7 +7,9 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
-WORKFLOW_DIR = Path(workflow.basedir)
+# The repository root, found from this file (not workflow.basedir) so that the workflow also
+# works when it is used as a module of another workflow.
+WORKFLOW_DIR = Path(workflow.current_basedir).parents[1]
 sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
 
 from msc_secretome import settings  # noqa: E402

@@ -9,7 +9,7 @@ rule fit_model:
     log:
         "logs/fit_model/{model}.log",
     benchmark:
-        "benchmarks/fit_model/{model}.tsv"
+        "logs/benchmarks/fit_model/{model}.tsv"
     conda:
         conda_env("analysis")
     threads: 2
@@ -31,7 +31,7 @@ rule contrast_results:
     log:
         "logs/contrast_results/{contrast}.log",
     benchmark:
-        "benchmarks/contrast_results/{contrast}.tsv"
+        "logs/benchmarks/contrast_results/{contrast}.tsv"
     conda:
         conda_env("analysis")
     threads: 1

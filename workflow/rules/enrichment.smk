@@ -39,7 +39,7 @@ rule gene_set_enrichment:
     log:
         "logs/gene_set_enrichment/{contrast}.log",
     benchmark:
-        "benchmarks/gene_set_enrichment/{contrast}.tsv"
+        "logs/benchmarks/gene_set_enrichment/{contrast}.tsv"
     conda:
         conda_env("analysis")
     threads: 1

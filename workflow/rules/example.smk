@@ -10,7 +10,7 @@ rule simulate_example:
     log:
         "logs/simulate_example.log",
     benchmark:
-        "benchmarks/simulate_example.tsv"
+        "logs/benchmarks/simulate_example.tsv"
     conda:
         conda_env("analysis")
     threads: 1

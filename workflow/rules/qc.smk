@@ -13,7 +13,7 @@ rule quality_control:
     log:
         "logs/quality_control.log",
     benchmark:
-        "benchmarks/quality_control.tsv"
+        "logs/benchmarks/quality_control.tsv"
     conda:
         conda_env("analysis")
     threads: 1
@@ -37,7 +37,7 @@ rule programme_sample_scores:
     log:
         "logs/programme_sample_scores.log",
     benchmark:
-        "benchmarks/programme_sample_scores.tsv"
+        "logs/benchmarks/programme_sample_scores.tsv"
     conda:
         conda_env("analysis")
     threads: 1

@@ -18,6 +18,7 @@ rule html_report:
         sample_scores="results/programs/sample_scores.tsv",
         ora=expand("results/enrichment/{contrast}.ora.tsv", contrast=CONTRASTS),
         gene_mapping="results/validated/gene_mapping.tsv",
+        programs_gmt="results/gene_sets/programs.gmt",
     output:
         html=report(
             "results/report/index.html",
@@ -28,7 +29,7 @@ rule html_report:
     log:
         "logs/html_report.log",
     benchmark:
-        "benchmarks/html_report.tsv"
+        "logs/benchmarks/html_report.tsv"
     conda:
         conda_env("report")
     threads: 1

@@ -17,7 +17,7 @@ rule validate_inputs:
     log:
         "logs/validate_inputs.log",
     benchmark:
-        "benchmarks/validate_inputs.tsv"
+        "logs/benchmarks/validate_inputs.tsv"
     conda:
         conda_env("analysis")
     threads: 1
