@@ -10,6 +10,7 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/example.smk"
+include: "workflow/rules/single_cell.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/de.smk"
@@ -22,3 +23,4 @@ rule all:
     default_target: True
     input:
         "results/report/index.html",
+        single_cell_outputs(),

@@ -246,3 +246,13 @@ def test_group_overlapping_does_not_depend_on_input_order():
     backward = group_overlapping(dict(reversed(list(edges.items()))), min_jaccard=1 / 3)
     assert forward == backward
     assert set(forward.values()) == {"T0"}
+
+
+def test_genes_without_a_symbol_are_not_ranked():
+    import numpy as np
+    import pandas as pd
+
+    from msc_secretome.enrichment import gene_ranking
+
+    table = pd.DataFrame({"symbol": ["A", np.nan, "", "B"], "stat": [1.0, 5.0, 4.0, -2.0]})
+    assert list(gene_ranking(table).index) == ["A", "B"]

@@ -150,7 +150,9 @@ _DUAL = (
     "Under none, the secretome raised 3 cytotoxic programme(s) in cancer cells and protected "
     "normal cells (3 protective up, 0 damage down). Risk: RISK_IL6_JAK_STAT3 up in cancer cells."
 )
-_UNCLEAR = "Under chemo, no significant benefit on the normal side. Risk: RISK_EMT up in cancer cells."
+_UNCLEAR = (
+    "Under chemo, no significant benefit on the normal side. Risk: RISK_EMT up in cancer cells."
+)
 _AGAINST = "Under chemo, the secretome moved programmes against the aim in cancer cells."
 _INCOMPLETE = (
     "No secretome contrast for normal cells under none: add one to the contrasts file to judge "
@@ -298,6 +300,288 @@ def test_methods_has_config_versions_checksums(page: str) -> None:
         assert needle in section, needle
     assert "~ batch + medium * therapy" in section
     assert "2025-01-01T12:00:00+00:00" in section
+
+
+def _spec(page: str, fig_id: str) -> dict:
+    return json.loads(_parse(page).json_blocks[f"{fig_id}-spec"])
+
+
+def _table(page: str, table_id: str) -> str:
+    start = page.index(f'<table id="{table_id}"')
+    return page[start : page.index("</table>", start)]
+
+
+def _rows(table: str) -> list[list[str]]:
+    body = table[table.index("<tbody>") :]
+    return [
+        [_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body)
+    ]
+
+
+# --- new sections: overlap groups, sample scores, running scores, ORA, gene ids ---------------
+
+
+def test_program_calls_table_has_overlap_group_and_hover_names_it(page: str) -> None:
+    table = _table(page, "table-program-calls")
+    assert '<th title="sort">overlap_group</th>' in table
+    header = re.findall(r'<th title="sort">(.*?)</th>', table)
+    rows = _rows(table)
+    group = header.index("overlap_group")
+    grouped = {r[1]: r[group] for r in rows if r[0] == "cancer_chemo_CM_vs_ctrl"}
+    assert grouped["CYT_APOPTOSIS_INTRINSIC"] == grouped["CYT_FERROPTOSIS"]
+    assert grouped["CYT_FERROPTOSIS"] == "CYT_APOPTOSIS_INTRINSIC"
+    assert all(r[group] == "" for r in rows if r[header.index("call")] == "ns")
+    hover = " ".join(
+        h for row in _spec(page, "fig-programmes")["data"][0]["customdata"] for h in row
+    )
+    assert (
+        "overlap group CYT_APOPTOSIS_INTRINSIC: leading edge shared with CYT_FERROPTOSIS" in hover
+    )
+    assert "leading edge shared with RISK_IL6_JAK_STAT3" not in hover  # a group of one
+
+
+def test_sample_score_heatmap_zscored_in_sheet_order_grouped(page: str, inputs: dict) -> None:
+    section = _section(page, "programmes")
+    assert 'id="fig-sample-scores"' in section
+    assert section.index('id="fig-programmes"') < section.index('id="fig-sample-scores"')
+    spec = _spec(page, "fig-sample-scores")
+    main, strips = spec["data"]
+    sheet = inputs["samples"]
+    # samples in sample-sheet order, the tick labels their names, the hover their factors
+    assert spec["layout"]["yaxis"]["ticktext"] == sheet["sample"].tolist()
+    first = main["y"][0]
+    assert first.startswith(f"<b>{sheet['sample'][0]}</b>")
+    for factor in ("cell_type", "medium", "therapy", "batch"):
+        assert f"{factor}: {sheet[factor][0]}" in first
+    # programmes grouped by category, in the NES heatmap's order
+    ticks = spec["layout"]["xaxis"]["ticktext"]
+    prefixes = [t.split("_")[0] for t in ticks]
+    assert prefixes == sorted(prefixes, key=["CYT", "STRESS", "REG", "RISK"].index)
+    assert ticks == _spec(page, "fig-programmes")["data"][0]["x"]
+    labels = [a["text"] for a in spec["layout"]["annotations"]]
+    assert labels == [f"<b>{c}</b>" for c in report.CATEGORY_LABEL.values()]
+    # each programme z-scored across samples
+    z = np.array([[np.nan if v is None else v for v in row] for row in main["z"]])
+    assert np.allclose(np.nanmean(z, axis=0), 0, atol=1e-3)
+    assert np.allclose(np.nanstd(z, axis=0, ddof=1), 1, atol=1e-3)
+    assert main["zmin"] == -main["zmax"] and main["zmid"] == 0
+    # the designed programme is highest in cancer cells in CM
+    col = ticks.index("CYT_APOPTOSIS_INTRINSIC")
+    boosted = ((sheet["cell_type"] == "cancer") & (sheet["medium"] == "CM")).to_numpy()
+    assert z[boosted, col].min() > z[~boosted, col].max()
+    # raw scores in the hover, one strip column per factor
+    assert main["customdata"][0][col] == sig4(
+        inputs["sample_scores"]
+        .set_index("sample")
+        .at[sheet["sample"][0], "CYT_APOPTOSIS_INTRINSIC"]
+    )
+    assert strips["x"] == ["cell_type", "medium", "therapy", "batch"]
+    assert len(strips["z"]) == len(sheet) and len(strips["z"][0]) == 4
+    assert "Strips:" in section and 'class="swatch"' in section
+
+
+def test_sample_scores_disabled_empty_or_absent() -> None:
+    kw = make_report_inputs(n_genes=100, n_contrasts=1)
+    kw["sample_scores"] = pd.DataFrame({"sample": []})
+    text = render_report(**kw)
+    assert 'id="fig-sample-scores"' not in text
+    assert "Per-sample programme scores were not computed" in text
+    kw.pop("sample_scores")
+    text = render_report(**kw)
+    assert 'id="sample-scores"' not in text and "Per-sample programme scores" not in text
+
+
+def test_sample_scores_constant_programme_unknown_samples_and_escaping() -> None:
+    kw = make_report_inputs(n_genes=100, n_contrasts=1)
+    scores = kw["sample_scores"].copy()
+    scores["<b>X_EVIL</b>"] = np.arange(len(scores), dtype=float)
+    scores.loc[len(scores)] = ["<i>stranger</i>", *[1.0] * (scores.shape[1] - 1)]
+    scores["RISK_EMT"] = 5.0  # constant: no z-score
+    kw["sample_scores"] = scores
+    text = render_report(**kw)
+    spec = _spec(text, "fig-sample-scores")
+    main = spec["data"][0]
+    ticks = spec["layout"]["xaxis"]["ticktext"]
+    assert all(row[ticks.index("RISK_EMT")] is None for row in main["z"])
+    assert "&lt;b&gt;X_EVIL&lt;/b&gt;" in ticks and ticks[-1] == "&lt;b&gt;X_EVIL&lt;/b&gt;"
+    # a sample missing from the sheet comes last, escaped, without factors
+    assert spec["layout"]["yaxis"]["ticktext"][-1] == "&lt;i&gt;stranger&lt;/i&gt;"
+    assert "<i>stranger</i>" not in text and "<b>X_EVIL</b>" not in text
+
+
+def test_running_score_figures_for_called_programmes(page: str, inputs: dict) -> None:
+    ids = contrast_ids(inputs["contrasts"]["contrast"])
+    calls = inputs["program_calls"]
+    for name, sid in ids.items():
+        called = calls[(calls["contrast"] == name) & calls["call"].isin(["up", "down"])]
+        section = _section(page, sid)
+        if called.empty:
+            assert f'id="{sid}-running"' not in section
+            assert "No programme is called up or down in this contrast" in section
+            continue
+        spec = _spec(page, f"{sid}-running")
+        titles = [a["text"].split("<br>")[0] for a in spec["layout"]["annotations"]]
+        expected = called.assign(_a=-called["NES"].abs()).sort_values(["_a", "program"])
+        assert titles == [f"<b>{p}</b>" for p in expected["program"]]
+        # section order: volcano/MA, then running scores, then the p-value histogram
+        assert section.index(f'id="{sid}-ma"') < section.index(f'id="{sid}-running"')
+        assert section.index(f'id="{sid}-running"') < section.index(f'id="{sid}-pvalues"')
+        # one line and one tick trace per panel; the line is small, the ES is exact
+        assert len(spec["data"]) == 2 * len(titles)
+        ranking = report.gene_ranking(
+            inputs["de"][name].dropna(subset=["symbol"]).reset_index(drop=True), "stat"
+        )
+        program = expected["program"].iloc[0]
+        es, running, hits = report.enrichment_score(ranking, inputs["programme_gene_sets"][program])
+        line, ticks = spec["data"][0], spec["data"][1]
+        assert line["y"][1:] == [sig4(running[x - 1]) for x in line["x"][1:]]
+        assert ticks["x"] == [int(h) + 1 for h in hits]
+        assert f"ES {sig4(es)}" in spec["layout"]["annotations"][0]["text"]
+        assert len(line["x"]) <= 2 * len(hits) + 5
+        colour = report.UP_COLOUR if expected["call"].iloc[0] == "up" else report.DOWN_COLOUR
+        assert line["line"]["color"] == colour
+
+
+def test_running_sum_points_are_exact_and_capped() -> None:
+    rng = np.random.default_rng(3)
+    stats = np.sort(rng.normal(size=3000))[::-1]
+    genes = [f"G{i}" for i in range(3000)]
+    ranking = pd.Series(stats, index=genes)
+    members = [genes[i] for i in sorted(rng.choice(3000, 40, replace=False))]
+    es, running, hits = report.enrichment_score(ranking, members)
+    idx = report.running_sum_points(running, hits)
+    # the line through the kept points reproduces every position of the running sum
+    assert np.allclose(np.interp(np.arange(3000), idx, running[idx]), running)
+    assert min(abs(es - running.max()), abs(es - running.min())) < 1e-12
+    big = [genes[i] for i in range(0, 3000, 2)]  # 1500 hits: too many corners
+    _, running, hits = report.enrichment_score(ranking, big)
+    idx = report.running_sum_points(running, hits, max_points=400)
+    assert len(idx) <= 700 and idx[0] == 0 and idx[-1] == 2999
+    assert int(np.argmax(running)) in idx and int(np.argmin(running)) in idx
+
+
+def test_running_scores_capped_at_twelve_panels_by_abs_nes() -> None:
+    kw = make_report_inputs(n_genes=300, n_contrasts=1)
+    name = kw["contrasts"]["contrast"][0]
+    rows = []
+    for i, (program, genes) in enumerate(kw["programme_gene_sets"].items()):
+        rows.append(
+            {
+                "contrast": name,
+                "program": program,
+                "category": "cytotoxic",
+                "tier": "core",
+                "NES": (1 + i / 10) * (-1) ** i,
+                "fdr": 0.001,
+                "call": "up" if i % 2 == 0 else "down",
+                "leading_edge": ";".join(genes),
+            }
+        )
+    calls = pd.DataFrame(rows)
+    fig, counts = report.running_score_figure(kw["de"][name], calls, kw["programme_gene_sets"])
+    assert counts == {"n_called": 16, "n_shown": 12, "n_genes": 299}
+    titles = [a["text"].split("<br>")[0][3:-4] for a in fig["layout"]["annotations"]]
+    assert titles == calls.sort_values("NES", key=abs, ascending=False)["program"][:12].tolist()
+    assert "yaxis12" in fig["layout"] and "yaxis13" not in fig["layout"]
+    assert fig["layout"]["xaxis12"]["title"]["text"] == "gene rank"
+    kw["program_calls"] = calls
+    text = render_report(**kw)
+    assert "12 of 16 called programmes" in text
+    # without gene sets: no running-score plots, no note
+    kw.pop("programme_gene_sets")
+    text = render_report(**kw)
+    assert "-running" not in text and "running score" not in text.lower()
+
+
+def test_ora_tables_top_per_direction_next_to_prerank(page: str, inputs: dict) -> None:
+    section = _section(page, "enrichment")
+    ids = contrast_ids(inputs["contrasts"]["contrast"])
+    for name, sid in ids.items():
+        ora = inputs["ora"][name]
+        table = _table(section, f"{sid}-ora")
+        rows = _rows(table)
+        # top 10 per direction by FDR, sets without any DE gene left out
+        informative = ora[ora["overlap"] > 0]
+        for direction in ("up", "down"):
+            got = [r for r in rows if r[0] == direction]
+            expect = informative[informative["direction"] == direction].sort_values(
+                ["fdr", "pvalue", "library", "term"], kind="stable"
+            )
+            assert [r[2] for r in got] == expect["term"].head(report.TOP_ORA).tolist()
+        assert [r[0] for r in rows] == sorted((r[0] for r in rows), key=["up", "down"].index)
+        assert all(not r[3].startswith("0 /") for r in rows)
+        assert f"{(ora['overlap'] == 0).sum()} tests without any DE gene" in table
+        # the prerank table sits beside it
+        block = section[section.index(f'id="{sid}-genesets"') :]
+        grid = block[: block.index(f'<table id="{sid}-ora"')]
+        assert f'<table id="{sid}-enrichment"' in grid and 'class="grid2"' in grid
+
+
+def test_ora_escaped_empty_and_absent() -> None:
+    kw = make_report_inputs(n_genes=100, n_contrasts=2)
+    names = kw["contrasts"]["contrast"].tolist()
+    ora = kw["ora"][names[0]].copy()
+    ora.loc[0, ["term", "overlap", "pvalue", "fdr", "genes"]] = [
+        "<script>T</script>",
+        2,
+        0,
+        0,
+        "A;<B>",
+    ]
+    kw["ora"] = {names[0]: ora, names[1]: pd.DataFrame()}
+    text = render_report(**kw)
+    assert "<script>T</script>" not in text and "&lt;script&gt;T&lt;/script&gt;" in text
+    assert "A, &lt;B&gt;" in text
+    ids = contrast_ids(names)
+    assert f'<table id="{ids[names[1]]}-ora"' not in text
+    kw["ora"] = {}
+    text = render_report(**kw)
+    assert "No over-representation analysis was run" in text
+    kw.pop("ora")
+    text = render_report(**kw)
+    assert "over-representation analysis was run" not in text and "-ora" not in text
+
+
+def test_methods_gene_mapping_and_library_coverage(page: str) -> None:
+    section = page[page.index('<section id="methods"') :]
+    assert "499 of 500 count-matrix ids (99.8%) map to a gene symbol" in _text(section)
+    assert "<code>ensembl</code>" in section
+    mapping = _rows(_table(section, "table-gene-mapping"))
+    assert ["mapping rate", "99.8%"] in mapping
+    assert ["outdated symbols renamed (aliases)", "3"] in mapping
+    libraries = _table(section, "table-libraries")
+    header = re.findall(r'<th title="sort">(.*?)</th>', libraries)
+    assert header == [
+        "library",
+        "kind",
+        "path",
+        "sha256",
+        "n_sets",
+        "n_genes",
+        "genes_in_data",
+        "coverage",
+    ]
+    assert ["hallmark", "gmt"] == _rows(libraries)[1][:2]
+    assert _rows(libraries)[1][-2:] == ["3942", "90.0%"]
+
+
+def test_existing_callers_without_the_new_inputs() -> None:
+    kw = make_report_inputs(n_genes=150, n_contrasts=2)
+    for key in ("sample_scores", "ora", "gene_mapping", "programme_gene_sets"):
+        kw.pop(key)
+    kw["program_calls"] = kw["program_calls"].drop(columns="overlap_group")
+    kw["libraries"] = kw["libraries"][["library", "path", "sha256", "n_sets", "n_genes"]]
+    text = render_report(**kw)
+    for absent in (
+        'id="fig-sample-scores"',
+        "-running",
+        "-ora",
+        "Gene identifiers",
+        "overlap_group",
+    ):
+        assert absent not in text, absent
+    assert "Dual benefit: yes" in text and '<table id="table-libraries"' in text
 
 
 # --- offline, single file -------------------------------------------------------------------------

@@ -178,6 +178,9 @@ def test_report_in_browser(tmp_path: Path) -> None:
     assert "Dual benefit: yes" in res["verdict_text"]
     assert res["programmes_rendered"]
     assert res["volcano_rendered"], res["volcano_id"]
+    assert res["sample_scores_rendered"] is True
+    assert res["running_id"] and res["running_rendered"], res["running_id"]
+    assert res["running_panels"] >= 2, res["running_panels"]  # small multiples drawn
     assert res["plots_rendered"] == res["plots_total"] > 0
     assert not any("share" in (t or "").lower() for t in res["modebar_titles"]), res[
         "modebar_titles"

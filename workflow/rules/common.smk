@@ -41,6 +41,26 @@ wildcard_constraints:
     library="|".join(LIBRARIES),
 
 
+SINGLE_CELL = config["data_type"] == "single_cell"
+
+
+def counts_input():
+    """The count matrix validation reads: the user's, or the pseudobulk of their cells."""
+    if SINGLE_CELL:
+        return "results/single_cell/pseudobulk_counts.tsv.gz"
+    return config["counts"]
+
+
+def samples_input():
+    if SINGLE_CELL:
+        return "results/single_cell/pseudobulk_samples.tsv"
+    return config["samples"]
+
+
+def single_cell_outputs():
+    return ["results/single_cell/cells.tsv.gz"] if SINGLE_CELL else []
+
+
 def conda_env(name):
     return str(ENVS / f"{name}.yaml")
 

@@ -6,8 +6,8 @@
 
 rule validate_inputs:
     input:
-        counts=config["counts"],
-        samples=config["samples"],
+        counts=counts_input(),
+        samples=samples_input(),
         annotation=[config["gene_annotation"]] if config["gene_annotation"] else [],
         aliases=[config["gene_aliases"]] if config["gene_aliases"] else [],
     output:

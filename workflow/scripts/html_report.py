@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from msc_secretome import __version__
+from msc_secretome.catalogue import read_gmt
 from msc_secretome.report import render_report, write_report
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import sha256_of
@@ -20,6 +21,14 @@ def tsv(path, **kwargs):
     return pd.read_csv(
         path, sep="\t", keep_default_na=False, na_values=["", "NaN", "nan"], **kwargs
     )
+
+
+def optional_tsv(path, **kwargs):
+    """A table that a disabled step writes without columns (an empty file): empty frame."""
+    try:
+        return tsv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
 
 
 def workflow_version(directory: str) -> str:
@@ -88,6 +97,10 @@ html = render_report(
     dual_benefit=tsv(inputs.dual_benefit),
     libraries=tsv(inputs.libraries),
     methods=methods,
+    sample_scores=optional_tsv(inputs.sample_scores, dtype={"sample": str}),
+    ora={name: optional_tsv(path) for name, path in zip(params.contrasts, inputs.ora, strict=True)},
+    gene_mapping=optional_tsv(inputs.gene_mapping, dtype=str),
+    programme_gene_sets=read_gmt(inputs.programs_gmt),
 )
 write_report(html, snakemake.output.html)
 logger.info("report: %s (%.1f MB)", snakemake.output.html, len(html.encode()) / 1e6)

@@ -30,7 +30,8 @@ def gene_ranking(de_table: pd.DataFrame, statistic: str = "stat") -> pd.Series:
     the ranking is deterministic.
     """
     table = de_table.loc[:, ["symbol", statistic]].copy()
-    table = table[(table["symbol"].astype(str) != "") & np.isfinite(table[statistic])]
+    has_symbol = table["symbol"].notna() & (table["symbol"].astype(str) != "")
+    table = table[has_symbol & np.isfinite(table[statistic])]
     table["_abs"] = table[statistic].abs()
     table = table.sort_values(["_abs", "symbol"], ascending=[False, True])
     table = table.drop_duplicates("symbol", keep="first")

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .enrichment import enrichment_score, gene_ranking
+
 DEFAULT_TITLE = "MSC secretome dual-benefit report"
 
 # Volcano / MA plots: all genes with padj < PLOT_PADJ (at most MAX_SIGNIFICANT_POINTS, the
@@ -40,7 +42,18 @@ MAX_SIGNIFICANT_POINTS = 4000
 MAX_BACKGROUND_POINTS = 1500
 TOP_GENES = 50
 TOP_TERMS = 10
+TOP_ORA = 10  # ORA rows per direction and contrast
 PROGRAMS_LIBRARY = "programs"
+# GSEA running-score small multiples: the called programmes of a contrast with the largest
+# |NES|, at most MAX_RUNNING_PANELS, RUNNING_COLUMNS per row. The running sum is piecewise
+# linear (it only jumps at hits), so the line through its corners (each hit and the gene just
+# before it, plus both ends and the extremes) is exact; sets with more than
+# MAX_RUNNING_LINE_POINTS corners fall back to every k-th point plus the extremes.
+MAX_RUNNING_PANELS = 12
+RUNNING_COLUMNS = 4
+MAX_RUNNING_LINE_POINTS = 600
+# Per-sample programme scores: z-scores beyond this saturate the colour scale.
+SAMPLE_SCORE_Z_CAP = 3.0
 
 # Outlier rules (stated in the report).
 LIBSIZE_FRACTION = 1 / 3  # total_counts below this fraction of the median
@@ -72,6 +85,13 @@ VERDICT_WORDS = {
     "no_dual_benefit": "no dual benefit",
     "unclear": "unclear",
     "incomplete": "incomplete (a needed contrast is missing)",
+}
+THERAPY_NONE_LABEL = "no therapy"
+PROGRAMME_PREFIX_CATEGORY = {
+    "CYT": "cytotoxic",
+    "STRESS": "stress_damage",
+    "REG": "regenerative_protective",
+    "RISK": "pro_tumour_risk",
 }
 PALETTE = (
     "#1f77b4",
@@ -392,10 +412,30 @@ def _describe_flag(flag: str, row: Mapping[str, Any], program_calls: pd.DataFram
     return f"{verb} {flag}{where}, {kind}"
 
 
-def verdict_summary(row: Mapping[str, Any], program_calls: pd.DataFrame | None = None) -> str:
-    """One plain-language paragraph (plain text, not escaped) from a dual-benefit row."""
+def therapy_label(therapy: Any, none_level: Any = "none") -> str:
+    """The therapy as a heading shows it: the no-therapy level reads 'no therapy'."""
+    text = "" if _is_missing(therapy) else str(therapy)
+    if not _is_missing(none_level) and text == str(none_level):
+        return THERAPY_NONE_LABEL
+    return text
+
+
+def _under(therapy: Any, none_level: Any) -> str:
+    label = therapy_label(therapy, none_level)
+    if label == THERAPY_NONE_LABEL:
+        return "Without therapy"
+    return f"Under {label or 'this therapy'}"
+
+
+def verdict_summary(
+    row: Mapping[str, Any], program_calls: pd.DataFrame | None = None, none_level: Any = "none"
+) -> str:
+    """One plain-language paragraph (plain text, not escaped) from a dual-benefit row.
+
+    The pipeline's own ``explanation`` is not part of it: :func:`verdict_explanation` returns
+    the part of it that adds to this paragraph."""
     calls = program_calls if program_calls is not None else pd.DataFrame()
-    therapy = str(row.get("therapy", "this therapy"))
+    under = _under(row.get("therapy"), none_level)
     verdict = str(row.get("verdict", "unclear"))
     parts: list[str] = []
     cancer_c, normal_c = row.get("cancer_contrast"), row.get("normal_contrast")
@@ -403,7 +443,7 @@ def verdict_summary(row: Mapping[str, Any], program_calls: pd.DataFrame | None =
 
     if _is_missing(cancer_c):
         parts.append(
-            f"Under {therapy}, there is no cancer-cell contrast, so cancer-cell effects are unknown"
+            f"{under}, there is no cancer-cell contrast, so cancer-cell effects are unknown"
         )
     else:
         n = _int(row.get("cytotoxic_up"))
@@ -411,7 +451,7 @@ def verdict_summary(row: Mapping[str, Any], program_calls: pd.DataFrame | None =
         what = (
             f"raised {_plural(n, 'cytotoxic programme')}" if n else "raised no cytotoxic programme"
         )
-        parts.append(f"Under {therapy}, the secretome {what} in cancer cells{_named(n, names)}")
+        parts.append(f"{under}, the secretome {what} in cancer cells{_named(n, names)}")
     if _is_missing(normal_c):
         parts.append("there is no normal-cell contrast, so protection of normal cells is unknown")
     else:
@@ -447,13 +487,51 @@ def verdict_summary(row: Mapping[str, Any], program_calls: pd.DataFrame | None =
         else:
             text += " No risk programme was flagged."
     text += f" Verdict: {VERDICT_WORDS.get(verdict, verdict)}."
-    explanation = row.get("explanation")
-    if not _is_missing(explanation):
-        text += f" {str(explanation).strip()}"
     return text
 
 
-def _verdict_section(dual_benefit: pd.DataFrame, program_calls: pd.DataFrame) -> str:
+_PROGRAMME_NAME = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
+
+
+def _mark_programmes(escaped: str) -> str:
+    """Wrap programme identifiers of already-escaped text in ``<span class="pname">``."""
+    return _PROGRAMME_NAME.sub(lambda m: f'<span class="pname">{m.group(0)}</span>', escaped)
+
+
+def verdict_explanation(row: Mapping[str, Any], summary: str, none_level: Any = "none") -> str:
+    """The sentences of the pipeline's ``explanation`` that add to ``summary`` ('' if none).
+
+    The summary already gives the counts, the programmes' names, the risk flags and the
+    verdict, so a sentence is dropped when it names no programme that the summary does not
+    name and it is either a ``Risk: ...`` sentence or belongs to a ``dual_benefit`` verdict
+    (which the summary fully explains). What stays says why a verdict is not a dual benefit
+    (which side failed or moved against the aim) or what is missing (``incomplete``). The
+    no-therapy level reads 'without therapy'."""
+    explanation = row.get("explanation")
+    if _is_missing(explanation):
+        return ""
+    text = " ".join(str(explanation).split())
+    therapy = row.get("therapy")
+    if therapy_label(therapy, none_level) == THERAPY_NONE_LABEL:
+        level = re.escape(str(therapy))
+        text = re.sub(rf"\bUnder {level}\b", "Without therapy", text)
+        text = re.sub(rf"\bunder {level}\b", "without therapy", text)
+    named = set(_PROGRAMME_NAME.findall(summary))
+    verdict = str(row.get("verdict", ""))
+    kept = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        if not sentence or sentence in summary:
+            continue
+        nothing_new = set(_PROGRAMME_NAME.findall(sentence)) <= named
+        if nothing_new and (sentence.startswith("Risk:") or verdict == "dual_benefit"):
+            continue
+        kept.append(sentence)
+    return " ".join(kept)
+
+
+def _verdict_section(
+    dual_benefit: pd.DataFrame, program_calls: pd.DataFrame, none_level: Any = "none"
+) -> str:
     out = ['<section id="verdict"><h2>1. Verdict: does the MSC secretome give a dual benefit?</h2>']
     out.append(
         '<p class="lead">For each therapy: did the conditioned medium raise death (cytotoxic) '
@@ -467,7 +545,8 @@ def _verdict_section(dual_benefit: pd.DataFrame, program_calls: pd.DataFrame) ->
     for row in dual_benefit.to_dict("records"):
         v = str(row.get("verdict", "unclear"))
         chips.append(
-            f'<span class="chip v-{esc(slugify(v))}">{esc(row.get("therapy"))}: '
+            f'<span class="chip v-{esc(slugify(v))}">'
+            f"{esc(therapy_label(row.get('therapy'), none_level))}: "
             f"{esc(VERDICT_WORDS.get(v, v))}</span>"
         )
     out.append(f'<p class="chips">{" ".join(chips)}</p><div class="cards">')
@@ -503,11 +582,15 @@ def _verdict_section(dual_benefit: pd.DataFrame, program_calls: pd.DataFrame) ->
             if flags
             else '<span class="noflag">no risk flags</span>'
         )
+        summary = verdict_summary(row, program_calls, none_level)
+        reason = verdict_explanation(row, summary, none_level)
+        reason_html = f'<p class="reason"><b>Reason:</b> {esc(reason)}</p>' if reason else ""
         out.append(
             f'<div class="card v-{esc(slugify(v))}" id="verdict-{i + 1}">'
-            f'<div class="cardhead"><span class="therapy">{esc(row.get("therapy"))}</span>'
+            f'<div class="cardhead"><span class="therapy">'
+            f"{esc(therapy_label(row.get('therapy'), none_level))}</span>"
             f'<span class="badge">{esc(VERDICT_LABEL.get(v, v))}</span></div>'
-            f'<p class="summary">{esc(verdict_summary(row, program_calls))}</p>'
+            f'<p class="summary">{_mark_programmes(esc(summary))}</p>{reason_html}'
             f'<div class="flags">Risk flags: {flag_html}</div>'
             f'<table class="kv">{comp_rows}{contrasts}</table></div>'
         )
@@ -798,10 +881,17 @@ def _programme_order(program_calls: pd.DataFrame) -> list[str]:
     return progs.sort_values(["_r", "program"], kind="stable")["program"].astype(str).tolist()
 
 
-def _programmes_section(program_calls: pd.DataFrame, contrast_order: list[str]) -> str:
+def _programmes_section(
+    program_calls: pd.DataFrame,
+    contrast_order: list[str],
+    samples: pd.DataFrame | None = None,
+    sample_scores: pd.DataFrame | None = None,
+) -> str:
     out = ['<section id="programmes"><h2>3. Programmes (GSEA on the curated catalogue)</h2>']
     if program_calls is None or program_calls.empty:
-        out.append('<p class="warn">No programme calls.</p></section>')
+        out.append('<p class="warn">No programme calls.</p>')
+        out.append(_sample_scores_block(sample_scores, samples, program_calls))
+        out.append("</section>")
         return "\n".join(out)
     pc = program_calls.copy()
     pc["contrast"] = pc["contrast"].astype(str)
@@ -809,6 +899,7 @@ def _programmes_section(program_calls: pd.DataFrame, contrast_order: list[str]) 
     contrasts = [c for c in contrast_order if c in set(pc["contrast"])]
     contrasts += sorted(set(pc["contrast"]) - set(contrasts))
     cell = {(r["contrast"], str(r["program"])): r for r in pc.to_dict("records")}
+    overlaps = _overlap_partners(pc)
     z, text, hover = [], [], []
     max_abs = 1.0
     for c in contrasts:
@@ -829,6 +920,7 @@ def _programmes_section(program_calls: pd.DataFrame, contrast_order: list[str]) 
                     f"({esc(CATEGORY_LABEL.get(str(r['category']), r['category']))})"
                     f"<br>{esc(c)}<br>NES {fmt_value(r['NES'])}, FDR {fmt_value(r['fdr'])}, "
                     f"call {esc(call)}<br>leading edge: {esc(_short_genes(r.get('leading_edge')))}"
+                    + overlaps.get((c, p), "")
                 )
         z.append(zr)
         text.append(tr)
@@ -885,9 +977,14 @@ def _programmes_section(program_calls: pd.DataFrame, contrast_order: list[str]) 
         "leading-edge genes.</p>"
     )
     out.append(_figure("fig-programmes", fig, height=height))
-    cols = ["contrast", "program", "category", "tier", "NES", "fdr", "call", "leading_edge"]
+    out.append(_sample_scores_block(sample_scores, samples, pc))
+    has_groups = "overlap_group" in pc.columns
+    cols = ["contrast", "program", "category", "tier", "NES", "fdr", "call"]
+    cols += ["overlap_group"] if has_groups else []
+    cols += ["leading_edge"]
     rows = []
     for r in pc.to_dict("records"):
+        group = r.get("overlap_group")
         rows.append(
             [
                 r["contrast"],
@@ -897,12 +994,299 @@ def _programmes_section(program_calls: pd.DataFrame, contrast_order: list[str]) 
                 _num(r.get("NES")) if _num(r.get("NES")) is not None else float("nan"),
                 _num(r.get("fdr")) if _num(r.get("fdr")) is not None else float("nan"),
                 r.get("call"),
+                *([("" if _is_missing(group) else str(group))] if has_groups else []),
                 ", ".join(_split_list(r.get("leading_edge"))),
             ]
         )
     out.append("<h3>All programme calls</h3>")
+    if has_groups:
+        out.append(
+            '<p class="small">overlap_group: called programmes of one contrast whose leading '
+            "edges overlap share a group (named by its first programme); a group of several "
+            "programmes is one signal seen through overlapping gene sets, not independent "
+            "evidence.</p>"
+        )
     out.append(html_table("table-program-calls", cols, rows, css_class="calls"))
     out.append("</section>")
+    return "\n".join(out)
+
+
+def _overlap_partners(program_calls: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(contrast, programme) -> hover line naming the programmes of its overlap group."""
+    if "overlap_group" not in program_calls.columns:
+        return {}
+    out: dict[tuple[str, str], str] = {}
+    pc = program_calls[~program_calls["overlap_group"].map(_is_missing)]
+    for (contrast, group), rows in pc.groupby(["contrast", "overlap_group"], sort=True):
+        members = sorted(rows["program"].astype(str).unique().tolist())
+        if len(members) < 2:
+            continue
+        for p in members:
+            others = [m for m in members if m != p]
+            out[(str(contrast), p)] = (
+                f"<br>overlap group {esc(group)}: leading edge shared with "
+                f"{esc(', '.join(others[:5]) + (', …' if len(others) > 5 else ''))}"
+            )
+    return out
+
+
+def programme_categories(
+    program_calls: pd.DataFrame | None, programmes: Iterable[str]
+) -> dict[str, str]:
+    """programme -> category from the calls, else from its prefix (CYT_, STRESS_, REG_, RISK_)."""
+    known: dict[str, str] = {}
+    if program_calls is not None and not program_calls.empty and "category" in program_calls:
+        for p, c in zip(program_calls["program"], program_calls["category"], strict=True):
+            if not _is_missing(c):
+                known.setdefault(str(p), str(c))
+    return {
+        p: known.get(p, PROGRAMME_PREFIX_CATEGORY.get(p.split("_", 1)[0], "other"))
+        for p in map(str, programmes)
+    }
+
+
+def zscore_sample_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Each programme (column) z-scored across samples (rows): (x - mean) / sd (ddof=1).
+    Programmes that are constant or have fewer than two finite scores become NaN."""
+    values = scores.apply(pd.to_numeric, errors="coerce").astype(float)
+    values = values.where(np.isfinite(values))
+    sd = values.std(axis=0, ddof=1)
+    return (values - values.mean(axis=0)) / sd.where(sd > 0)
+
+
+def factor_level_colours(
+    samples: pd.DataFrame, factors: Sequence[str], order: Sequence[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """factor -> [(level, colour)] for the sample annotation strips: levels in order of first
+    appearance among ``order`` (samples), colours running on through PALETTE across factors so
+    neighbouring strips do not share colours."""
+    if samples is None or samples.empty or not factors:
+        return {}
+    info = samples.astype({"sample": str}).drop_duplicates("sample").set_index("sample")
+    out: dict[str, list[tuple[str, str]]] = {}
+    k = 0
+    for f in factors:
+        levels = list(dict.fromkeys(str(info.at[s, f]) if s in info.index else "" for s in order))
+        out[f] = []
+        for level in levels:
+            out[f].append((level, PALETTE[k % len(PALETTE)]))
+            k += 1
+    return out
+
+
+def _strip_colourscale(n_levels: int, colours: Sequence[str]) -> list[list[Any]]:
+    """A stepped colour scale: level i (z = i) gets colours[i]."""
+    n = max(n_levels, 1)
+    scale: list[list[Any]] = []
+    for i in range(n):
+        colour = colours[i % len(colours)] if colours else "#999999"
+        scale.append([sig4(i / n), colour])
+        scale.append([sig4((i + 1) / n), colour])
+    return scale
+
+
+def sample_scores_figure(
+    sample_scores: pd.DataFrame, samples: pd.DataFrame, program_calls: pd.DataFrame | None
+) -> dict[str, Any] | None:
+    """Samples x programmes heatmap of z-scored per-sample programme scores (None when there
+    is nothing to draw). Samples in sample-sheet order with a colour strip per factor;
+    programmes grouped by category (the order of the NES heatmap). The figure's ``legend`` key
+    (factor -> [(level, colour)]) is not part of the plotly spec: pop it before drawing."""
+    if sample_scores is None or sample_scores.empty or "sample" not in sample_scores.columns:
+        return None
+    raw = sample_scores.copy()
+    raw["sample"] = raw["sample"].astype(str)
+    raw = raw.drop_duplicates("sample").set_index("sample")
+    raw = raw.apply(pd.to_numeric, errors="coerce")
+    raw = raw.loc[:, raw.notna().any(axis=0)]
+    if raw.empty or raw.shape[1] == 0:
+        return None
+    sheet = samples.astype({"sample": str}) if samples is not None else pd.DataFrame()
+    order = [s for s in sheet.get("sample", pd.Series(dtype=str)) if s in raw.index]
+    order += [s for s in raw.index if s not in set(order)]
+    raw = raw.loc[order]
+    categories = programme_categories(program_calls, raw.columns)
+    rank = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    programmes = sorted(
+        map(str, raw.columns), key=lambda p: (rank.get(categories[p], len(rank)), p)
+    )
+    raw = raw.loc[:, programmes]
+    z = zscore_sample_scores(raw)
+    finite = np.abs(z.to_numpy(dtype=float))
+    finite = finite[np.isfinite(finite)]
+    top = float(finite.max()) if finite.size else 1.0
+    cap = max(1.0, min(SAMPLE_SCORE_Z_CAP, math.ceil(top * 2) / 2))
+
+    factors = [f for f in _factor_columns(sheet) if f in sheet.columns] if len(sheet) else []
+    info = sheet.set_index("sample") if len(sheet) else pd.DataFrame()
+    # the y categories carry the hover text of each sample (factors) once; ticks show the name
+    y_full, y_tick = [], []
+    for s in order:
+        bits = [f"<b>{esc(s)}</b>"]
+        if s in info.index:
+            bits += [f"{esc(f)}: {esc(info.at[s, f])}" for f in factors]
+        y_full.append("<br>".join(bits))
+        y_tick.append(esc(s))
+    x_full = [
+        f"{esc(p)} ({esc(CATEGORY_LABEL.get(categories[p], categories[p]))})" for p in programmes
+    ]
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "heatmap",
+            "z": [[sig4(v) for v in row] for row in z.to_numpy(dtype=float)],
+            "customdata": [[sig4(v) for v in row] for row in raw.to_numpy(dtype=float)],
+            "x": x_full,
+            "y": y_full,
+            "xaxis": "x",
+            "yaxis": "y",
+            "colorscale": DIVERGING,
+            "zmin": -cap,
+            "zmax": cap,
+            "zmid": 0,
+            "xgap": 1,
+            "ygap": 1,
+            "colorbar": {"title": {"text": "z-score"}, "len": 0.6},
+            "hovertemplate": "%{y}<br>%{x}<br>z %{z}, score %{customdata}<extra></extra>",
+        }
+    ]
+    strip_colours = factor_level_colours(sheet, factors, order)
+    if strip_colours:
+        codes: dict[tuple[str, str], int] = {}
+        colours: list[str] = []
+        for f, levels in strip_colours.items():
+            for level, colour in levels:
+                codes[(f, level)] = len(colours)
+                colours.append(colour)
+
+        def level_of(s: str, f: str) -> str:
+            return str(info.at[s, f]) if s in info.index else ""
+
+        traces.append(
+            {
+                "type": "heatmap",
+                "z": [[codes[(f, level_of(s, f))] for f in factors] for s in order],
+                "x": [esc(f) for f in factors],
+                "y": y_full,
+                "xaxis": "x2",
+                "yaxis": "y",
+                "zmin": -0.5,
+                "zmax": len(colours) - 0.5,
+                "colorscale": _strip_colourscale(len(colours), colours),
+                "showscale": False,
+                "xgap": 2,
+                "ygap": 1,
+                "hovertemplate": "%{y}<extra></extra>",
+            }
+        )
+    strip = min(0.03 * len(factors), 0.18)
+    shapes, annotations = [], []
+    start = 0
+    for i in range(1, len(programmes) + 1):
+        if i < len(programmes) and categories[programmes[i]] == categories[programmes[start]]:
+            continue
+        cat = categories[programmes[start]]
+        annotations.append(
+            {
+                "x": (start + i - 1) / 2,
+                "xref": "x",
+                "y": 1.0,
+                "yref": "paper",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "text": f"<b>{esc(CATEGORY_LABEL.get(cat, cat))}</b>",
+                "font": {"size": 11},
+            }
+        )
+        if i < len(programmes):
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "yref": "paper",
+                    "x0": i - 0.5,
+                    "x1": i - 0.5,
+                    "y0": 0,
+                    "y1": 1.04,
+                    "line": {"color": "#333", "width": 1.5},
+                }
+            )
+        start = i
+    return {
+        "legend": strip_colours,
+        "data": traces,
+        "layout": {
+            "title": {
+                "text": "Programme scores per sample (z-score across samples)",
+                "x": 0.98,
+                "xanchor": "right",
+            },
+            "xaxis": {
+                "domain": [strip + 0.01 if factors else 0, 1],
+                "tickangle": -45,
+                "automargin": True,
+                "tickmode": "array",
+                "tickvals": x_full,
+                "ticktext": [esc(p) for p in programmes],
+                "tickfont": {"size": 10},
+            },
+            "xaxis2": {
+                "domain": [0, strip],
+                "tickangle": -45,
+                "automargin": True,
+                "tickfont": {"size": 10},
+            },
+            "yaxis": {
+                "autorange": "reversed",
+                "automargin": True,
+                "anchor": "x2" if factors else "x",
+                "tickmode": "array",
+                "tickvals": y_full,
+                "ticktext": y_tick,
+                "tickfont": {"size": 10 if len(order) <= 48 else 8},
+            },
+            "shapes": shapes,
+            "annotations": annotations,
+            "margin": {"l": 60, "r": 20, "t": 70, "b": 60},
+        },
+    }
+
+
+def _sample_scores_block(
+    sample_scores: pd.DataFrame | None, samples: pd.DataFrame, program_calls: pd.DataFrame
+) -> str:
+    if sample_scores is None:
+        return ""
+    out = ['<h3 id="sample-scores">Programme scores per sample</h3>']
+    fig = sample_scores_figure(sample_scores, samples, program_calls)
+    if fig is None:
+        out.append(
+            '<p class="muted">Per-sample programme scores were not computed '
+            "(<code>enrichment: sample_scores: none</code>).</p>"
+        )
+        return "\n".join(out)
+    n_samples, n_programmes = len(fig["data"][0]["y"]), len(fig["data"][0]["x"])
+    legend = fig.pop("legend", {})
+    legend_html = "".join(
+        f'<span class="legend-factor"><b>{esc(f)}</b>'
+        + "".join(
+            f'<span class="swatch" style="background:{c}"></span>{esc(level or "—")}'
+            for level, c in levels
+        )
+        + "</span>"
+        for f, levels in legend.items()
+    )
+    out.append(
+        '<p class="small">Each programme\'s per-sample score (ssGSEA or mean z, on the VST '
+        "matrix) is z-scored across the samples, so colours compare samples within a programme, "
+        f"not programmes with each other. {n_samples} samples in sample-sheet order, "
+        f"{n_programmes} programmes grouped by category; the strips on the left are the samples' "
+        "factors (hover for their levels and the raw score). Programmes constant across samples "
+        "are blank.</p>"
+    )
+    if legend_html:
+        out.append(f'<p class="small strip-legend">Strips: {legend_html}</p>')
+    height = max(380, 190 + 16 * n_samples)
+    out.append(_figure("fig-sample-scores", fig, height=height, css_class="samplescores"))
     return "\n".join(out)
 
 
@@ -1176,6 +1560,224 @@ def _top_genes_table(de: pd.DataFrame, table_id: str) -> str:
     return html_table(table_id, cols, rows, caption=f"Top {TOP_GENES} genes by padj")
 
 
+def running_sum_points(
+    running_sum: np.ndarray, hit_indices: np.ndarray, max_points: int = MAX_RUNNING_LINE_POINTS
+) -> np.ndarray:
+    """Sorted positions that draw the running sum: its corners (each hit and the position just
+    before it), both ends and the extremes. The running sum only jumps at hits and falls
+    linearly in between, so the line through these points is exact. When there are more than
+    ``max_points`` of them: every k-th position plus the ends, extremes and up to
+    ``max_points / 4`` evenly spaced hits."""
+    n = len(running_sum)
+    if n == 0:
+        return np.array([], dtype=int)
+    hits = np.asarray(hit_indices, dtype=int)
+    extremes = [0, n - 1, int(np.argmax(running_sum)), int(np.argmin(running_sum))]
+    points = np.concatenate([hits, hits - 1, extremes])
+    points = np.unique(points[(points >= 0) & (points < n)])
+    if len(points) <= max_points:
+        return points
+    k = math.ceil(n / (max_points // 2))
+    step = max(1, math.ceil(len(hits) / max(1, max_points // 4)))
+    points = np.concatenate([np.arange(0, n, k), hits[::step], hits[::step] - 1, extremes])
+    return np.unique(points[(points >= 0) & (points < n)])
+
+
+def running_score_figure(
+    de: pd.DataFrame,
+    calls: pd.DataFrame,
+    gene_sets: Mapping[str, Sequence[str]],
+    *,
+    statistic: str = "stat",
+    weight: float = 1.0,
+    max_panels: int = MAX_RUNNING_PANELS,
+) -> tuple[dict[str, Any] | None, dict[str, int]]:
+    """Small multiples of the GSEA running enrichment score of one contrast's called programmes
+    (call up/down; the largest |NES| first, at most ``max_panels``), on ``gene_ranking(de,
+    statistic)`` with :func:`enrichment_score`. Returns (figure or None, counts for the
+    caption: n_called, n_shown, n_genes)."""
+    counts = {"n_called": 0, "n_shown": 0, "n_genes": 0}
+    if de is None or de.empty or calls is None or calls.empty:
+        return None, counts
+    if "symbol" not in de.columns or statistic not in de.columns:
+        return None, counts
+    called = calls[calls["call"].isin(["up", "down"])].copy()
+    called["program"] = called["program"].astype(str)
+    called = called[called["program"].isin(set(gene_sets))]
+    counts["n_called"] = len(called)
+    if called.empty:
+        return None, counts
+    called["_abs"] = -pd.to_numeric(called["NES"], errors="coerce").abs().fillna(0.0)
+    called = called.sort_values(["_abs", "program"], kind="stable")
+    table = de.loc[:, ["symbol", statistic]].copy()
+    table[statistic] = pd.to_numeric(table[statistic], errors="coerce")
+    table = table[~table["symbol"].map(_is_missing)]
+    ranking = gene_ranking(table, statistic)
+    n = len(ranking)
+    counts["n_genes"] = n
+    if n < 2:
+        return None, counts
+    zero_cross = int((ranking.to_numpy() > 0).sum())
+    panels = []
+    for r in called.to_dict("records"):
+        if len(panels) >= max_panels:
+            break
+        try:
+            es, running, hits = enrichment_score(ranking, gene_sets[r["program"]], weight)
+        except ValueError:
+            continue
+        panels.append((r, es, running, hits))
+    counts["n_shown"] = len(panels)
+    if not panels:
+        return None, counts
+    cols = min(RUNNING_COLUMNS, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    panel_px, title_px, axis_px, top_px, bottom_px = 150, 44, 26, 10, 30
+    height = top_px + bottom_px + rows * (panel_px + title_px + axis_px)
+    plot_h = height - top_px - bottom_px
+    h_gap = 0.045
+    width = (1 - h_gap * (cols - 1)) / cols
+    genes = ranking.index.to_numpy()
+    data: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {
+        "showlegend": False,
+        "margin": {"l": 50, "r": 10, "t": top_px, "b": bottom_px},
+        "hovermode": "closest",
+        "shapes": [],
+        "annotations": [],
+    }
+    for k, (r, es, running, hits) in enumerate(panels):
+        row, col = divmod(k, cols)
+        suffix = "" if k == 0 else str(k + 1)
+        xa, ya = f"x{suffix}", f"y{suffix}"
+        top = 1 - (row * (panel_px + title_px + axis_px) + title_px) / plot_h
+        bottom = top - panel_px / plot_h
+        x0 = col * (width + h_gap)
+        lo, hi = min(float(running.min()), 0.0), max(float(running.max()), 0.0)
+        span = (hi - lo) or 1.0
+        tick_y = sig4(lo - 0.12 * span)
+        colour = UP_COLOUR if r["call"] == "up" else DOWN_COLOUR
+        idx = running_sum_points(running, hits)
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": [0, *[int(i) + 1 for i in idx]],
+                "y": [0, *[sig4(running[i]) for i in idx]],
+                "xaxis": xa,
+                "yaxis": ya,
+                "line": {"color": colour, "width": 1.6},
+                "hovertemplate": "rank %{x}<br>running ES %{y}<extra></extra>",
+            }
+        )
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": [int(i) + 1 for i in hits],
+                "y": [tick_y] * len(hits),
+                "text": [esc(g) for g in genes[hits]],
+                "xaxis": xa,
+                "yaxis": ya,
+                "marker": {
+                    "symbol": "line-ns-open",
+                    "size": 10,
+                    "color": "#333333",
+                    "line": {"width": 1, "color": "#333333"},
+                },
+                "hovertemplate": "%{text}: rank %{x}<extra></extra>",
+            }
+        )
+        layout[f"xaxis{suffix}"] = {
+            "domain": [sig4(x0), sig4(x0 + width)],
+            "anchor": ya,
+            "range": [0, n + 1],
+            "showgrid": False,
+            "zeroline": False,
+            "tickfont": {"size": 9},
+            "title": {
+                "text": "gene rank" if k + cols >= len(panels) else "",
+                "font": {"size": 10},
+                "standoff": 2,
+            },
+        }
+        layout[f"yaxis{suffix}"] = {
+            "domain": [sig4(max(bottom, 0.0)), sig4(min(top, 1.0))],
+            "anchor": xa,
+            "range": [sig4(lo - 0.22 * span), sig4(hi + 0.08 * span)],
+            "zeroline": True,
+            "zerolinecolor": "#999999",
+            "gridcolor": "#eeeeee",
+            "tickfont": {"size": 9},
+            "title": {"text": "running ES" if col == 0 else "", "font": {"size": 10}},
+        }
+        layout["shapes"].append(
+            {
+                "type": "line",
+                "xref": xa,
+                "yref": f"{ya} domain",
+                "x0": zero_cross + 0.5,
+                "x1": zero_cross + 0.5,
+                "y0": 0,
+                "y1": 1,
+                "line": {"dash": "dot", "color": "#888888", "width": 1},
+            }
+        )
+        nes = fmt_value(_num(r.get("NES")))
+        fdr = fmt_value(_num(r.get("fdr")))
+        layout["annotations"].append(
+            {
+                "xref": f"{xa} domain",
+                "yref": f"{ya} domain",
+                "x": 0,
+                "y": 1.02,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "align": "left",
+                "showarrow": False,
+                "text": f"<b>{esc(r['program'])}</b><br>NES {nes}, FDR {fdr}, ES {sig4(es)}",
+                "font": {"size": 10},
+            }
+        )
+    return {"data": data, "layout": layout, "height": height}, counts
+
+
+def _running_block(
+    de: pd.DataFrame,
+    calls: pd.DataFrame | None,
+    gene_sets: Mapping[str, Sequence[str]] | None,
+    sid: str,
+    statistic: str,
+    weight: float,
+) -> str:
+    if gene_sets is None or calls is None:
+        return ""
+    fig, counts = running_score_figure(de, calls, gene_sets, statistic=statistic, weight=weight)
+    if fig is None:
+        return (
+            '<p class="small running-none">No programme is called up or down in this contrast, '
+            "so there is no running-score plot.</p>"
+            if counts["n_called"] == 0
+            else ""
+        )
+    height = fig.pop("height")
+    shown = (
+        f"all {counts['n_shown']} called programmes"
+        if counts["n_shown"] == counts["n_called"]
+        else f"{counts['n_shown']} of {counts['n_called']} called programmes"
+    )
+    caption = (
+        f"GSEA running enrichment score of {shown}, largest |NES| first, along the "
+        f"{counts['n_genes']} genes ranked by <code>{esc(statistic)}</code> (highest first; "
+        f"weight {fmt_value(weight)}). Ticks: the programme's genes; dotted line: where the "
+        "statistic changes sign. Red: called up, blue: called down."
+    )
+    return (
+        f'<h4 class="running-title">Programme running scores</h4><p class="small">{caption}</p>'
+        + _figure(f"{sid}-running", fig, height=height, css_class="running")
+    )
+
+
 def _contrast_section(
     name: str,
     sid: str,
@@ -1184,6 +1786,7 @@ def _contrast_section(
     samples: pd.DataFrame,
     library_sizes: pd.DataFrame,
     outliers: Mapping[str, list[str]],
+    running_html: str = "",
 ) -> str:
     alpha = _num(row.get("alpha"))
     alpha = alpha if alpha is not None and 0 < alpha < 1 else 0.05
@@ -1232,6 +1835,8 @@ def _contrast_section(
     plots, caption = _volcano_ma(de, alpha, sid, esc(name))
     out.append(plots)
     out.append(caption)
+    if running_html:
+        out.append(running_html)
     out.append('<div class="grid2b">')
     out.append(_pvalue_hist(de, sid))
     out.append(f"<div>{_top_genes_table(de, f'{sid}-top')}</div>")
@@ -1244,49 +1849,139 @@ def _contrast_section(
 # --------------------------------------------------------------------------------------------
 
 
-def _enrichment_section(
-    enrichment: Mapping[str, pd.DataFrame], order: list[str], ids: Mapping[str, str]
-) -> str:
-    out = ['<section id="enrichment"><h2>5. Enrichment in other gene-set libraries</h2>']
-    any_table = False
-    for name in order:
-        table = (enrichment or {}).get(name)
-        if table is None or table.empty or "library" not in table.columns:
-            continue
-        other = table[table["library"].astype(str) != PROGRAMS_LIBRARY]
-        if other.empty:
-            continue
-        any_table = True
-        other = other.assign(
-            _f=pd.to_numeric(other["fdr"], errors="coerce").fillna(np.inf),
-            _p=pd.to_numeric(other["pvalue"], errors="coerce").fillna(np.inf),
-        ).sort_values(["_f", "_p", "library", "term"], kind="stable")
-        top = other.head(TOP_TERMS)
-        cols = ["library", "term", "NES", "fdr", "size", "leading_edge"]
-        rows = [
-            [
-                str(r["library"]),
-                str(r["term"]),
-                _num(r.get("NES")) if _num(r.get("NES")) is not None else float("nan"),
-                _num(r.get("fdr")) if _num(r.get("fdr")) is not None else float("nan"),
-                _num(r.get("size")) if _num(r.get("size")) is not None else float("nan"),
-                _short_genes(r.get("leading_edge"), limit=12),
-            ]
-            for r in top.to_dict("records")
+def _prerank_table(table: pd.DataFrame | None, table_id: str) -> tuple[str, int]:
+    """Top GSEA prerank terms of the libraries other than the programme catalogue."""
+    if table is None or table.empty or "library" not in table.columns:
+        return "", 0
+    other = table[table["library"].astype(str) != PROGRAMS_LIBRARY]
+    if other.empty:
+        return "", 0
+    other = other.assign(
+        _f=pd.to_numeric(other["fdr"], errors="coerce").fillna(np.inf),
+        _p=pd.to_numeric(other["pvalue"], errors="coerce").fillna(np.inf),
+    ).sort_values(["_f", "_p", "library", "term"], kind="stable")
+    top = other.head(TOP_TERMS)
+    cols = ["library", "term", "NES", "fdr", "size", "leading_edge"]
+    rows = [
+        [
+            str(r["library"]),
+            str(r["term"]),
+            _num(r.get("NES")) if _num(r.get("NES")) is not None else float("nan"),
+            _num(r.get("fdr")) if _num(r.get("fdr")) is not None else float("nan"),
+            _num(r.get("size")) if _num(r.get("size")) is not None else float("nan"),
+            _short_genes(r.get("leading_edge"), limit=12),
         ]
-        out.append(f"<h3>{esc(name)}</h3>")
-        out.append(
-            html_table(
-                f"{ids.get(name, 'contrast-' + slugify(name))}-enrichment",
-                cols,
-                rows,
-                searchable=False,
-                caption=f"top {TOP_TERMS} of {len(other)} terms by FDR",
-                css_class="compact",
-            )
+        for r in top.to_dict("records")
+    ]
+    return (
+        html_table(
+            table_id,
+            cols,
+            rows,
+            searchable=False,
+            caption=f"GSEA prerank: top {TOP_TERMS} of {len(other)} terms by FDR",
+            css_class="compact",
+        ),
+        len(other),
+    )
+
+
+def ora_top(ora: pd.DataFrame, per_direction: int = TOP_ORA) -> pd.DataFrame:
+    """The ``per_direction`` smallest-FDR ORA rows of each direction (up, then down, then any
+    other), ties broken by p-value, library and term."""
+    if ora is None or ora.empty or "direction" not in ora.columns:
+        return pd.DataFrame(columns=list(ora.columns) if ora is not None else [])
+    rank = {"up": 0, "down": 1}
+    d = ora.assign(
+        _d=ora["direction"].astype(str).map(rank).fillna(len(rank)),
+        _dir=ora["direction"].astype(str),
+        _f=pd.to_numeric(ora["fdr"], errors="coerce").fillna(np.inf),
+        _p=pd.to_numeric(ora["pvalue"], errors="coerce").fillna(np.inf),
+        _l=ora["library"].astype(str) if "library" in ora.columns else "",
+        _t=ora["term"].astype(str),
+    ).sort_values(["_d", "_dir", "_f", "_p", "_l", "_t"], kind="stable")
+    top = d.groupby("_dir", sort=False).head(per_direction)
+    return top.drop(columns=["_d", "_dir", "_f", "_p", "_l", "_t"])
+
+
+def _ora_table(ora: pd.DataFrame | None, table_id: str) -> str:
+    if ora is None or ora.empty or "direction" not in ora.columns:
+        return ""
+    informative = ora
+    if "overlap" in ora.columns:
+        informative = ora[~(pd.to_numeric(ora["overlap"], errors="coerce") == 0)]
+    n_empty = len(ora) - len(informative)
+    top = ora_top(informative)
+    cols = ["direction", "library", "term", "overlap", "fdr", "genes"]
+    rows = []
+    for r in top.to_dict("records"):
+        overlap, size = _num(r.get("overlap")), _num(r.get("size"))
+        rows.append(
+            [
+                str(r.get("direction", "")),
+                "" if _is_missing(r.get("library")) else str(r.get("library")),
+                str(r.get("term", "")),
+                (
+                    f"{fmt_value(overlap)} / {fmt_value(size)}"
+                    if overlap is not None and size is not None
+                    else ""
+                ),
+                _num(r.get("fdr")) if _num(r.get("fdr")) is not None else float("nan"),
+                _short_genes(r.get("genes"), limit=10),
+            ]
         )
-    if not any_table:
+    notes = []
+    if "background" in ora.columns:
+        background = pd.to_numeric(ora["background"], errors="coerce")
+        if background.notna().any():
+            notes.append(f"background {fmt_value(float(background.max()))} genes")
+    if n_empty:
+        notes.append(f"{n_empty} tests without any DE gene not listed")
+    caption = f"ORA: top {TOP_ORA} per direction of {len(ora)} tests by FDR" + (
+        f" ({'; '.join(notes)})" if notes else ""
+    )
+    if not rows:
+        return f'<p class="small ora-empty" id="{esc(table_id)}">{esc(caption)}: none.</p>'
+    return html_table(table_id, cols, rows, searchable=False, caption=caption, css_class="compact")
+
+
+def _enrichment_section(
+    enrichment: Mapping[str, pd.DataFrame],
+    order: list[str],
+    ids: Mapping[str, str],
+    ora: Mapping[str, pd.DataFrame] | None = None,
+) -> str:
+    out = [
+        '<section id="enrichment"><h2>5. Gene-set tables: other libraries (GSEA) and '
+        "over-representation (ORA)</h2>"
+    ]
+    blocks, any_prerank, any_ora = [], False, False
+    for name in order:
+        base = ids.get(name, "contrast-" + slugify(name))
+        prerank, _ = _prerank_table((enrichment or {}).get(name), f"{base}-enrichment")
+        ora_html = _ora_table((ora or {}).get(name), f"{base}-ora")
+        if not prerank and not ora_html:
+            continue
+        any_prerank, any_ora = any_prerank or bool(prerank), any_ora or bool(ora_html)
+        blocks.append(f'<h3 id="{base}-genesets">{esc(name)}</h3>')
+        if prerank and ora_html:
+            blocks.append(f'<div class="grid2"><div>{prerank}</div><div>{ora_html}</div></div>')
+        else:
+            blocks.append(prerank or ora_html)
+    if not any_prerank:
         out.append("<p>No gene-set library other than the programme catalogue was run.</p>")
+    if any_ora:
+        out.append(
+            '<p class="small">ORA (over-representation): for each library, the up- and the '
+            "down-regulated genes (padj below the contrast's alpha) are tested separately for "
+            "enrichment in each set, one-sided hypergeometric test against the tested genes as "
+            "background, Benjamini–Hochberg FDR within library and direction. overlap = DE genes "
+            "in the set / the set's tested genes. Unlike GSEA prerank, which uses every gene's "
+            "rank, ORA only sees genes past the cut-off; the programme catalogue is included.</p>"
+        )
+    elif ora is not None:
+        out.append("<p>No over-representation analysis was run (<code>enrichment: ora</code>).</p>")
+    out.extend(blocks)
     out.append("</section>")
     return "\n".join(out)
 
@@ -1316,8 +2011,104 @@ KEY_PARAMETER = re.compile(
 )
 
 
+GENE_MAPPING_LABELS = {
+    "id_type": "identifier type of the counts",
+    "n": "genes in the counts",
+    "n_mapped": "mapped to a symbol",
+    "rate": "mapping rate",
+    "n_alias_resolved": "outdated symbols renamed (aliases)",
+    "n_ambiguous_alias": "ambiguous aliases (left as they were)",
+    "n_many_to_one": "ids sharing a symbol with another id",
+}
+
+
+def _gene_mapping_block(gene_mapping: pd.DataFrame | None) -> str:
+    if gene_mapping is None or gene_mapping.empty:
+        return ""
+    if {"key", "value"} <= set(gene_mapping.columns):
+        pairs = [
+            (str(k), v) for k, v in zip(gene_mapping["key"], gene_mapping["value"], strict=True)
+        ]
+    else:  # one row, one column per key
+        first = gene_mapping.iloc[0].to_dict()
+        pairs = [(str(k), v) for k, v in first.items()]
+    values = dict(pairs)
+
+    def show(key: str, value: Any) -> str:
+        x = _num(value)
+        if key == "rate" and x is not None and math.isfinite(x):
+            return f"{100 * x:.1f}%"
+        if x is not None and math.isfinite(x) and not isinstance(value, bool):
+            return fmt_value(int(x) if x == int(x) else x)
+        return "" if _is_missing(value) else str(value)
+
+    out = ["<h3>Gene identifiers</h3>"]
+    n, mapped = _num(values.get("n")), _num(values.get("n_mapped"))
+    if n and mapped is not None:
+        out.append(
+            f"<p>{esc(show('n_mapped', mapped))} of {esc(show('n', n))} count-matrix ids "
+            f"({esc(show('rate', values.get('rate', mapped / n)))}) map to a gene symbol used "
+            "for gene-set "
+            f"enrichment (identifier type: <code>{esc(values.get('id_type', 'unknown'))}</code>)."
+            "</p>"
+        )
+    out.append(
+        html_table(
+            "table-gene-mapping",
+            ["item", "value"],
+            [[GENE_MAPPING_LABELS.get(k, k), show(k, v)] for k, v in pairs],
+            searchable=False,
+            css_class="compact",
+        )
+    )
+    return "\n".join(out)
+
+
+def _libraries_table(libraries: pd.DataFrame) -> str:
+    wanted = (
+        "library",
+        "kind",
+        "path",
+        "sha256",
+        "n_sets",
+        "n_genes",
+        "genes_in_data",
+        "coverage",
+    )
+    cols = [c for c in wanted if c in libraries.columns]
+    rows = []
+    for r in libraries.to_dict("records"):
+        row = []
+        for c in cols:
+            v = r.get(c)
+            if c == "coverage":
+                x = _num(v)
+                row.append(f"{100 * x:.1f}%" if x is not None and math.isfinite(x) else "NA")
+            elif c in ("n_sets", "n_genes", "genes_in_data"):
+                x = _num(v)
+                row.append(float("nan") if x is None else x)
+            else:
+                row.append("" if _is_missing(v) else str(v))
+        rows.append(row)
+    note = ""
+    if "coverage" in cols:
+        note = (
+            '<p class="small">coverage: the fraction of a library\'s genes found in the data '
+            "(genes_in_data / n_genes); a low coverage usually means the count-matrix ids are "
+            "not the symbols the library uses.</p>"
+        )
+    return (
+        "<h3>Gene-set libraries</h3>"
+        + note
+        + html_table("table-libraries", cols, rows, searchable=False, css_class="compact")
+    )
+
+
 def _methods_section(
-    methods: Mapping[str, Any], contrasts: pd.DataFrame, libraries: pd.DataFrame
+    methods: Mapping[str, Any],
+    contrasts: pd.DataFrame,
+    libraries: pd.DataFrame,
+    gene_mapping: pd.DataFrame | None = None,
 ) -> str:
     methods = methods or {}
     out = ['<section id="methods"><h2>6. Methods &amp; reproducibility</h2>']
@@ -1391,20 +2182,11 @@ def _methods_section(
         )
     out.append("<h3>All configuration parameters</h3>")
     out.append(f'<pre class="config">{esc(_config_text(config))}</pre>')
+    gene_ids = _gene_mapping_block(gene_mapping)
+    if gene_ids:
+        out.append(gene_ids)
     if libraries is not None and not libraries.empty:
-        out.append("<h3>Gene-set libraries</h3>")
-        cols = [
-            c for c in ("library", "path", "sha256", "n_sets", "n_genes") if c in libraries.columns
-        ]
-        out.append(
-            html_table(
-                "table-libraries",
-                cols,
-                [[r.get(c) for c in cols] for r in libraries.to_dict("records")],
-                searchable=False,
-                css_class="compact",
-            )
-        )
+        out.append(_libraries_table(libraries))
     versions = methods.get("versions") or {}
     if versions:
         out.append("<h3>Package versions</h3>")
@@ -1456,6 +2238,7 @@ padding:6px 20px 16px;margin:16px 0;scroll-margin-top:44px}
 section.contrast{border-left:4px solid #1f5f8b;margin:18px 0;padding-top:2px}
 h2{font-size:1.3em;border-bottom:1px solid var(--line);padding-bottom:4px}
 h3{font-size:1.1em;margin:14px 0 6px}
+h4{font-size:1em;margin:14px 0 2px}
 .lead{font-size:1.02em}
 .small,.muted{color:var(--muted);font-size:.85em}
 code{font-size:.9em;background:#f0f2f4;padding:0 3px;border-radius:3px}
@@ -1469,12 +2252,19 @@ padding:10px 14px}
 .v-unclear{border-top-color:var(--warn)} .chip.v-unclear{background:var(--warn)}
 .v-incomplete{border-top-color:var(--na)} .chip.v-incomplete{background:var(--na)}
 .cardhead{display:flex;justify-content:space-between;align-items:center;gap:8px}
-.therapy{font-size:1.25em;font-weight:700;text-transform:capitalize}
+.therapy{font-size:1.25em;font-weight:700;display:inline-block}
+.therapy::first-letter{text-transform:uppercase}
 .badge{font-weight:700;padding:3px 10px;border-radius:4px;background:#eef0f2}
 .card.v-dual_benefit .badge{background:#d5f5e3;color:var(--ok)}
 .card.v-no_dual_benefit .badge{background:#fadbd8;color:var(--bad)}
 .card.v-unclear .badge{background:#fdebd0;color:var(--warn)}
 .summary{margin:8px 0}
+.summary .pname{font-size:.84em;font-family:ui-monospace,Menlo,Consolas,monospace;
+color:#34495e}
+.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin:0 3px 0 6px;
+vertical-align:-1px}
+.legend-factor{margin-right:18px;white-space:nowrap}
+.reason{margin:-2px 0 8px;font-size:.92em;color:var(--muted)}
 .flag{display:inline-block;background:#fadbd8;color:#922b21;border:1px solid #e6b0aa;
 border-radius:4px;padding:1px 7px;margin:2px 4px 2px 0;font-weight:600;font-size:.9em}
 .noflag{color:var(--ok);font-size:.9em}
@@ -1581,6 +2371,15 @@ next();
 """
 
 
+def _therapy_none_level(config: Any) -> Any:
+    """The sample-sheet level meaning 'no therapy' (``roles.therapy.none``, default 'none')."""
+    try:
+        level = config["roles"]["therapy"]["none"]
+    except (KeyError, TypeError):
+        return "none"
+    return "none" if _is_missing(level) else level
+
+
 def _plotly_js() -> str:
     from plotly.offline import get_plotlyjs
 
@@ -1604,8 +2403,18 @@ def render_report(
     libraries: pd.DataFrame,
     methods: Mapping[str, Any],
     title: str = DEFAULT_TITLE,
+    sample_scores: pd.DataFrame | None = None,
+    ora: Mapping[str, pd.DataFrame] | None = None,
+    gene_mapping: pd.DataFrame | None = None,
+    programme_gene_sets: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
-    """The whole report as one self-contained HTML string (see the module docstring)."""
+    """The whole report as one self-contained HTML string (see the module docstring).
+
+    Optional inputs (a section or figure is left out when its input is None):
+    ``sample_scores`` (``sample`` + one column per programme; only ``sample`` when disabled),
+    ``ora`` (contrast -> ORA table), ``gene_mapping`` (key/value rows of the gene-id mapping)
+    and ``programme_gene_sets`` (programme -> genes, for the GSEA running-score plots; the
+    ranking statistic and weight come from ``methods["config"]["enrichment"]``)."""
     de = dict(de or {})
     enrichment = dict(enrichment or {})
     methods = dict(methods or {})
@@ -1622,9 +2431,35 @@ def render_report(
         else {}
     )
     outliers = find_outliers(samples, library_sizes, pca)
+    config = methods.get("config") or {}
+    settings = config.get("enrichment") or {} if isinstance(config, Mapping) else {}
+    statistic = str(settings.get("statistic") or "stat")
+    weight = _num(settings.get("weight"))
+    weight = weight if weight is not None and math.isfinite(weight) else 1.0
+    none_level = _therapy_none_level(config)
+    calls_by_contrast = (
+        {str(c): t for c, t in program_calls.groupby(program_calls["contrast"].astype(str))}
+        if program_calls is not None and not program_calls.empty
+        else {}
+    )
+    gene_sets = (
+        {str(k): [str(g) for g in v] for k, v in programme_gene_sets.items()}
+        if programme_gene_sets is not None
+        else None
+    )
 
     contrast_html = []
     for name in order:
+        running = ""
+        if gene_sets is not None and de.get(name) is not None and not de[name].empty:
+            running = _running_block(
+                de[name],
+                calls_by_contrast.get(name, pd.DataFrame(columns=["program", "call", "NES"])),
+                gene_sets,
+                ids[name],
+                statistic,
+                weight,
+            )
         contrast_html.append(
             _contrast_section(
                 name,
@@ -1634,13 +2469,14 @@ def render_report(
                 samples,
                 library_sizes,
                 outliers,
+                running,
             )
         )
     jump = "".join(f'<option value="{ids[n]}">{esc(n)}</option>' for n in order)
     nav = (
         '<nav><a href="#verdict">Verdict</a><a href="#qc">Design &amp; QC</a>'
         '<a href="#programmes">Programmes</a><a href="#contrasts">Contrasts</a>'
-        '<a href="#enrichment">Other libraries</a><a href="#methods">Methods</a>'
+        '<a href="#enrichment">Gene-set tables</a><a href="#methods">Methods</a>'
         f'<select id="contrast-jump" aria-label="jump to contrast"><option value="">jump to '
         f"contrast…</option>{jump}</select></nav>"
     )
@@ -1661,14 +2497,14 @@ def render_report(
         f"{_plural(len(order), 'contrast')}</div></header>",
         nav,
         "<main>",
-        _verdict_section(dual_benefit, program_calls),
+        _verdict_section(dual_benefit, program_calls, none_level),
         _qc_section(samples, library_sizes, pca, pca_variance, distances, outliers),
-        _programmes_section(program_calls, order),
+        _programmes_section(program_calls, order, samples, sample_scores),
         '<section id="contrasts"><h2>4. Differential expression per contrast</h2>'
         f"<ul class='toc'>{toc}</ul></section>",
         *contrast_html,
-        _enrichment_section(enrichment, order, ids),
-        _methods_section(methods, contrasts, libraries),
+        _enrichment_section(enrichment, order, ids, ora),
+        _methods_section(methods, contrasts, libraries, gene_mapping),
         "</main>",
     ]
     return (

@@ -100,9 +100,46 @@ def default_references(config: dict) -> dict[str, str]:
     }
 
 
+def expected_pseudobulk_sheet(samples: pd.DataFrame, cell_types: list[str]) -> pd.DataFrame:
+    """The pseudo-sample sheet a single-cell run will have if no pseudo-sample is dropped.
+
+    One row per (sample, cell type): ``sample`` = ``{sample}__{cell_type}``,
+    ``original_sample``, ``cell_type``, then the sheet's factors (as :func:`pseudobulk` makes).
+    """
+    if "cell_type" in samples.columns:
+        raise InputError(
+            "the single-cell sample sheet has a 'cell_type' column; cell types come from the "
+            "cells (single_cell.cell_type_column)",
+            path="config",
+            fix="remove the column from the sample sheet",
+        )
+    rows = []
+    for cell_type in cell_types:
+        for record in samples.to_dict("records"):
+            rows.append(
+                {"sample": f"{record['sample']}__{cell_type}", "original_sample": record["sample"],
+                 "cell_type": cell_type, **{k: v for k, v in record.items() if k != "sample"}}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def load_experiment(config: dict, contrasts_schema: str | Path) -> Experiment:
-    """Sample sheet + contrasts, checked against each other (design rank, levels, roles)."""
+    """Sample sheet + contrasts, checked against each other (design rank, levels, roles).
+
+    For single-cell data the checks run on the expected pseudo-sample sheet (every sample x
+    every configured cell type); the fit re-checks the design on the pseudo-samples kept.
+    """
     samples = read_sample_sheet(config["samples"])
+    if config.get("data_type") == "single_cell":
+        cell_types = config["single_cell"]["cell_types"]
+        if not cell_types:
+            raise InputError(
+                "data_type is single_cell but single_cell.cell_types is empty",
+                path="config",
+                fix="list the cell types to analyse (values of single_cell.cell_type_column), "
+                "or ['all'] with cell_type_column: null",
+            )
+        samples = expected_pseudobulk_sheet(samples, cell_types)
     path = config["contrasts"]
     data = read_yaml(path)
     validate_contrasts_file(data, contrasts_schema, path)

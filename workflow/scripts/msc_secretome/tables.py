@@ -92,6 +92,35 @@ def write_tsv(table: pd.DataFrame, path: str | Path, *, index: bool = False) -> 
     write_text_atomic(text, path)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish(tmp: str, path: Path) -> None:
+    """Give a finished temporary file normal permissions (mkstemp makes 0600), then rename."""
+    os.chmod(tmp, 0o666 & ~_current_umask())
+    os.replace(tmp, path)
+
+
+def write_tsv_gz(table: pd.DataFrame, path: str | Path, *, index: bool = False) -> None:
+    """Write a gzipped TSV atomically; no timestamp in the gzip header, so bytes are stable."""
+    text = table.to_csv(sep="\t", index=index, float_format=FLOAT_FORMAT, lineterminator="\n")
+    data = gzip.compress(text.encode("utf-8"), mtime=0)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        _publish(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def write_text_atomic(text: str, path: str | Path) -> None:
     """Write text to a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
@@ -100,7 +129,7 @@ def write_text_atomic(text: str, path: str | Path) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(text)
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -1,0 +1,73 @@
+# Single-cell input: cells -> QC -> pseudobulk per sample x cell type. The pseudobulk counts and
+# sheet then go through the same validation, DE, enrichment, programme and report rules as bulk.
+
+
+rule simulate_single_cell_example:
+    output:
+        cells="resources/example_single_cell/cells.h5ad",
+        samples="resources/example_single_cell/samples.tsv",
+        truth_programs="resources/example_single_cell/truth_programs.tsv",
+    log:
+        "logs/simulate_single_cell_example.log",
+    benchmark:
+        "logs/benchmarks/simulate_single_cell_example.tsv"
+    conda:
+        conda_env("analysis")
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        example=config["single_cell"]["example"],
+        cell_types=config["single_cell"]["cell_types"],
+    script:
+        "../scripts/simulate_single_cell_example.py"
+
+
+rule pseudobulk_cells:
+    input:
+        cells=config["single_cell"]["counts"],
+        samples=config["samples"],
+    output:
+        counts="results/single_cell/pseudobulk_counts.tsv.gz",
+        samples="results/single_cell/pseudobulk_samples.tsv",
+        cell_qc="results/single_cell/cell_qc.tsv",
+        dropped="results/single_cell/pseudobulk_dropped.tsv",
+    log:
+        "logs/pseudobulk_cells.log",
+    benchmark:
+        "logs/benchmarks/pseudobulk_cells.tsv"
+    conda:
+        conda_env("analysis")
+    threads: 1
+    resources:
+        mem_mb=mem_mb(2000, 4),
+        runtime=runtime_min(15, 0.05),
+    params:
+        single_cell=config["single_cell"],
+    script:
+        "../scripts/pseudobulk_cells.py"
+
+
+rule cell_programme_scores:
+    input:
+        cells=config["single_cell"]["counts"],
+        samples=config["samples"],
+        gmt="results/gene_sets/programs.gmt",
+    output:
+        cells="results/single_cell/cells.tsv.gz",
+    log:
+        "logs/cell_programme_scores.log",
+    benchmark:
+        "logs/benchmarks/cell_programme_scores.tsv"
+    conda:
+        conda_env("analysis")
+    threads: 2
+    resources:
+        mem_mb=mem_mb(3000, 4),
+        runtime=runtime_min(30, 0.1),
+    params:
+        single_cell=config["single_cell"],
+        seed=config["qc"]["seed"],
+    script:
+        "../scripts/cell_programme_scores.py"
