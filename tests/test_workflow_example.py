@@ -111,3 +111,11 @@ def test_example_report_in_a_real_browser(example_run):
     assert seen["plots_rendered"] == seen["plots_total"]
     assert seen["search"]["after"] < seen["search"]["before"]
     assert screenshot.stat().st_size > 10_000
+
+
+def test_snakemake_report_builds_with_captions(example_run):
+    workdir, overrides = example_run
+    target = workdir / "snakemake-report.html"
+    run_snakemake(workdir, "--configfile", str(overrides), "--report", str(target))
+    html = target.read_text(errors="replace")
+    assert "dual_benefit.tsv" in html and "Programme calls" in html
