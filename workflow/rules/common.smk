@@ -1,10 +1,10 @@
 # Helpers that read the config, the sample sheet and the contrasts file.
 # Everything here is cheap and side-effect free: it reads small text files and checks them,
 # so a bad sheet or contrast stops the run before any job starts.
+import re
 import sys
 from pathlib import Path
 
-import yaml
 from snakemake.utils import validate
 
 # The repository root, found from this file (not workflow.basedir) so that the workflow also
@@ -13,7 +13,6 @@ WORKFLOW_DIR = Path(workflow.current_basedir).parents[1]
 sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
 
 from msc_secretome import settings  # noqa: E402
-from msc_secretome.errors import InputError  # noqa: E402
 
 CONFIG_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
 CONTRASTS_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "contrasts.schema.yaml"
@@ -35,10 +34,15 @@ localrules:
     call_programs,
 
 
+def one_of(names):
+    """A wildcard regex matching exactly these names."""
+    return "|".join(re.escape(name) for name in names)
+
+
 wildcard_constraints:
-    model="|".join(MODELS),
-    contrast="|".join(CONTRASTS),
-    library="|".join(LIBRARIES),
+    model=one_of(MODELS),
+    contrast=one_of(CONTRASTS),
+    library=one_of(LIBRARIES),
 
 
 SINGLE_CELL = config["data_type"] == "single_cell"
