@@ -626,3 +626,127 @@ def make_report_inputs(
         "gene_mapping": gene_mapping,
         "programme_gene_sets": programme_gene_sets,
     }
+
+
+# --- single-cell runs ---------------------------------------------------------------------------
+
+SC_CELL_TYPES = ("cancer", "normal", "fibroblast")
+SC_CELLS_PER_TYPE = {"cancer": 45, "normal": 45, "fibroblast": 10}  # of every 100 cells
+SC_MIN_CELLS = 20  # fibroblast pseudo-samples (10 cells) are dropped
+SC_UMAP_CENTRES = {"cancer": (8.0, -2.0), "normal": (-4.0, -6.0), "fibroblast": (-3.0, 9.0)}
+
+
+def _pseudo_name(bulk_name: str) -> str:
+    """'CA_CM_chemo_r1' -> 'CM_chemo_r1__cancer' (sample x cell type)."""
+    prefix, rest = bulk_name.split("_", 1)
+    cell = {"CA": "cancer", "NO": "normal"}[prefix]
+    return f"{rest}__{cell}"
+
+
+def make_single_cell_report_inputs(
+    n_cells_per_sample: int = 100, seed: int = 7, n_contrasts: int = 4
+) -> dict[str, Any]:
+    """``make_report_inputs`` as a single-cell run: 6 samples (medium x therapy) of cancer,
+    normal and fibroblast cells (45/45/10 per 100 cells; 600 cells by default). The bulk
+    fixture's 12 samples become the pseudo-samples ``{sample}__{cancer|normal}``; the
+    fibroblast pseudo-samples have fewer than ``SC_MIN_CELLS`` cells and are dropped.
+    ``single_cell`` holds ``cells`` (UMAP and one score column per programme; cancer cells in
+    CM score higher on ``SCORED_PROGRAM``), ``cell_qc`` and ``dropped``."""
+    kw = make_report_inputs(n_contrasts=n_contrasts, seed=seed)
+    rng = np.random.default_rng(seed + 2000)
+    rename = {s: _pseudo_name(s) for s in kw["samples"]["sample"]}
+    samples = kw["samples"].copy()
+    samples["sample"] = samples["sample"].map(rename)
+    samples["original_sample"] = samples["sample"].str.split("__").str[0]
+    originals = list(dict.fromkeys(samples["original_sample"]))
+    batch = {s: f"b{i % 2 + 1}" for i, s in enumerate(originals)}
+    samples["batch"] = samples["original_sample"].map(batch)
+
+    per_type = {
+        ct: max(1, round(n * n_cells_per_sample / 100)) for ct, n in SC_CELLS_PER_TYPE.items()
+    }
+    info = samples.drop_duplicates("original_sample").set_index("original_sample")
+    rows = []
+    for orig in originals:
+        k = 0
+        for ct in SC_CELL_TYPES:
+            cx, cy = SC_UMAP_CENTRES[ct]
+            for _ in range(per_type[ct]):
+                rows.append(
+                    {
+                        "cell": f"{orig}_cell{k:05d}",
+                        "sample": orig,
+                        "cell_type": ct,
+                        "medium": info.at[orig, "medium"],
+                        "therapy": info.at[orig, "therapy"],
+                        "batch": batch[orig],
+                        "UMAP1": cx + rng.normal(0, 1.5),
+                        "UMAP2": cy + rng.normal(0, 1.0),
+                    }
+                )
+                k += 1
+    cells = pd.DataFrame(rows)
+    boost = ((cells["cell_type"] == "cancer") & (cells["medium"] == "CM")).to_numpy()
+    for program, _cat, _tier, _genes in PROGRAMS:
+        values = rng.normal(0.0, 0.3, len(cells))
+        if program == SCORED_PROGRAM:
+            values = values + 0.8 * boost
+        cells[program] = np.round(values, 6)
+    counts = cells.groupby(["sample", "cell_type"]).size()
+    samples["n_cells"] = [
+        int(counts[(o, c)])
+        for o, c in zip(samples["original_sample"], samples["cell_type"], strict=True)
+    ]
+    samples = samples.loc[
+        :, ["sample", "original_sample", "cell_type", "n_cells", "medium", "therapy", "batch"]
+    ]
+    kept = cells.groupby("sample").size().reindex(originals).to_numpy()
+    failed = rng.integers(2, 9, size=(len(originals), 3))
+    cell_qc = pd.DataFrame(
+        {
+            "sample": originals,
+            "cells_in": kept + failed.max(axis=1) + 1,
+            "cells_kept": kept,
+            "median_genes": np.round(rng.normal(500, 10, len(originals)), 1),
+            "median_counts": np.round(rng.normal(830, 20, len(originals)), 1),
+            "median_mito_fraction": np.round(rng.normal(0.05, 0.003, len(originals)), 6),
+            "failed_min_genes": failed[:, 0],
+            "failed_min_counts": failed[:, 1],
+            "failed_max_mito": failed[:, 2],
+        }
+    )
+    dropped = pd.DataFrame(
+        {
+            "sample": [f"{o}__fibroblast" for o in originals],
+            "original_sample": originals,
+            "cell_type": "fibroblast",
+            "n_cells": per_type["fibroblast"],
+            "reason": f"fewer than {SC_MIN_CELLS} cells",
+        }
+    )
+
+    def renamed(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(sample=frame["sample"].map(rename))
+
+    kw["samples"] = samples
+    kw["library_sizes"] = renamed(kw["library_sizes"])
+    kw["pca"] = renamed(kw["pca"])
+    kw["sample_scores"] = renamed(kw["sample_scores"])
+    distances = kw["distances"].rename(index=rename, columns=rename)
+    distances.index.name = "sample"
+    kw["distances"] = distances
+    config = dict(kw["methods"]["config"])
+    config["data_type"] = "single_cell"
+    config["single_cell"] = {
+        "min_cells": SC_MIN_CELLS,
+        "embedding_cells": 20000,
+        "qc": {"min_genes": 200, "min_counts": 300, "max_mito_fraction": 0.2},
+    }
+    config["roles"] = {
+        "cell_type": {"column": "cell_type", "cancer": ["cancer"], "normal": ["normal"]},
+        "exposure": {"column": "medium", "exposed": "CM", "control": "control"},
+        "therapy": {"column": "therapy", "none": "none"},
+    }
+    kw["methods"] = dict(kw["methods"], config=config)
+    kw["single_cell"] = {"cells": cells, "cell_qc": cell_qc, "dropped": dropped}
+    return kw

@@ -12,7 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from report_fixtures import NULL_CONTRAST, make_report_inputs
+from report_fixtures import (
+    NULL_CONTRAST,
+    SCORED_PROGRAM,
+    make_report_inputs,
+    make_single_cell_report_inputs,
+)
 
 from msc_secretome import report
 from msc_secretome.report import (
@@ -22,6 +27,8 @@ from msc_secretome.report import (
     no_hits_reasons,
     render_report,
     select_plot_genes,
+    select_umap_cells,
+    sig3,
     sig4,
     slugify,
     therapy_label,
@@ -757,3 +764,282 @@ def test_renders_tables_read_back_from_tsv(tmp_path: Path, inputs: dict) -> None
     assert 'id="fig-sample-scores"' in text and "-running-spec" in text and "-ora" in text
     # the overlap group column read back as NaN for ungrouped programmes: shown empty
     assert "overlap_group" in text and ">nan<" not in text
+
+
+# --- single-cell runs ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sc_inputs() -> dict:
+    return make_single_cell_report_inputs()
+
+
+@pytest.fixture(scope="module")
+def sc_page(sc_inputs: dict) -> str:
+    return render_report(**sc_inputs)
+
+
+def _called(program_calls: pd.DataFrame) -> list[str]:
+    called = set(program_calls.loc[program_calls["call"].isin(["up", "down"]), "program"])
+    return [p for p in report._programme_order(program_calls) if p in called]
+
+
+def test_single_cell_section_only_in_single_cell_runs(page: str, sc_page: str) -> None:
+    assert 'id="single-cells"' not in page and 'href="#single-cells"' not in page
+    assert "fig-umap" not in page and "Single cells" not in page
+    assert 'href="#single-cells"' in sc_page
+    positions = [sc_page.index(f'<section id="{s}"') for s in ("qc", "single-cells", "programmes")]
+    assert positions == sorted(positions)
+    section = _section(sc_page, "single-cells")
+    for fig in ("fig-cells-kept", "fig-pseudo-samples", "fig-umap", "fig-cell-scores"):
+        assert f'id="{fig}"' in section, fig
+    assert "12 pseudo-samples" in sc_page  # header and lead count pseudo-samples
+    assert "12 pseudo-samples from 6 samples, 6 dropped" in _text(section)
+
+
+def test_single_cell_qc_table_bars_and_pseudo_samples(sc_page: str, sc_inputs: dict) -> None:
+    qc = sc_inputs["single_cell"]["cell_qc"]
+    table = _table(sc_page, "table-cell-qc")
+    rows = _rows(table)
+    assert len(rows) == len(qc)
+    header = re.findall(r"<th[^>]*>([^<]*)</th>", table)
+    assert header[:4] == ["sample", "cells_in", "cells_kept", "kept_%"]
+    first = qc.iloc[0]
+    assert rows[0][:4] == [
+        first["sample"],
+        str(first["cells_in"]),
+        str(first["cells_kept"]),
+        f"{100 * first['cells_kept'] / first['cells_in']:.1f}".rstrip("0").rstrip("."),
+    ]
+    text = _text(_section(sc_page, "single-cells"))
+    assert f"{qc['cells_kept'].sum()} of {qc['cells_in'].sum()} cells kept" in text
+    assert "at least 200 genes detected, at least 300 counts" in text
+    bars = _spec(sc_page, "fig-cells-kept")
+    assert bars["layout"]["barmode"] == "stack"
+    assert [t["name"] for t in bars["data"]] == ["kept", "removed by QC"]
+    assert bars["data"][0]["y"] == [float(v) for v in qc["cells_kept"]]
+    assert bars["data"][0]["x"] == list(qc["sample"])
+    heat = _spec(sc_page, "fig-pseudo-samples")["data"][0]
+    assert heat["x"] == ["cancer", "normal", "fibroblast"]
+    assert heat["y"] == list(qc["sample"])
+    assert [row[2] for row in heat["text"]] == ["10 ✕"] * len(qc)  # dropped: marked
+    assert all(row[0] == "45" for row in heat["text"])
+    assert "dropped: fewer than 20 cells" in heat["customdata"][0][2]
+
+
+def test_single_cell_dropped_table_or_none_dropped(sc_page: str, sc_inputs: dict) -> None:
+    dropped = _rows(_table(sc_page, "table-pseudobulk-dropped"))
+    assert len(dropped) == 6
+    assert dropped[0] == [
+        "control_none_r1__fibroblast",
+        "control_none_r1",
+        "fibroblast",
+        "10",
+        "fewer than 20 cells",
+    ]
+    assert "6 pseudo-samples dropped (fewer than 20 cells)" in _text(sc_page)
+    kw = dict(sc_inputs)
+    kw["single_cell"] = dict(
+        sc_inputs["single_cell"], dropped=sc_inputs["single_cell"]["dropped"].head(0)
+    )
+    text = render_report(**kw)
+    assert "table-pseudobulk-dropped" not in text
+    assert "No pseudo-sample dropped: every sample × cell type had at least 20 cells." in _text(
+        _section(text, "single-cells")
+    )
+
+
+def test_umap_webgl_with_colour_menu(sc_page: str, sc_inputs: dict) -> None:
+    spec = _spec(sc_page, "fig-umap")
+    cells = sc_inputs["single_cell"]["cells"]
+    assert len(spec["data"]) == 1
+    trace = spec["data"][0]
+    assert trace["type"] == "scattergl"
+    assert len(trace["x"]) == len(trace["y"]) == len(trace["text"]) == len(cells)
+    assert all(v == sig3(v) for v in trace["x"] + trace["y"])
+    assert sorted(trace["x"]) == sorted(sig3(v) for v in cells["UMAP1"])
+    called = _called(sc_inputs["program_calls"])
+    assert SCORED_PROGRAM in called and len(called) == 5
+    buttons = spec["layout"]["updatemenus"][0]["buttons"]
+    labels = [b["label"] for b in buttons]
+    assert labels == [
+        f"colour by {c}" for c in ("cell_type", "medium", "therapy", "batch", *called)
+    ]
+    # categorical: one code per level, the colour bar names the levels (first level on top)
+    by_type = buttons[0]["args"][0]
+    assert by_type["marker.colorbar.ticktext"] == [["cancer", "normal", "fibroblast"]]
+    assert by_type["marker.colorbar.tickvals"] == [[2, 1, 0]]
+    codes = by_type["marker.color"][0]
+    assert trace["marker"]["color"] == codes and len(codes) == len(cells)
+    code_of = {"cancer": 2, "normal": 1, "fibroblast": 0}
+    kinds = [t.split(" · ")[1] for t in trace["text"]]
+    assert codes == [code_of[k] for k in kinds]
+    by_medium = buttons[1]["args"][0]
+    assert by_medium["marker.colorbar.ticktext"] == [["control", "CM"]]  # control level first
+    # continuous: the programme's per-cell score, a sequential scale and a 1st-99th range
+    scored = buttons[labels.index(f"colour by {SCORED_PROGRAM}")]["args"][0]
+    assert scored["marker.colorscale"] == ["Viridis"]
+    values = scored["marker.color"][0]
+    assert sorted(values) == sorted(sig3(v) for v in cells[SCORED_PROGRAM])
+    lo, hi = np.percentile(cells[SCORED_PROGRAM], [1, 99])
+    assert scored["marker.cmin"] == [sig3(lo)] and scored["marker.cmax"] == [sig3(hi)]
+    assert SCORED_PROGRAM in scored["hovertemplate"][0]
+
+
+def test_umap_downsampling_is_capped_deterministic_and_proportional() -> None:
+    rng = np.random.default_rng(1)
+    n = 25_000
+    samples = rng.choice(["s1", "s2", "s3", "s4"], n, p=[0.4, 0.3, 0.2, 0.1])
+    cells = pd.DataFrame(
+        {
+            "cell": [f"c{i:06d}" for i in range(n)],
+            "sample": samples,
+            "cell_type": rng.choice(["a", "b"], n),
+            "UMAP1": rng.normal(size=n),
+            "UMAP2": rng.normal(size=n),
+        }
+    )
+    cells.loc[7, "UMAP1"] = np.nan  # cells without coordinates are not drawn
+    chosen = select_umap_cells(cells)
+    assert len(chosen) == report.MAX_UMAP_CELLS
+    assert "c000007" not in set(chosen["cell"])
+    again = select_umap_cells(cells.sample(frac=1.0, random_state=5))
+    assert chosen["cell"].tolist() == again["cell"].tolist()  # same cells, same draw order
+    share = chosen["sample"].value_counts(normalize=True)
+    expected = cells["sample"].value_counts(normalize=True)
+    assert (share - expected).abs().max() < 0.001
+    assert chosen["cell"].tolist() != sorted(chosen["cell"])  # shuffled draw order
+    small = select_umap_cells(cells.iloc[10:310], max_cells=1000)
+    assert len(small) == 300
+    fig, info = report.umap_figure(cells, None, None)
+    assert info == {
+        "n_cells": n,
+        "n_shown": report.MAX_UMAP_CELLS,
+        "options": ["colour by cell_type"],
+        "n_programmes": 0,
+    }
+    assert len(fig["data"][0]["x"]) == report.MAX_UMAP_CELLS
+    assert fig["layout"]["title"]["text"] == "UMAP of 10,000 of 25,000 cells"
+
+
+def test_cell_score_boxes_per_called_programme(sc_page: str, sc_inputs: dict) -> None:
+    spec = _spec(sc_page, "fig-cell-scores")
+    called = _called(sc_inputs["program_calls"])
+    titles = [a["text"] for a in spec["layout"]["annotations"]]
+    assert [re.sub(r"<br>.*", "", t) for t in titles] == [f"<b>{p}</b>" for p in called]
+    assert all("called up in" in t or "called down in" in t for t in titles)
+    assert spec["layout"]["boxmode"] == "group"
+    traces = spec["data"]
+    assert len(traces) == 2 * len(called)  # medium levels per panel
+    assert [t["name"] for t in traces[:2]] == ["control", "CM"]
+    assert [t["showlegend"] for t in traces] == [True, True] + [False] * (len(traces) - 2)
+    k = called.index(SCORED_PROGRAM)
+    control, cm = traces[2 * k], traces[2 * k + 1]
+    assert cm["x"] == ["cancer", "normal", "fibroblast"]
+    cells = sc_inputs["single_cell"]["cells"]
+    sel = cells[(cells["cell_type"] == "cancer") & (cells["medium"] == "CM")][SCORED_PROGRAM]
+    q1, med, q3 = np.percentile(sel, [25, 50, 75])
+    assert (cm["q1"][0], cm["median"][0], cm["q3"][0]) == (sig4(q1), sig4(med), sig4(q3))
+    assert cm["mean"][0] == sig4(sel.mean())
+    assert cm["median"][0] > control["q3"][0]  # the designed shift shows
+    stats = report.box_stats([1, 2, 3, 4, 100, np.nan])
+    assert stats["n"] == 5 and stats["upperfence"] == 4 and stats["lowerfence"] == 1
+    assert report.box_stats([np.nan]) is None
+
+
+def test_cell_scores_capped_by_abs_nes() -> None:
+    kw = make_single_cell_report_inputs()
+    calls = kw["program_calls"].copy()
+    calls["call"] = "up"
+    fig, info = report.cell_score_figure(
+        kw["single_cell"]["cells"], kw["samples"], calls, kw["methods"]["config"], max_panels=3
+    )
+    assert info["n_called"] == 16 and info["n_shown"] == 3
+    strongest = calls.assign(a=calls["NES"].abs()).groupby("program")["a"].max()
+    top = set(strongest.sort_values(ascending=False).index[:3])
+    shown = {re.sub(r"<b>(.*?)</b>.*", r"\1", a["text"]) for a in fig["layout"]["annotations"]}
+    assert shown == top
+
+
+def test_single_cell_without_called_programmes() -> None:
+    kw = make_single_cell_report_inputs()
+    kw["program_calls"] = kw["program_calls"].assign(call="ns")
+    text = render_report(**kw)
+    labels = [b["label"] for b in _spec(text, "fig-umap")["layout"]["updatemenus"][0]["buttons"]]
+    assert labels == [f"colour by {c}" for c in ("cell_type", "medium", "therapy", "batch")]
+    assert 'id="fig-cell-scores"' not in text
+    assert "No programme is called up or down in any contrast" in text
+
+
+def test_single_cell_deterministic_whatever_the_cell_order(sc_page: str) -> None:
+    kw = make_single_cell_report_inputs()
+    cells = kw["single_cell"]["cells"]
+    kw["single_cell"] = dict(kw["single_cell"], cells=cells.sample(frac=1.0, random_state=11))
+    assert render_report(**kw) == sc_page
+
+
+def test_single_cell_text_is_escaped() -> None:
+    kw = make_single_cell_report_inputs()
+    evil = "<b>x</b>&"
+    cells = kw["single_cell"]["cells"].copy()
+    cells.loc[cells["cell_type"] == "fibroblast", "cell_type"] = evil
+    cells.loc[cells["sample"] == "CM_none_r1", "batch"] = "<script>alert(1)</script>"
+    dropped = kw["single_cell"]["dropped"].assign(reason="<i>too few</i>")
+    kw["single_cell"] = dict(kw["single_cell"], cells=cells, dropped=dropped)
+    text = render_report(**kw)
+    assert evil not in text and "<script>alert" not in text and "<i>too few</i>" not in text
+    assert "&lt;i&gt;too few&lt;/i&gt;" in text
+    for block in _parse(text).json_blocks.values():
+        assert "<" not in block
+    ticks = _spec(text, "fig-umap")["layout"]["updatemenus"][0]["buttons"][0]["args"][0]
+    assert ticks["marker.colorbar.ticktext"][0][-1] == html.escape(evil)
+
+
+def test_single_cell_tables_read_back_from_tsv(
+    tmp_path: Path, sc_inputs: dict, sc_page: str
+) -> None:
+    """As the adapter reads them: cells gzipped, identifiers and factors as text."""
+    sc = sc_inputs["single_cell"]
+    sc["cells"].to_csv(tmp_path / "cells.tsv.gz", sep="\t", index=False)
+    sc["cell_qc"].to_csv(tmp_path / "cell_qc.tsv", sep="\t", index=False)
+    sc["dropped"].head(0).to_csv(tmp_path / "dropped.tsv", sep="\t", index=False)
+    text_cols = dict.fromkeys(["cell", "sample", "cell_type", "medium", "therapy", "batch"], str)
+    read = {
+        "cells": pd.read_csv(tmp_path / "cells.tsv.gz", sep="\t", dtype=text_cols),
+        "cell_qc": pd.read_csv(tmp_path / "cell_qc.tsv", sep="\t", dtype={"sample": str}),
+        "dropped": pd.read_csv(tmp_path / "dropped.tsv", sep="\t"),
+    }
+    text = render_report(**dict(sc_inputs, single_cell=read))
+    assert _spec(text, "fig-umap") == _spec(sc_page, "fig-umap")
+    assert _spec(text, "fig-cell-scores") == _spec(sc_page, "fig-cell-scores")
+    assert "No pseudo-sample dropped" in text
+
+
+def test_single_cell_report_size() -> None:
+    """20,000 scored cells: the UMAP draws 10,000; the section adds well under 2 MB."""
+    bulk = len(render_report(**make_report_inputs()).encode("utf-8"))
+    start = time.monotonic()
+    kw = make_single_cell_report_inputs(n_cells_per_sample=3_400)
+    assert len(kw["single_cell"]["cells"]) >= 20_000
+    text = render_report(**kw)
+    seconds = time.monotonic() - start
+    size = len(text.encode("utf-8"))
+    umap = len(_parse(text).json_blocks["fig-umap-spec"].encode("utf-8"))
+    print(
+        f"\nsingle-cell report: {size / 1e6:.2f} MB (bulk fixture {bulk / 1e6:.2f} MB; "
+        f"UMAP spec {umap / 1e6:.2f} MB) in {seconds:.1f} s"
+    )
+    assert len(_spec(text, "fig-umap")["data"][0]["x"]) == report.MAX_UMAP_CELLS
+    assert size - bulk < 2_000_000
+
+
+def test_cell_scores_by_cell_type_only_without_the_exposure_column() -> None:
+    kw = make_single_cell_report_inputs()
+    config = dict(kw["methods"]["config"])
+    config["roles"] = {"exposure": {"column": "treatment", "control": "x"}}
+    fig, info = report.cell_score_figure(
+        kw["single_cell"]["cells"], kw["samples"], kw["program_calls"], config
+    )
+    assert info["group"] is None and info["n_shown"] == 5
+    assert len(fig["data"]) == 5 and fig["layout"]["showlegend"] is False
+    assert all(t["x"] == ["cancer", "normal", "fibroblast"] for t in fig["data"])

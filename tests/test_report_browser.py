@@ -50,6 +50,7 @@ def check_report_in_browser(
     *,
     search_table: str | None = None,
     viewport_screenshot_path: str | Path | None = None,
+    single_cell_screenshot_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Open a report from file:// in headless Chromium and collect what a person would see.
 
@@ -59,8 +60,13 @@ def check_report_in_browser(
     running_id / running_rendered / running_panels (first running-score figure; None when
     there is none), plots_total / plots_rendered, search (table id, rows before/after, query),
     modebar_titles, load_seconds, screenshot (full page) and viewport_screenshot (the top of
-    the page as first seen, when ``viewport_screenshot_path`` is given). Raises RuntimeError if
-    Chromium or playwright is missing.
+    the page as first seen, when ``viewport_screenshot_path`` is given). Single-cell reports
+    add (all None for bulk reports): umap_rendered (the WebGL scatter drawn), umap_points,
+    umap_menu (its colour options), umap_recoloured (the colour bar title after choosing the
+    menu's last option, with no error), umap_hover (the hover label of a point then),
+    cell_scores_rendered, and single_cell_screenshot (a viewport at the UMAP, when
+    ``single_cell_screenshot_path`` is given). Raises RuntimeError if Chromium or playwright
+    is missing.
     """
     reason = _missing_requirement()
     if reason:
@@ -123,6 +129,7 @@ def check_report_in_browser(
                 result["running_rendered"] = fig.locator(".main-svg").count() > 0
                 # one subplot per programme: plotly draws each as a .subplot group
                 result["running_panels"] = fig.locator("g.subplot").count()
+            result.update(_check_single_cells(page, single_cell_screenshot_path))
             result["modebar_titles"] = sorted(
                 set(
                     page.eval_on_selector_all(
@@ -157,6 +164,61 @@ def check_report_in_browser(
     return result
 
 
+def _check_single_cells(page: Any, screenshot_path: str | Path | None) -> dict[str, Any]:
+    """The single-cell section's UMAP and per-cell score plots (all None when absent)."""
+    out: dict[str, Any] = dict.fromkeys(
+        [
+            "umap_rendered",
+            "umap_points",
+            "umap_menu",
+            "umap_recoloured",
+            "umap_hover",
+            "cell_scores_rendered",
+        ]
+    )
+    if page.locator("#fig-umap").count() == 0:
+        return out
+    umap = page.locator("#fig-umap")
+    # scattergl draws on a WebGL canvas; plotly shows a .no-webgl notice where it cannot
+    out["umap_rendered"] = (
+        umap.locator(".main-svg").count() > 0
+        and umap.locator("canvas.gl-canvas").count() > 0
+        and umap.locator(".no-webgl").count() == 0
+    )
+    out["umap_points"] = page.evaluate("() => document.getElementById('fig-umap').data[0].x.length")
+    page.evaluate("document.getElementById('umap').scrollIntoView()")
+    umap.locator(".updatemenu-header").click()
+    buttons = umap.locator(".updatemenu-dropdown-button")
+    out["umap_menu"] = [buttons.nth(i).text_content() for i in range(buttons.count())]
+    if buttons.count():
+        buttons.nth(buttons.count() - 1).click()
+        page.wait_for_timeout(300)
+        out["umap_recoloured"] = umap.locator(".colorbar .cbtitle").first.text_content()
+        # hover the first point: its pixel position from the axes
+        x, y = page.evaluate(
+            """() => {
+              const d = document.getElementById('fig-umap'), fl = d._fullLayout;
+              const r = d.getBoundingClientRect(), t = d.data[0];
+              return [r.left + fl._size.l + fl.xaxis.l2p(t.x[0]),
+                      r.top + fl._size.t + fl.yaxis.l2p(t.y[0])];
+            }"""
+        )
+        page.mouse.move(x + 1, y)
+        page.mouse.move(x, y)
+        page.wait_for_timeout(200)
+        out["umap_hover"] = umap.locator(".hoverlayer").text_content()
+    if screenshot_path is not None:
+        page.evaluate("document.getElementById('umap').scrollIntoView()")
+        page.evaluate("window.scrollBy(0, -50)")
+        page.screenshot(path=str(screenshot_path), full_page=False)
+        out["single_cell_screenshot"] = str(screenshot_path)
+    scores = page.locator("#fig-cell-scores")
+    out["cell_scores_rendered"] = (
+        scores.locator("g.boxlayer path").count() > 0 if scores.count() else None
+    )
+    return out
+
+
 @pytest.mark.browser
 def test_report_in_browser(tmp_path: Path) -> None:
     reason = _missing_requirement()
@@ -182,9 +244,42 @@ def test_report_in_browser(tmp_path: Path) -> None:
     assert res["running_id"] and res["running_rendered"], res["running_id"]
     assert res["running_panels"] >= 2, res["running_panels"]  # small multiples drawn
     assert res["plots_rendered"] == res["plots_total"] > 0
+    assert res["umap_rendered"] is None  # bulk: no single-cell section
     assert not any("share" in (t or "").lower() for t in res["modebar_titles"]), res[
         "modebar_titles"
     ]
     search = res["search"]
     assert search["before"] > search["after"] > 0, search
     assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_single_cell_report_in_browser(tmp_path: Path) -> None:
+    reason = _missing_requirement()
+    if reason:
+        pytest.skip(reason)
+    from report_fixtures import SCORED_PROGRAM, make_single_cell_report_inputs
+
+    from msc_secretome.report import render_report, write_report
+
+    kw = make_single_cell_report_inputs()
+    html_path = write_report(render_report(**kw), tmp_path / "index.html")
+    shot = Path(os.environ.get("REPORT_SCREENSHOT") or tmp_path / "report.png")
+    res = check_report_in_browser(
+        html_path, shot, single_cell_screenshot_path=tmp_path / "cells.png"
+    )
+
+    assert res["console_errors"] == []
+    assert res["page_errors"] == []
+    assert res["external_requests"] == [], res["external_requests"]
+    assert res["umap_rendered"] is True
+    assert res["umap_points"] == len(kw["single_cell"]["cells"])
+    assert res["umap_menu"][:4] == [
+        f"colour by {c}" for c in ("cell_type", "medium", "therapy", "batch")
+    ]
+    assert f"colour by {SCORED_PROGRAM}" in res["umap_menu"]
+    assert res["umap_recoloured"] == "score"  # a programme: continuous scale
+    assert " · " in res["umap_hover"] and ": " in res["umap_hover"], res["umap_hover"]
+    assert res["cell_scores_rendered"] is True
+    assert res["plots_rendered"] == res["plots_total"] > 0
+    assert (tmp_path / "cells.png").stat().st_size > 10_000

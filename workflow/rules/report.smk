@@ -19,6 +19,16 @@ rule html_report:
         ora=expand("results/enrichment/{contrast}.ora.tsv", contrast=CONTRASTS),
         gene_mapping="results/validated/gene_mapping.tsv",
         programs_gmt="results/gene_sets/programs.gmt",
+        # single-cell runs: cells (UMAP, per-cell scores), cell QC, dropped pseudo-samples
+        single_cell=(
+            [
+                "results/single_cell/cells.tsv.gz",
+                "results/single_cell/cell_qc.tsv",
+                "results/single_cell/pseudobulk_dropped.tsv",
+            ]
+            if SINGLE_CELL
+            else []
+        ),
     output:
         html=report(
             "results/report/index.html",

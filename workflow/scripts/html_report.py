@@ -81,9 +81,30 @@ methods = {
         for m in params.models.values()
     ],
 }
+
+
+def single_cell_tables(paths, samples):
+    """The single-cell run's cells, per-sample cell QC and dropped pseudo-samples (None for bulk:
+    the rule then has no such inputs)."""
+    if not paths:
+        return None
+    cells_path, qc_path, dropped_path = paths
+    ids = dict.fromkeys(["cell", "sample", "original_sample", "cell_type"], str)
+    # sample-sheet factors are text too (a batch "1" stays a level, not a number)
+    factors = {c: str for c in samples.columns if c != "n_cells"}
+    cells = tsv(cells_path, dtype=ids | factors)  # gzipped: pandas infers it from the suffix
+    logger.info("single cells: %d scored cells x %d columns", *cells.shape)
+    return {
+        "cells": cells,
+        "cell_qc": tsv(qc_path, dtype={"sample": str}),
+        "dropped": optional_tsv(dropped_path, dtype=ids),
+    }
+
+
 contrasts = tsv(inputs.contrasts)
+samples = tsv(inputs.samples, dtype=str)
 html = render_report(
-    samples=tsv(inputs.samples, dtype=str),
+    samples=samples,
     library_sizes=tsv(inputs.library_sizes),
     pca=tsv(inputs.pca),
     pca_variance=tsv(inputs.pca_variance),
@@ -101,6 +122,7 @@ html = render_report(
     ora={name: optional_tsv(path) for name, path in zip(params.contrasts, inputs.ora, strict=True)},
     gene_mapping=optional_tsv(inputs.gene_mapping, dtype=str),
     programme_gene_sets=read_gmt(inputs.programs_gmt),
+    single_cell=single_cell_tables(list(inputs.single_cell), samples),
 )
 write_report(html, snakemake.output.html)
 logger.info("report: %s (%.1f MB)", snakemake.output.html, len(html.encode()) / 1e6)

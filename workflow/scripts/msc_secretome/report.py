@@ -10,7 +10,8 @@ Properties the tests check:
   tables are searched and sorted by a few lines of vanilla JS; no CDN, no web fonts;
 * deterministic: the same inputs give byte-identical HTML apart from ``methods["date"]``
   (stable element ids from sanitised contrast names, ``json.dumps(sort_keys=True)``, floats
-  rounded to 4 significant digits, deterministic subsampling of volcano/MA points);
+  rounded to 4 significant digits, deterministic subsampling of volcano/MA points and of the
+  cells of the single-cell UMAP);
 * every piece of user text is escaped (``html.escape`` in markup, ``\\u003c`` in embedded JSON).
 """
 
@@ -54,6 +55,18 @@ RUNNING_COLUMNS = 4
 MAX_RUNNING_LINE_POINTS = 600
 # Per-sample programme scores: z-scores beyond this saturate the colour scale.
 SAMPLE_SCORE_Z_CAP = 3.0
+
+# Single cells: the UMAP draws at most MAX_UMAP_CELLS cells (every k-th in sample x cell type
+# order), shuffled with UMAP_DRAW_SEED; per-cell score boxes for at most MAX_CELL_SCORE_PANELS
+# called programmes, CELL_SCORE_COLUMNS per row.
+MAX_UMAP_CELLS = 10_000
+UMAP_DRAW_SEED = 0
+MAX_CELL_SCORE_PANELS = 12
+CELL_SCORE_COLUMNS = 3
+CELL_RESERVED_COLUMNS = ("cell", "sample", "cell_type", "UMAP1", "UMAP2")
+SHEET_ONLY_COLUMNS = ("original_sample", "n_cells")  # pseudobulk sheet columns, not factors
+SCORE_COLOURSCALE = "Viridis"
+CELL_COUNT_COLOURSCALE = [[0.0, "#f7fbff"], [0.5, "#9ecae1"], [1.0, "#2171b5"]]
 
 # Outlier rules (stated in the report).
 LIBSIZE_FRACTION = 1 / 3  # total_counts below this fraction of the median
@@ -1291,6 +1304,754 @@ def _sample_scores_block(
 
 
 # --------------------------------------------------------------------------------------------
+# 2b. single cells (single-cell runs only)
+# --------------------------------------------------------------------------------------------
+
+
+def sig3(value: Any) -> float | None:
+    """Round to 3 significant digits (UMAP coordinates, per-cell scores); ``None`` for NaN/inf."""
+    x = _num(value)
+    if x is None or not math.isfinite(x):
+        return None
+    return float(f"{x:.3g}")
+
+
+def _text_column(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: "" if _is_missing(v) else str(v))
+
+
+def _prepare_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """The cells table with ``cell``, ``sample`` and ``cell_type`` as text columns."""
+    table = cells.copy() if "cell" in cells.columns else cells.rename_axis("cell").reset_index()
+    for col in ("cell", "sample", "cell_type"):
+        table[col] = _text_column(table[col]) if col in table.columns else ""
+    return table
+
+
+def called_programmes(program_calls: pd.DataFrame | None) -> list[str]:
+    """Programmes called up or down in at least one contrast, in the NES heatmap's order."""
+    if program_calls is None or program_calls.empty or "call" not in program_calls.columns:
+        return []
+    called = set(program_calls.loc[program_calls["call"].isin(["up", "down"]), "program"].map(str))
+    if "category" not in program_calls.columns:
+        return sorted(called)
+    return [p for p in _programme_order(program_calls) if p in called]
+
+
+def single_cell_columns(
+    cells: pd.DataFrame, samples: pd.DataFrame | None, program_calls: pd.DataFrame | None
+) -> tuple[list[str], list[str]]:
+    """(factor columns, programme-score columns) of a cells table: programmes are the columns
+    named in the calls, else numeric columns not in the sample sheet; factors the rest."""
+    known = (
+        set(program_calls["program"].astype(str))
+        if program_calls is not None and "program" in program_calls.columns
+        else set()
+    )
+    sheet = set(map(str, samples.columns)) if samples is not None else set()
+    factors, programmes = [], []
+    for col in map(str, cells.columns):
+        if col in CELL_RESERVED_COLUMNS or col in SHEET_ONLY_COLUMNS:
+            continue
+        if col in known:
+            programmes.append(col)
+        elif col in sheet or not pd.api.types.is_numeric_dtype(cells[col]):
+            factors.append(col)
+        else:
+            programmes.append(col)
+    return factors, programmes
+
+
+def _level_order(values: pd.Series, preferred: Iterable[Any] = ()) -> list[str]:
+    """Levels present in ``values``: those in ``preferred`` first (in its order), then sorted."""
+    present = set(_text_column(values))
+    head = [p for p in dict.fromkeys(map(str, preferred)) if p in present]
+    return head + sorted(present - set(head))
+
+
+def _sheet_levels(samples: pd.DataFrame | None, column: str) -> list[str]:
+    if samples is None or column not in samples.columns:
+        return []
+    return list(dict.fromkeys(_text_column(samples[column])))
+
+
+def select_umap_cells(cells: pd.DataFrame, max_cells: int = MAX_UMAP_CELLS) -> pd.DataFrame:
+    """The cells the UMAP draws, independent of row order: cells with finite coordinates in
+    (sample, cell_type, cell) order, every (n / max_cells)-th when there are more than
+    ``max_cells`` (so each sample and cell type keeps its share), then shuffled with a fixed
+    seed so that no group is always drawn on top."""
+    table = _prepare_cells(cells)
+    xy = table[["UMAP1", "UMAP2"]].apply(pd.to_numeric, errors="coerce")
+    table = table[np.isfinite(xy.to_numpy(dtype=float)).all(axis=1)]
+    table = table.sort_values(["sample", "cell_type", "cell"], kind="stable")
+    n = len(table)
+    if n > max_cells:
+        table = table.iloc[(np.arange(max_cells) * n) // max_cells]
+    order = np.random.default_rng(UMAP_DRAW_SEED).permutation(len(table))
+    return table.iloc[order].reset_index(drop=True)
+
+
+def _factor_levels(
+    cells: pd.DataFrame, samples: pd.DataFrame | None, factors: Sequence[str], config: Any
+) -> dict[str, list[str]]:
+    """factor -> level order: the control level of the exposure first, then sample-sheet order,
+    then any other level sorted."""
+    column, control = _exposure(config)
+    out = {}
+    for f in factors:
+        preferred = [control] if f == column and control else []
+        out[f] = _level_order(cells[f], [*preferred, *_sheet_levels(samples, f)])
+    return out
+
+
+def _exposure(config: Any) -> tuple[str, str]:
+    """(column, control level) of ``roles.exposure``, default ``('medium', '')``."""
+    try:
+        exposure = config["roles"]["exposure"]
+        return str(exposure["column"]), str(exposure.get("control") or "")
+    except (KeyError, TypeError, AttributeError):
+        return ("medium", "")
+
+
+def umap_figure(
+    cells: pd.DataFrame,
+    samples: pd.DataFrame | None,
+    program_calls: pd.DataFrame | None,
+    config: Any = None,
+    *,
+    max_cells: int = MAX_UMAP_CELLS,
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """One WebGL scatter of the UMAP and a dropdown that recolours it: by cell type and each
+    sample-sheet factor (stepped colour scale, the colour bar naming the levels) and by the
+    per-cell score of each called programme (continuous, 1st-99th percentile). Returns (figure
+    or None, facts for the caption: n_cells, n_shown, options)."""
+    info: dict[str, Any] = {"n_cells": 0, "n_shown": 0, "options": [], "n_programmes": 0}
+    if cells is None or cells.empty or not {"UMAP1", "UMAP2"} <= set(cells.columns):
+        return None, info
+    factors, programmes = single_cell_columns(cells, samples, program_calls)
+    info["n_cells"] = len(cells)
+    shown = select_umap_cells(cells, max_cells)
+    info["n_shown"] = len(shown)
+    if shown.empty:
+        return None, info
+    categorical = ["cell_type", *factors]
+    levels = _factor_levels(shown, samples, factors, config)
+    levels["cell_type"] = _level_order(shown["cell_type"], _sheet_levels(samples, "cell_type"))
+    text = [
+        f"{esc(s)} · {esc(c)}" for s, c in zip(shown["sample"], shown["cell_type"], strict=True)
+    ]
+    options: list[tuple[str, dict[str, Any]]] = []
+    for f in categorical:
+        lv = levels[f]
+        # codes count down so that the colour bar lists the first level on top
+        code = {level: len(lv) - 1 - i for i, level in enumerate(lv)}
+        colours = [PALETTE[i % len(PALETTE)] for i in reversed(range(len(lv)))]
+        options.append(
+            (
+                f"colour by {esc(f)}",
+                {
+                    "marker.color": [[code[v] for v in _text_column(shown[f])]],
+                    "marker.colorscale": [_strip_colourscale(len(lv), colours)],
+                    "marker.cmin": [-0.5],
+                    "marker.cmax": [len(lv) - 0.5],
+                    "marker.colorbar.tickmode": ["array"],
+                    "marker.colorbar.tickvals": [[code[v] for v in lv]],
+                    "marker.colorbar.ticktext": [[esc(v) or "—" for v in lv]],
+                    "marker.colorbar.title.text": [esc(f)],
+                    "hovertemplate": ["%{text}<extra></extra>"],
+                },
+            )
+        )
+    for p in (p for p in called_programmes(program_calls) if p in programmes):
+        values = pd.to_numeric(shown[p], errors="coerce").to_numpy(dtype=float)
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            continue
+        lo, hi = (sig3(v) for v in np.percentile(finite, [1, 99]))
+        if hi is None or lo is None or hi <= lo:
+            lo, hi = sig3(finite.min()), sig3(finite.min() + 1)
+        options.append(
+            (
+                f"colour by {esc(p)}",
+                {
+                    "marker.color": [[sig3(v) for v in values]],
+                    "marker.colorscale": [SCORE_COLOURSCALE],
+                    "marker.cmin": [lo],
+                    "marker.cmax": [hi],
+                    "marker.colorbar.tickmode": ["auto"],
+                    "marker.colorbar.title.text": ["score"],
+                    "hovertemplate": [f"%{{text}}<br>{esc(p)}: %{{marker.color}}<extra></extra>"],
+                },
+            )
+        )
+    info["options"] = [label for label, _ in options]
+    info["n_programmes"] = len(options) - len(categorical)
+    first = options[0][1]
+    marker = {
+        "size": 4 if len(shown) <= 4000 else 3,
+        "opacity": 0.8,
+        "color": first["marker.color"][0],
+        "colorscale": first["marker.colorscale"][0],
+        "cmin": first["marker.cmin"][0],
+        "cmax": first["marker.cmax"][0],
+        "showscale": True,
+        "colorbar": {
+            "title": {"text": first["marker.colorbar.title.text"][0]},
+            "tickmode": "array",
+            "tickvals": first["marker.colorbar.tickvals"][0],
+            "ticktext": first["marker.colorbar.ticktext"][0],
+            "len": 0.8,
+            "thickness": 14,
+        },
+    }
+    trace = {
+        "type": "scattergl",
+        "mode": "markers",
+        "x": [sig3(v) for v in shown["UMAP1"]],
+        "y": [sig3(v) for v in shown["UMAP2"]],
+        "text": text,
+        "hovertemplate": first["hovertemplate"][0],
+        "marker": marker,
+        "showlegend": False,
+    }
+    buttons = [{"label": label, "method": "restyle", "args": [args]} for label, args in options]
+    title = (
+        f"UMAP of {fmt_value(len(shown))} cells"
+        if len(shown) == len(cells)
+        else f"UMAP of {fmt_value(len(shown))} of {fmt_value(len(cells))} cells"
+    )
+    fig = {
+        "data": [trace],
+        "layout": {
+            "title": {"text": title, "x": 0.98, "xanchor": "right"},
+            "margin": {"l": 50, "r": 20, "t": 80, "b": 50},
+            "xaxis": _axis("UMAP1", showticklabels=False, showgrid=False),
+            "yaxis": _axis("UMAP2", showticklabels=False, showgrid=False),
+            "hovermode": "closest",
+            "updatemenus": [
+                {
+                    "buttons": buttons,
+                    "direction": "down",
+                    "x": 0,
+                    "xanchor": "left",
+                    "y": 1.02,
+                    "yanchor": "bottom",
+                    "pad": {"t": 0, "b": 0},
+                    "showactive": True,
+                }
+            ],
+        },
+    }
+    return fig, info
+
+
+def box_stats(values: Iterable[Any]) -> dict[str, float] | None:
+    """Tukey box of finite values: n, quartiles (linear interpolation), whiskers at the most
+    extreme values within 1.5 IQR of the box, mean; None when there is no finite value."""
+    v = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(float)
+    v = np.sort(v[np.isfinite(v)])
+    if v.size == 0:
+        return None
+    q1, median, q3 = np.percentile(v, [25, 50, 75])
+    iqr = q3 - q1
+    return {
+        "n": int(v.size),
+        "q1": float(q1),
+        "median": float(median),
+        "q3": float(q3),
+        "lowerfence": float(v[v >= q1 - 1.5 * iqr].min()),
+        "upperfence": float(v[v <= q3 + 1.5 * iqr].max()),
+        "mean": float(v.mean()),
+    }
+
+
+def _called_contrasts(program_calls: pd.DataFrame | None) -> dict[str, dict[str, list[str]]]:
+    """programme -> {"up": contrasts calling it up, "down": ... down} (in table order)."""
+    if program_calls is None or program_calls.empty or "call" not in program_calls.columns:
+        return {}
+    out: dict[str, dict[str, list[str]]] = {}
+    for rec in program_calls.to_dict("records"):
+        call = str(rec.get("call"))
+        if call in ("up", "down"):
+            entry = out.setdefault(str(rec["program"]), {"up": [], "down": []})
+            entry[call].append(str(rec.get("contrast")))
+    return out
+
+
+def cell_score_figure(
+    cells: pd.DataFrame,
+    samples: pd.DataFrame | None,
+    program_calls: pd.DataFrame | None,
+    config: Any = None,
+    *,
+    max_panels: int = MAX_CELL_SCORE_PANELS,
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """Small multiples, one per called programme: box plots of the per-cell scores by cell type
+    (x) and exposure level (colour), drawn from precomputed statistics of all cells of the table.
+    At most ``max_panels`` programmes (the largest |NES| among their calls), in the NES
+    heatmap's order. Returns (figure or None, facts: n_called, n_shown, group, height)."""
+    info: dict[str, Any] = {"n_called": 0, "n_shown": 0, "group": None, "height": 0}
+    if cells is None or cells.empty:
+        return None, info
+    table = _prepare_cells(cells)
+    factors, score_columns = single_cell_columns(table, samples, program_calls)
+    called = [p for p in called_programmes(program_calls) if p in score_columns]
+    info["n_called"] = len(called)
+    if not called:
+        return None, info
+    if len(called) > max_panels:
+        sel = program_calls[program_calls["call"].isin(["up", "down"])]
+        strength = (
+            pd.to_numeric(sel["NES"], errors="coerce").abs().groupby(sel["program"].astype(str))
+        ).max()
+        top = sorted(called, key=lambda p: (-float(strength.get(p, 0.0) or 0.0), p))
+        keep = set(top[:max_panels])
+        called = [p for p in called if p in keep]
+    column = _exposure(config)[0]
+    group = column if column in factors else None
+    info["group"] = group
+    cell_types = _level_order(table["cell_type"], _sheet_levels(samples, "cell_type"))
+    if group:
+        group_levels = _factor_levels(table, samples, [group], config)[group]
+        table[group] = _text_column(table[group])
+    else:
+        group_levels = [""]
+    called_in = _called_contrasts(program_calls)
+    cols = min(CELL_SCORE_COLUMNS, len(called))
+    rows = math.ceil(len(called) / cols)
+    panel_px, title_px, axis_px, top_px, bottom_px = 190, 40, 34, 40, 10
+    height = top_px + bottom_px + rows * (panel_px + title_px + axis_px)
+    plot_h = height - top_px - bottom_px
+    h_gap = 0.06
+    width = (1 - h_gap * (cols - 1)) / cols
+    data: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {
+        "boxmode": "group",
+        "boxgroupgap": 0.25,
+        "showlegend": bool(group),
+        "legend": {
+            "orientation": "h",
+            "x": 0,
+            "y": 1,
+            "yanchor": "bottom",
+            "title": {"text": esc(group) if group else ""},
+        },
+        "margin": {"l": 50, "r": 10, "t": top_px, "b": bottom_px},
+        "annotations": [],
+    }
+    grouped = {
+        key: frame
+        for key, frame in table.groupby(["cell_type", group] if group else ["cell_type"], sort=True)
+    }
+    for k, p in enumerate(called):
+        row, col = divmod(k, cols)
+        suffix = "" if k == 0 else str(k + 1)
+        xa, ya = f"x{suffix}", f"y{suffix}"
+        top = 1 - (row * (panel_px + title_px + axis_px) + title_px) / plot_h
+        bottom = top - panel_px / plot_h
+        x0 = col * (width + h_gap)
+        for gi, level in enumerate(group_levels):
+            xs, stats = [], []
+            for ct in cell_types:
+                frame = grouped.get((ct, level) if group else (ct,))
+                box = box_stats(frame[p]) if frame is not None else None
+                if box is not None:
+                    xs.append(esc(ct))
+                    stats.append(box)
+            if not stats:
+                continue
+            trace: dict[str, Any] = {
+                "type": "box",
+                "name": esc(level) if group else "cells",
+                "legendgroup": esc(level),
+                "offsetgroup": str(gi),
+                "showlegend": k == 0 and bool(group),
+                "x": xs,
+                "xaxis": xa,
+                "yaxis": ya,
+                "marker": {"color": PALETTE[gi % len(PALETTE)]},
+                "line": {"width": 1.2},
+                "boxpoints": False,
+                "boxmean": True,
+            }
+            for key in ("q1", "median", "q3", "lowerfence", "upperfence", "mean"):
+                trace[key] = [sig4(s[key]) for s in stats]
+            data.append(trace)
+        layout[f"xaxis{suffix}"] = {
+            "domain": [sig4(x0), sig4(x0 + width)],
+            "anchor": ya,
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": [esc(c) for c in cell_types],
+            "tickfont": {"size": 10},
+        }
+        layout[f"yaxis{suffix}"] = {
+            "domain": [sig4(max(bottom, 0.0)), sig4(min(top, 1.0))],
+            "anchor": xa,
+            "zeroline": False,
+            "gridcolor": "#eeeeee",
+            "tickfont": {"size": 9},
+            "title": {"text": "score" if col == 0 else "", "font": {"size": 10}},
+        }
+        where = called_in.get(p, {"up": [], "down": []})
+        up, down = len(where["up"]), len(where["down"])
+        called_text = ", ".join(
+            t for t in (f"up in {up}" if up else "", f"down in {down}" if down else "") if t
+        )
+        hover = "<br>".join(f"{call}: {esc(c)}" for call in ("up", "down") for c in where[call])
+        layout["annotations"].append(
+            {
+                "xref": f"{xa} domain",
+                "yref": f"{ya} domain",
+                "x": 0,
+                "y": 1.02,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "align": "left",
+                "showarrow": False,
+                "text": f"<b>{esc(p)}</b><br>called {called_text} "
+                f"{'contrast' if up + down == 1 else 'contrasts'}",
+                "hovertext": hover,
+                "font": {"size": 10},
+            }
+        )
+    info["n_shown"] = len(called)
+    info["height"] = height
+    return {"data": data, "layout": layout}, info
+
+
+def _single_cell_settings(config: Any) -> dict[str, Any]:
+    try:
+        settings = config["single_cell"]
+    except (KeyError, TypeError):
+        return {}
+    return dict(settings) if isinstance(settings, Mapping) else {}
+
+
+def _cell_qc_block(cell_qc: pd.DataFrame | None, settings: Mapping[str, Any]) -> list[str]:
+    out = ['<h3 id="cell-qc">Cell quality control per sample</h3>']
+    if cell_qc is None or cell_qc.empty or "sample" not in cell_qc.columns:
+        out.append('<p class="muted">No per-sample cell QC table.</p>')
+        return out
+    qc = cell_qc.copy()
+    qc["sample"] = _text_column(qc["sample"])
+    thresholds = settings.get("qc") if isinstance(settings.get("qc"), Mapping) else {}
+    rules = [
+        text.format(esc(fmt_value(thresholds[key])))
+        for key, text in (
+            ("min_genes", "at least {} genes detected"),
+            ("min_counts", "at least {} counts"),
+            ("max_mito_fraction", "a mitochondrial fraction of at most {}"),
+        )
+        if key in thresholds and not _is_missing(thresholds[key])
+    ]
+    text = f"A cell is kept with {', '.join(rules)}. " if rules else ""
+    if {"cells_in", "cells_kept"} <= set(qc.columns):
+        cells_in = pd.to_numeric(qc["cells_in"], errors="coerce")
+        kept = pd.to_numeric(qc["cells_kept"], errors="coerce")
+        total_in, total_kept = float(cells_in.sum()), float(kept.sum())
+        share = f" ({100 * total_kept / total_in:.1f}%)" if total_in > 0 else ""
+        text += (
+            f"{fmt_value(total_kept)} of {fmt_value(total_in)} cells kept{share} across "
+            f"{_plural(len(qc), 'sample')}. "
+        )
+        ratio = (100 * kept / cells_in.where(cells_in > 0)).round(1)
+        qc.insert(list(qc.columns).index("cells_kept") + 1, "kept_%", ratio)
+    text += (
+        "The failure counts overlap (a cell can fail several rules); medians are over the "
+        "kept cells."
+    )
+    out.append(f'<p class="small">{text}</p>')
+    cols = list(map(str, qc.columns))
+    rows = []
+    for rec in qc.to_dict("records"):
+        row = []
+        for c in cols:
+            value = rec[c]
+            x = None if c == "sample" or isinstance(value, str) else _num(value)
+            row.append(x if x is not None else _text_value(value))
+        rows.append(row)
+    out.append(html_table("table-cell-qc", cols, rows, css_class="compact"))
+    return out
+
+
+def _cells_kept_figure(cell_qc: pd.DataFrame) -> dict[str, Any] | None:
+    if cell_qc is None or cell_qc.empty or not {"sample", "cells_kept"} <= set(cell_qc.columns):
+        return None
+    samples = [esc(s) for s in _text_column(cell_qc["sample"])]
+    kept = pd.to_numeric(cell_qc["cells_kept"], errors="coerce")
+    cells_in = pd.to_numeric(cell_qc.get("cells_in", kept), errors="coerce")
+    removed = (cells_in - kept).clip(lower=0)
+    hover = [
+        f"<b>{s}</b><br>kept {fmt_value(k)} of {fmt_value(n)}"
+        + (f" ({100 * k / n:.1f}%)" if n and math.isfinite(n) and n > 0 else "")
+        for s, k, n in zip(samples, kept, cells_in, strict=True)
+    ]
+    data = [
+        {
+            "type": "bar",
+            "name": "kept",
+            "x": samples,
+            "y": [sig4(v) for v in kept],
+            "text": hover,
+            "textposition": "none",
+            "hovertemplate": "%{text}<extra></extra>",
+            "marker": {"color": "#4c78a8"},
+        }
+    ]
+    if "cells_in" in cell_qc.columns:
+        data.append(
+            {
+                "type": "bar",
+                "name": "removed by QC",
+                "x": samples,
+                "y": [sig4(v) for v in removed],
+                "text": hover,
+                "textposition": "none",
+                "hovertemplate": "%{text}<extra></extra>",
+                "marker": {"color": "#c7c7c7"},
+            }
+        )
+    return {
+        "data": data,
+        "layout": {
+            "title": {"text": "Cells per sample after QC", "x": 0.02, "xanchor": "left"},
+            "barmode": "stack",
+            "xaxis": _axis("", tickangle=-45, tickfont={"size": 10 if len(samples) <= 24 else 8}),
+            "yaxis": _axis("cells"),
+            "legend": {
+                "orientation": "h",
+                "x": 1,
+                "xanchor": "right",
+                "y": 1.02,
+                "yanchor": "bottom",
+            },
+        },
+    }
+
+
+def _pseudosample_figure(
+    samples: pd.DataFrame | None,
+    dropped: pd.DataFrame | None,
+    cell_qc: pd.DataFrame | None,
+) -> dict[str, Any] | None:
+    """Samples x cell types heatmap of cells per pseudo-sample (the sheet's ``n_cells``);
+    dropped pseudo-samples show their count with a cross."""
+    need = {"original_sample", "cell_type", "n_cells"}
+    if samples is None or samples.empty or not need <= set(samples.columns):
+        return None
+    entries: dict[tuple[str, str], tuple[float, str]] = {}
+    for rec in samples.to_dict("records"):
+        key = (_text_value(rec["original_sample"]), _text_value(rec["cell_type"]))
+        entries[key] = (_num(rec["n_cells"]) or 0.0, f"pseudo-sample {esc(rec.get('sample'))}")
+    have_dropped = dropped is not None and not dropped.empty and need <= set(dropped.columns)
+    if have_dropped:
+        for rec in dropped.to_dict("records"):
+            key = (_text_value(rec["original_sample"]), _text_value(rec["cell_type"]))
+            entries.setdefault(
+                key, (_num(rec["n_cells"]) or 0.0, f"dropped: {esc(rec.get('reason'))}")
+            )
+    order = []
+    if cell_qc is not None and "sample" in cell_qc.columns:
+        order = list(_text_column(cell_qc["sample"]))
+    order += [s for s in _sheet_levels(samples, "original_sample") if s not in order]
+    order += sorted({s for s, _ in entries} - set(order))
+    order = list(dict.fromkeys(order))
+    types = _sheet_levels(samples, "cell_type")
+    types += sorted({c for _, c in entries} - set(types))
+    z, text, hover = [], [], []
+    for s in order:
+        zr, tr, hr = [], [], []
+        for c in types:
+            n, what = entries.get((s, c), (None, "no cells"))
+            is_dropped = what.startswith("dropped")
+            zr.append(sig4(n) if n is not None else None)
+            tr.append("" if n is None else f"{fmt_value(n)}{' ✕' if is_dropped else ''}")
+            hr.append(
+                f"<b>{esc(s)}</b> · {esc(c)}<br>{fmt_value(n) if n is not None else 0} "
+                f"cells<br>{what}"
+            )
+        z.append(zr)
+        text.append(tr)
+        hover.append(hr)
+    return {
+        "data": [
+            {
+                "type": "heatmap",
+                "z": z,
+                "x": [esc(c) for c in types],
+                "y": [esc(s) for s in order],
+                "text": text,
+                "texttemplate": "%{text}",
+                "textfont": {"size": 10},
+                "customdata": hover,
+                "hovertemplate": "%{customdata}<extra></extra>",
+                "colorscale": CELL_COUNT_COLOURSCALE,
+                "zmin": 0,
+                "zmax": max([v for row in z for v in row if v is not None] or [1]),
+                "xgap": 1,
+                "ygap": 1,
+                "colorbar": {"title": {"text": "cells"}, "thickness": 12},
+            }
+        ],
+        "layout": {
+            "title": {"text": "Cells per pseudo-sample (sample × cell type)"},
+            "xaxis": {"side": "top", "automargin": True},
+            "yaxis": {
+                "autorange": "reversed",
+                "automargin": True,
+                "tickfont": {"size": 10 if len(order) <= 24 else 8},
+            },
+            "margin": {"l": 60, "r": 20, "t": 70, "b": 20},
+        },
+        "height": max(380, 110 + 18 * len(order)),
+    }
+
+
+def _text_value(value: Any) -> str:
+    return "" if _is_missing(value) else str(value)
+
+
+def _dropped_block(dropped: pd.DataFrame | None, settings: Mapping[str, Any]) -> str:
+    min_cells = settings.get("min_cells")
+    rule = f"fewer than {esc(fmt_value(min_cells))} cells" if min_cells is not None else ""
+    if dropped is None or dropped.empty:
+        at_least = (
+            f": every sample × cell type had at least {esc(fmt_value(min_cells))} cells"
+            if min_cells is not None
+            else ""
+        )
+        return (
+            f'<div class="box ok" id="pseudobulk-dropped"><b>No pseudo-sample dropped</b>'
+            f"{at_least}.</div>"
+        )
+    cols = [
+        c
+        for c in ("sample", "original_sample", "cell_type", "n_cells", "reason")
+        if c in dropped.columns
+    ] or list(map(str, dropped.columns))
+    rows = [
+        [
+            _num(rec[c]) if c == "n_cells" and _num(rec[c]) is not None else _text_value(rec[c])
+            for c in cols
+        ]
+        for rec in dropped.to_dict("records")
+    ]
+    why = f" ({rule})" if rule else ""
+    return (
+        f'<div class="box warn" id="pseudobulk-dropped"><b>'
+        f"{_plural(len(dropped), 'pseudo-sample')} dropped{why}</b>: they are left out of "
+        "the pseudobulk counts, so their samples are missing from that cell type's contrasts."
+        f"</div>"
+        + html_table("table-pseudobulk-dropped", cols, rows, searchable=False, css_class="compact")
+    )
+
+
+def _single_cell_section(
+    single_cell: Mapping[str, pd.DataFrame | None],
+    samples: pd.DataFrame,
+    program_calls: pd.DataFrame | None,
+    config: Any,
+) -> str:
+    cells = single_cell.get("cells")
+    cell_qc = single_cell.get("cell_qc")
+    dropped = single_cell.get("dropped")
+    settings = _single_cell_settings(config)
+    out = ['<section id="single-cells"><h2>2b. Single cells</h2>']
+    n_samples = len(cell_qc) if cell_qc is not None and not cell_qc.empty else None
+    from_samples = f" from {_plural(n_samples, 'sample')}" if n_samples else ""
+    n_dropped = 0 if dropped is None else len(dropped)
+    out.append(
+        '<p class="lead">Cells are filtered per sample, then the counts of each sample × cell '
+        "type are summed into a pseudo-sample; the pseudo-samples are the samples of every "
+        f"model and contrast in this report ({_plural(len(samples), 'pseudo-sample')}"
+        f"{from_samples}, {n_dropped} dropped).</p>"
+    )
+    out += _cell_qc_block(cell_qc, settings)
+    kept_fig = _cells_kept_figure(cell_qc)
+    pseudo_fig = _pseudosample_figure(samples, dropped, cell_qc)
+    if kept_fig or pseudo_fig:
+        height = pseudo_fig.pop("height") if pseudo_fig else 380
+        out.append('<div class="grid2">')
+        if kept_fig:
+            out.append(_figure("fig-cells-kept", kept_fig, height=max(380, min(height, 520))))
+        if pseudo_fig:
+            out.append(_figure("fig-pseudo-samples", pseudo_fig, height=height))
+        out.append("</div>")
+        if pseudo_fig:
+            out.append(
+                '<p class="small">Cells per pseudo-sample: the sheet\'s <code>n_cells</code>; '
+                "✕ marks a pseudo-sample dropped for too few cells (hover for the reason).</p>"
+            )
+    out.append('<h3 id="pseudo-samples-dropped">Pseudo-samples dropped</h3>')
+    out.append(_dropped_block(dropped, settings))
+
+    out.append('<h3 id="umap">Cells in a UMAP</h3>')
+    n_table = 0 if cells is None else len(cells)
+    fig, info = umap_figure(cells, samples, program_calls, config) if n_table else (None, {})
+    if fig is None:
+        out.append('<p class="muted">No cells with UMAP coordinates.</p>')
+    else:
+        embedding = settings.get("embedding_cells")
+        subsample = (
+            f" (a seeded subsample of at most {esc(fmt_value(embedding))} kept cells)"
+            if embedding is not None
+            else ""
+        )
+        shown = (
+            f"one of the {fmt_value(info['n_cells'])} scored cells{subsample}"
+            if info["n_shown"] == info["n_cells"]
+            else f"a cell: {fmt_value(info['n_shown'])} of the {fmt_value(info['n_cells'])} "
+            f"scored cells{subsample} are drawn, evenly spread over samples and cell types"
+        )
+        out.append(
+            f'<p class="small">Each dot is {shown}. '
+            "The menu colours them by cell type, by a sample-sheet factor or by the per-cell "
+            "score of a programme called up or down in at least one contrast "
+            f"({_plural(info['n_programmes'], 'programme')}; module score: mean expression of the "
+            "programme's genes minus that of matched control genes; colour range 1st–99th "
+            "percentile). Hover for a cell's sample and cell type; drag to zoom, double-click "
+            "to reset.</p>"
+        )
+        out.append(_figure("fig-umap", fig, height=640, css_class="square umap"))
+
+    out.append('<h3 id="cell-scores">Per-cell programme scores</h3>')
+    box, binfo = (
+        cell_score_figure(cells, samples, program_calls, config)
+        if n_table
+        else (None, {"n_called": 0})
+    )
+    if box is None:
+        out.append(
+            '<p class="muted">No programme is called up or down in any contrast, so there are '
+            "no per-cell score distributions to show.</p>"
+            if n_table
+            else '<p class="muted">No per-cell scores.</p>'
+        )
+    else:
+        which = (
+            f"each of the {binfo['n_shown']} programmes called"
+            if binfo["n_shown"] == binfo["n_called"]
+            else f"the {binfo['n_shown']} of {binfo['n_called']} called programmes with the "
+            "largest |NES|"
+        )
+        by = (
+            f"cell type and {esc(binfo['group'])} (other factors pooled)"
+            if binfo["group"]
+            else "cell type"
+        )
+        out.append(
+            f'<p class="small">Per-cell scores of {which} up or down in at least one contrast, '
+            f"by {by}, over all {fmt_value(n_table)} scored cells. Box: quartiles; line: "
+            "median; dashed: mean; whiskers: the most extreme cells within 1.5 × IQR (cells "
+            "beyond are not drawn).</p>"
+        )
+        out.append(_figure("fig-cell-scores", box, height=binfo["height"], css_class="cellscores"))
+    out.append("</section>")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
 # 4. per contrast
 # --------------------------------------------------------------------------------------------
 
@@ -2407,6 +3168,7 @@ def render_report(
     ora: Mapping[str, pd.DataFrame] | None = None,
     gene_mapping: pd.DataFrame | None = None,
     programme_gene_sets: Mapping[str, Sequence[str]] | None = None,
+    single_cell: Mapping[str, pd.DataFrame | None] | None = None,
 ) -> str:
     """The whole report as one self-contained HTML string (see the module docstring).
 
@@ -2414,7 +3176,12 @@ def render_report(
     ``sample_scores`` (``sample`` + one column per programme; only ``sample`` when disabled),
     ``ora`` (contrast -> ORA table), ``gene_mapping`` (key/value rows of the gene-id mapping)
     and ``programme_gene_sets`` (programme -> genes, for the GSEA running-score plots; the
-    ranking statistic and weight come from ``methods["config"]["enrichment"]``)."""
+    ranking statistic and weight come from ``methods["config"]["enrichment"]``) and
+    ``single_cell`` (single-cell runs only: ``cells`` -- one row per scored cell with ``cell``,
+    ``sample``, ``cell_type``, the factors, ``UMAP1``/``UMAP2`` and one score column per
+    programme --, ``cell_qc`` and ``dropped``; ``samples`` is then the pseudobulk sheet with
+    ``original_sample``, ``cell_type`` and ``n_cells``), which adds the "Single cells"
+    section."""
     de = dict(de or {})
     enrichment = dict(enrichment or {})
     methods = dict(methods or {})
@@ -2473,8 +3240,10 @@ def render_report(
             )
         )
     jump = "".join(f'<option value="{ids[n]}">{esc(n)}</option>' for n in order)
+    cells_link = '<a href="#single-cells">Single cells</a>' if single_cell is not None else ""
     nav = (
         '<nav><a href="#verdict">Verdict</a><a href="#qc">Design &amp; QC</a>'
+        f"{cells_link}"
         '<a href="#programmes">Programmes</a><a href="#contrasts">Contrasts</a>'
         '<a href="#enrichment">Gene-set tables</a><a href="#methods">Methods</a>'
         f'<select id="contrast-jump" aria-label="jump to contrast"><option value="">jump to '
@@ -2493,12 +3262,18 @@ def render_report(
     body = [
         f"<header><h1>{esc(title)}</h1><div class='sub'>Generated "
         f'<span class="report-date">{esc(methods.get("date", ""))}</span> · workflow '
-        f"{esc(methods.get('workflow_version', 'unknown'))} · {len(samples)} samples · "
+        f"{esc(methods.get('workflow_version', 'unknown'))} · {len(samples)} "
+        f"{'pseudo-samples' if single_cell is not None else 'samples'} · "
         f"{_plural(len(order), 'contrast')}</div></header>",
         nav,
         "<main>",
         _verdict_section(dual_benefit, program_calls, none_level),
         _qc_section(samples, library_sizes, pca, pca_variance, distances, outliers),
+        *(
+            [_single_cell_section(single_cell, samples, program_calls, config)]
+            if single_cell is not None
+            else []
+        ),
         _programmes_section(program_calls, order, samples, sample_scores),
         '<section id="contrasts"><h2>4. Differential expression per contrast</h2>'
         f"<ul class='toc'>{toc}</ul></section>",
