@@ -54,7 +54,8 @@ def test_single_cell_outputs_and_shared_downstream(single_cell_run):
     assert (qc["cells_kept"] < qc["cells_in"]).all()  # the simulated low-quality cells go
     cells = pd.read_csv(workdir / "results/single_cell/cells.tsv.gz", sep="\t")
     assert {"UMAP1", "UMAP2", "CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS"} <= set(cells.columns)
-    assert (workdir / "results/report/index.html").is_file()
+    report = (workdir / "results/report/index.html").read_text()
+    assert 'id="single-cells"' in report
     # the same rule files serve bulk and single-cell runs: only the input rules differ
     rules = (PROJECT_ROOT / "workflow/rules/validate.smk").read_text()
     assert "counts_input()" in rules
