@@ -51,6 +51,7 @@ CANCER = Model(
     {"medium": "control", "therapy": "none", "batch": "b1"},
 )
 CM = ("medium", "msc_cm", "control")
+PYDESEQ2_OPTIMIZER_GAP = 0.05  # log2 units; set after measuring, see the test
 CONTRASTS = {
     "cm_vs_ctrl_none": Contrast("cm_vs_ctrl_none", "cancer", "compare", (CM,), {"therapy": "none"}),
     "cm_vs_ctrl_chemo": Contrast(
@@ -143,16 +144,32 @@ def test_a_coefficient_is_shrunk_on_the_given_fit_like_pydeseq2(example_fit, mon
     ours = shrink_contrast(dds, CONTRASTS["cm_x_chemo"])
     pd.testing.assert_frame_equal(dds.varm["LFC"], fitted)  # the fit is left as it was
     coefficient = "medium[T.msc_cm]:therapy[T.chemo]"
+    pd.testing.assert_frame_equal(ours, shrink_coefficient(dds, coefficient))
+    assert list(ours.index) == list(dds.var_names)
+
+    # PyDESeq2's own shrinkage of that coefficient, which ours starts from and polishes
     columns = list(dds.obsm["design_matrix"].columns)
-    unit = np.eye(len(columns))[columns.index(coefficient)]
+    index = columns.index(coefficient)
+    unit = np.eye(len(columns))[index]
     stats = DeseqStats(dds, contrast=unit, quiet=True)
     stats.summary()
+    prior_scale = min(np.sqrt(stats._fit_prior_var(coeff_idx=index)), 1.0)
     stats.lfc_shrink(coeff=coefficient)
     direct = stats.LFC[coefficient] / np.log(2)
-    assert list(ours.index) == list(dds.var_names)
-    np.testing.assert_allclose(ours["log2FoldChange"], direct, rtol=1e-12, atol=0)
-    pd.testing.assert_frame_equal(ours, shrink_coefficient(dds, coefficient))
-    # shrinkage pulls towards 0 and never flips a well-determined sign
+    gap = float((ours["log2FoldChange"] - direct).abs().max())
+    print(f"\nmax |ours - PyDESeq2 lfc_shrink| = {gap:.2g} log2 units")
+    assert gap <= PYDESEQ2_OPTIMIZER_GAP
+    # ... and ours is the better optimum of the same posterior, for every gene
+    posterior = de._ApeglmPosterior(
+        dds, dds.obsm["design_matrix"].to_numpy(float), index, prior_scale
+    )
+    genes = np.arange(dds.n_vars)
+    theirs = posterior.value(stats.LFC.to_numpy(float), genes)
+    mode, _ = posterior.mode_and_sd(stats.LFC.to_numpy(float))
+    assert np.allclose(mode[:, index] / np.log(2), ours["log2FoldChange"], rtol=0, atol=1e-12)
+    assert (posterior.value(mode, genes) <= theirs + 1e-9).all()
+
+    # shrinkage pulls towards 0
     mle = contrast_results(dds, pd.Series(unit, index=columns)).set_index("gene_id")
     assert (ours["log2FoldChange"].abs() <= mle["log2FoldChange"].abs() + 1e-6).mean() > 0.99
     assert (ours["lfcSE"] > 0).all()
@@ -163,11 +180,13 @@ def test_other_contrasts_are_shrunk_without_refitting(example_fit, monkeypatch):
     monkeypatch.setattr(de, "fit_model", None)  # any refit would fail
     cm_radiation = shrink_contrast(dds, CONTRASTS["cm_vs_ctrl_radiation"])
     ctrl_radiation = shrink_contrast(dds, CONTRASTS["ctrl_vs_cm_radiation"])
-    # the Cauchy prior is symmetric: the reversed contrast is the mirror image
+    # The Cauchy prior is symmetric, so the reversed contrast is nearly the mirror image; not
+    # exactly, as apeglm's N(0, 15^2) prior on the other coefficients (intercept included)
+    # depends on the parametrisation: measured 3.4e-3 log2 (LFC), 4.4e-3 relative (SE).
     np.testing.assert_allclose(
-        ctrl_radiation["log2FoldChange"], -cm_radiation["log2FoldChange"], rtol=0, atol=1e-5
+        ctrl_radiation["log2FoldChange"], -cm_radiation["log2FoldChange"], rtol=0, atol=5e-3
     )
-    np.testing.assert_allclose(ctrl_radiation["lfcSE"], cm_radiation["lfcSE"], rtol=1e-4)
+    np.testing.assert_allclose(ctrl_radiation["lfcSE"], cm_radiation["lfcSE"], rtol=1e-2)
     # it is the contrast's MLE that gets shrunk, towards 0
     vector = contrast_vector(
         check_design(metadata, CANCER), CONTRASTS["cm_vs_ctrl_radiation"], CANCER, metadata
@@ -184,20 +203,23 @@ def test_without_interaction_the_at_level_does_not_matter(example_fit):
     dds = fit_model(counts, metadata, additive.design)
     at_none = shrink_contrast(dds, CONTRASTS["cm_vs_ctrl_none"])  # a coefficient already
     at_chemo = shrink_contrast(dds, CONTRASTS["cm_vs_ctrl_chemo"])  # relevelled therapy
-    np.testing.assert_allclose(at_chemo["log2FoldChange"], at_none["log2FoldChange"], atol=1e-5)
-    np.testing.assert_allclose(at_chemo["lfcSE"], at_none["lfcSE"], rtol=1e-4)
+    # same coefficient, two parametrisations; measured 7.6e-4 log2 and 5.2e-4 relative (SE)
+    np.testing.assert_allclose(
+        at_chemo["log2FoldChange"], at_none["log2FoldChange"], rtol=0, atol=2e-3
+    )
+    np.testing.assert_allclose(at_chemo["lfcSE"], at_none["lfcSE"], rtol=1e-3)
 
 
 # --- against DESeq2 (R, apeglm) ---------------------------------------------------------------
 
 R_SHRINK = {
-    "single_factor": ("~condition", {"condition": "A"}, {"log2FoldChange": 2e-3, "lfcSE": 5e-2}),
+    "single_factor": ("~condition", {"condition": "A"}, {"log2FoldChange": 2e-3, "lfcSE": 5e-4}),
     "multi_factor": (
         "~group + condition",
         {"group": "X", "condition": "A"},
-        {"log2FoldChange": 1e-2, "lfcSE": 5e-2},
+        {"log2FoldChange": 1e-2, "lfcSE": 2e-4},
     ),
-    "large_counts": ("~condition", {"condition": "A"}, {"log2FoldChange": 2e-2, "lfcSE": 5e-2}),
+    "large_counts": ("~condition", {"condition": "A"}, {"log2FoldChange": 5e-2, "lfcSE": 5e-2}),
 }
 
 

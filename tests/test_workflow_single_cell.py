@@ -17,6 +17,7 @@ def single_cell_run(tmp_path_factory):
         {
             "single_cell": {"example": {"n_cells_per_sample": 200, "n_genes": 3000}},
             "enrichment": {"permutations": 300, "sample_scores": "none"},
+            "de": {"lfc_shrink": True},  # exercises apeGLM shrinkage of every contrast
         },
     )
     run_snakemake(
@@ -54,6 +55,9 @@ def test_single_cell_outputs_and_shared_downstream(single_cell_run):
     assert (qc["cells_kept"] < qc["cells_in"]).all()  # the simulated low-quality cells go
     cells = pd.read_csv(workdir / "results/single_cell/cells.tsv.gz", sep="\t")
     assert {"UMAP1", "UMAP2", "CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS"} <= set(cells.columns)
+    summary = read(workdir, "results/de/contrasts.tsv")
+    assert summary["lfc_shrink"].astype(str).eq("True").all()
+    assert (summary["size_factors"] == "poscounts").all()
     report = (workdir / "results/report/index.html").read_text()
     assert 'id="single-cells"' in report
     # the same rule files serve bulk and single-cell runs: only the input rules differ

@@ -65,5 +65,6 @@ rule summarise_contrasts:
         models={name: model_params(name) for name in MODELS},
         roles=config["roles"],
         alpha=config["de"]["alpha"],
+        de=config["de"],
     script:
         "../scripts/summarise_contrasts.py"

@@ -3,7 +3,11 @@
 import pickle
 
 from msc_secretome.design import check_design, contrast_vector
-from msc_secretome.differential_expression import contrast_results, count_significant
+from msc_secretome.differential_expression import (
+    contrast_results,
+    count_significant,
+    shrink_contrast,
+)
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import contrast_from_dict, model_from_dict
 from msc_secretome.tables import write_tsv
@@ -29,5 +33,12 @@ table = contrast_results(
     lfc_threshold=de["lfc_threshold"],
     symbols=symbols,
 )
+if de["lfc_shrink"]:
+    # apeGLM-shrunk log2FoldChange and lfcSE (posterior SD); stat, pvalue, padj stay the
+    # Wald test's, as with DESeq2's lfcShrink.
+    shrunk = shrink_contrast(dds, contrast, n_cpus=snakemake.threads).loc[table["gene_id"]]
+    table["log2FoldChange"] = shrunk["log2FoldChange"].to_numpy()
+    table["lfcSE"] = shrunk["lfcSE"].to_numpy()
+    logger.info("log2 fold changes shrunk (apeGLM)")
 write_tsv(table, snakemake.output.table)
 logger.info("up/down at padj < %s: %s", de["alpha"], count_significant(table, de["alpha"]))

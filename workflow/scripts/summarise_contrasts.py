@@ -17,4 +17,12 @@ tables = {
 }
 samples = read_table(snakemake.input.samples)
 summary = contrast_summary(contrasts, models, samples, tables, params.roles, params.alpha)
+# Every DE option, recorded beside the numbers it produced.
+de = params.de
+summary["prefilter"] = (
+    f">= {de['prefilter']['min_count']} reads in >= {de['prefilter']['min_samples']} samples"
+)
+for option in ("size_factors", "independent_filter", "cooks_filter", "refit_cooks",
+               "lfc_threshold", "lfc_shrink"):  # fmt: skip
+    summary[option] = de[option]
 write_tsv(summary, snakemake.output.summary)
