@@ -101,6 +101,7 @@ def peer_results(project_root, tmp_path_factory):
             model.design,
             size_factors=de["size_factors"],
             refit_cooks=de["refit_cooks"],
+            n_cpus=2,
         )
         fitted = time.perf_counter()
         for name, vector in vectors.items():
