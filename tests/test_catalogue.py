@@ -370,3 +370,19 @@ def test_read_gmt_set_without_genes_and_duplicates(tmp_path):
     path.write_text("SET1\tdesc\tA\nSET1\tdesc\tB\n")
     with pytest.raises(InputError, match=r"twice\.gmt.*line 2.*line 1"):
         read_gmt(path)
+
+
+def test_library_keyed_by_another_id_type_is_refused():
+    from msc_secretome.catalogue import library_coverage
+
+    data = {"TP53", "CDKN1A", "MDM2", "BAX"}
+    with pytest.raises(InputError, match=r"(?s)only 0 of its 3 genes.*look like entrez.*Fix"):
+        library_coverage(
+            "kegg", {"set": ["7157", "1026", "4193"]}, data, min_coverage=0.2, path="kegg.gmt"
+        )
+    with pytest.raises(InputError, match="only 0 of its 0 genes"):
+        library_coverage("empty", {}, data, min_coverage=0.2, path="empty.gmt")
+    ok = library_coverage(
+        "p53", {"set": ["TP53", "MDM2", "XYZ1"]}, data, min_coverage=0.2, path="p53.gmt"
+    )
+    assert ok == {"n_genes": 3, "genes_in_data": 2, "coverage": 2 / 3}

@@ -146,3 +146,11 @@ def test_contrast_context_uses_at_subset_and_references():
     assert context["cell_type"] == "cancer"
     assert context["therapy"] == "chemo"
     assert context["medium"] is None
+
+
+def test_level_with_a_single_sample_is_explained():
+    samples = sheet()
+    samples.loc[0, "batch"] = "b9"  # one sample alone in its batch
+    model = Model("m", "~ batch + medium", {"cell_type": ("cancer",)}, {"medium": "control"})
+    with pytest.raises(InputError, match=r"\['b9'\] of 'batch' have a single sample"):
+        model_samples(samples, model)

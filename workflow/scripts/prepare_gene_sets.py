@@ -10,9 +10,14 @@ from pathlib import Path
 import anndata as ad
 import pandas as pd
 
-from msc_secretome.catalogue import catalogue_gene_sets, read_catalogue, read_gmt, write_gmt
-from msc_secretome.errors import InputError
-from msc_secretome.gene_ids import detect_id_type, read_alias_table
+from msc_secretome.catalogue import (
+    catalogue_gene_sets,
+    library_coverage,
+    read_catalogue,
+    read_gmt,
+    write_gmt,
+)
+from msc_secretome.gene_ids import read_alias_table
 from msc_secretome.gene_set_cache import cached_library
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import sha256_of, write_tsv
@@ -44,19 +49,9 @@ for library, source in params.sources.items():
             name: list(dict.fromkeys(aliases.resolve(g)[0] for g in genes))
             for name, genes in gene_sets.items()
         }
-    genes = {g for members in gene_sets.values() for g in members}
-    present = genes & data_symbols
-    coverage = len(present) / len(genes) if genes else 0.0
-    if not gene_sets or coverage < params.min_coverage:
-        raise InputError(
-            f"library {library!r}: only {len(present)} of its {len(genes)} genes "
-            f"({coverage:.0%}) are among the data's symbols; its genes look like "
-            f"{detect_id_type(sorted(genes)[:500]) if genes else 'nothing'} "
-            f"(e.g. {sorted(genes)[:3]}), the data's symbols like {sorted(data_symbols)[:3]}",
-            path=str(path),
-            fix="use a GMT keyed by gene symbols (or give gene_annotation so the counts map to "
-            "symbols); lower gene_sets.min_coverage only if the overlap is truly small",
-        )
+    coverage = library_coverage(
+        library, gene_sets, data_symbols, min_coverage=params.min_coverage, path=str(path)
+    )
     write_gmt(gene_sets, out_dir / f"{library}.gmt", descriptions=descriptions)
     rows.append(
         {
@@ -65,11 +60,10 @@ for library, source in params.sources.items():
             "path": str(path),
             "sha256": sha256_of(path),
             "n_sets": len(gene_sets),
-            "n_genes": len(genes),
-            "genes_in_data": len(present),
-            "coverage": round(coverage, 4),
+            "n_genes": coverage["n_genes"],
+            "genes_in_data": coverage["genes_in_data"],
+            "coverage": round(coverage["coverage"], 4),
         }
     )
-    logger.info("library %s: %d sets, %d genes, coverage %.3f", library, len(gene_sets),
-                len(genes), coverage)  # fmt: skip
+    logger.info("library %s: %d sets, %s", library, len(gene_sets), coverage)
 write_tsv(pd.DataFrame(rows), outputs.libraries)

@@ -358,3 +358,34 @@ def shared_genes(catalogue: pd.DataFrame) -> pd.DataFrame:
                 rows.append((a, b, len(common), ",".join(common)))
     table = pd.DataFrame(rows, columns=["program_a", "program_b", "n_shared", "genes"])
     return table.sort_values("n_shared", ascending=False, kind="stable", ignore_index=True)
+
+
+def library_coverage(
+    library: str,
+    gene_sets: dict[str, list[str]],
+    data_symbols: set[str],
+    *,
+    min_coverage: float,
+    path: str,
+) -> dict[str, float]:
+    """How much of a library's genes the data has; an error when it is empty or too little.
+
+    Returns ``{"n_genes", "genes_in_data", "coverage"}``. Below ``min_coverage`` the library is
+    most likely keyed by another id type (Entrez, Ensembl) than the data's symbols.
+    """
+    from .gene_ids import detect_id_type
+
+    genes = {g for members in gene_sets.values() for g in members}
+    present = genes & data_symbols
+    coverage = len(present) / len(genes) if genes else 0.0
+    if not gene_sets or coverage < min_coverage:
+        looks = detect_id_type(sorted(genes)[:500]) if genes else "nothing"
+        raise InputError(
+            f"library {library!r}: only {len(present)} of its {len(genes)} genes "
+            f"({coverage:.0%}) are among the data's symbols; its genes look like {looks} "
+            f"(e.g. {sorted(genes)[:3]}), the data's symbols like {sorted(data_symbols)[:3]}",
+            path=str(path),
+            fix="use a GMT keyed by gene symbols (or give gene_annotation so the counts map to "
+            "symbols); lower gene_sets.min_coverage only if the overlap is truly small",
+        )
+    return {"n_genes": len(genes), "genes_in_data": len(present), "coverage": coverage}

@@ -195,6 +195,17 @@ def model_samples(
                 fix=f"remove {variable!r} from the design of {model.name!r} (it is constant "
                 "in this subset)",
             )
+        sizes = chosen[variable].astype(str).value_counts()
+        lonely = sorted(sizes.index[sizes == 1])
+        if lonely:
+            raise InputError(
+                f"{where}: level(s) {lonely} of {variable!r} have a single sample among the "
+                "model's samples: its coefficient would fit that sample exactly and no "
+                "variance could be estimated for it",
+                path=path,
+                fix="add replicates, merge the level with another, or drop the sample "
+                "(subset) before fitting",
+            )
         reference = model.reference.get(variable) or (default_reference or {}).get(variable)
         if reference is None:
             reference = levels[0]
