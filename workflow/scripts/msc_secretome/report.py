@@ -20,9 +20,7 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
-import tempfile
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -3295,17 +3293,8 @@ def render_report(
 
 
 def write_report(html_text: str, path: str | Path) -> Path:
-    """Write the report atomically: a temporary file in the same folder, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(html_text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write the report atomically: a temporary file in the same folder, then a rename."""
+    from .tables import write_text_atomic
+
+    write_text_atomic(html_text, path)
+    return Path(path)

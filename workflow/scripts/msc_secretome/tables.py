@@ -107,28 +107,26 @@ def _publish(tmp: str, path: Path) -> None:
 def write_tsv_gz(table: pd.DataFrame, path: str | Path, *, index: bool = False) -> None:
     """Write a gzipped TSV atomically; no timestamp in the gzip header, so bytes are stable."""
     text = table.to_csv(sep="\t", index=index, float_format=FLOAT_FORMAT, lineterminator="\n")
-    data = gzip.compress(text.encode("utf-8"), mtime=0)
+    write_bytes_atomic(gzip.compress(text.encode("utf-8"), mtime=0), path)
+
+
+def write_text_atomic(text: str, path: str | Path) -> None:
+    """Write UTF-8 text to a temporary file beside ``path``, then rename it into place."""
+    write_bytes_atomic(text.encode("utf-8"), path)
+
+
+def write_bytes_atomic(data: bytes, path: str | Path) -> None:
+    """Write bytes to a temporary file beside ``path``, then rename it into place.
+
+    A reader (or a rerun after a crash) sees either the old file, no file, or the complete new
+    one; the temporary name starts with a dot and ends in ``.tmp``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-        _publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_text_atomic(text: str, path: str | Path) -> None:
-    """Write text to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
         _publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
