@@ -18,7 +18,11 @@ rule fit_model:
         runtime=runtime_min(15, 1.0),
     params:
         model=lambda wc: model_params(wc.model),
-        de=config["de"],
+        # only what the fit uses: changing alpha or shrinkage does not refit
+        de={
+            key: config["de"][key]
+            for key in ("prefilter", "size_factors", "refit_cooks")
+        },
     script:
         "../scripts/fit_model.py"
 
