@@ -12,7 +12,8 @@ rule fit_model:
         "logs/benchmarks/fit_model/{model}.tsv"
     conda:
         conda_env("analysis")
-    threads: 2
+    # the batched engine is numpy on one core; PyDESeq2's own spreads genes over workers
+    threads: 1 if config["de"]["engine"] == "batched" else 2
     resources:
         mem_mb=mem_mb(1500, 30),
         runtime=runtime_min(15, 1.0),
@@ -21,7 +22,7 @@ rule fit_model:
         # only what the fit uses: changing alpha or shrinkage does not refit
         de={
             key: config["de"][key]
-            for key in ("prefilter", "size_factors", "refit_cooks")
+            for key in ("prefilter", "size_factors", "refit_cooks", "engine")
         },
     script:
         "../scripts/fit_model.py"

@@ -34,6 +34,7 @@ dds = fit_model(
     model.design,
     size_factors=de["size_factors"],
     refit_cooks=de["refit_cooks"],
+    engine=de["engine"],
     n_cpus=snakemake.threads,
 )
 symbols = adata.var["symbol"].astype(str)

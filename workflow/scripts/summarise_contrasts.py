@@ -23,6 +23,6 @@ summary["prefilter"] = (
     f">= {de['prefilter']['min_count']} reads in >= {de['prefilter']['min_samples']} samples"
 )
 for option in ("size_factors", "independent_filter", "cooks_filter", "refit_cooks",
-               "lfc_threshold", "lfc_shrink"):  # fmt: skip
+               "lfc_threshold", "lfc_shrink", "engine"):  # fmt: skip
     summary[option] = de[option]
 write_tsv(summary, snakemake.output.summary)
