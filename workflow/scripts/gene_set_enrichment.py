@@ -30,6 +30,7 @@ for library, gmt in zip(params.libraries, snakemake.input.gmts, strict=True):
             permutations=settings["permutations"],
             seed=settings["seed"],
             weight=settings["weight"],
+            method=settings["method"],
             threads=snakemake.threads,
             **sizes,
         )

