@@ -15,14 +15,10 @@ import pandas as pd
 import pytest
 from pydeseq2 import utils
 
-from msc_secretome.batched_inference import (
-    BatchedInference,
-    _dispersion_objective,
-    _outer_rows,
-    nb_nll_genes,
-)
+from msc_secretome.batched_inference import BatchedInference, _dispersion_objective, nb_nll_genes
 from msc_secretome.design import Contrast, Model, check_design, contrast_vector, model_samples
 from msc_secretome.differential_expression import contrast_results, fit_model
+from msc_secretome.wald import outer_rows
 
 
 def design_frame(n_replicates: int = 3) -> pd.DataFrame:
@@ -39,7 +35,8 @@ def design_frame(n_replicates: int = 3) -> pd.DataFrame:
 
 def simulated_counts(samples: pd.DataFrame, n_genes: int = 1500, seed: int = 11):
     """NB counts with DESeq2's mean-dispersion shape; genes 0-99 respond to CM (more under
-    chemo), genes 100-119 have no reads at all in the control/none cell."""
+    chemo), genes 100-119 have no reads at all in the control/none cell, genes 200-209 an
+    outlier count in the first sample."""
     rng = np.random.default_rng(seed)
     base = rng.uniform(1, 11, n_genes)
     log2 = np.tile(base, (len(samples), 1))
@@ -51,6 +48,7 @@ def simulated_counts(samples: pd.DataFrame, n_genes: int = 1500, seed: int = 11)
     dispersion = (0.03 + 1 / mean) * rng.lognormal(0, 0.3, n_genes)
     counts = rng.negative_binomial(1 / dispersion, 1 / (1 + dispersion * mean))
     counts[np.ix_(~cm & ~chemo, np.arange(100, 120))] = 0
+    counts[0, 200:210] = counts[0, 200:210] * 30 + 500  # Cook's outliers
     return pd.DataFrame(
         counts, index=samples["sample"], columns=[f"g{i:04d}" for i in range(n_genes)]
     )
@@ -60,7 +58,7 @@ def simulated_counts(samples: pd.DataFrame, n_genes: int = 1500, seed: int = 11)
 def experiment():
     samples = design_frame()
     counts = simulated_counts(samples)
-    model = Model("m", "~ batch + medium * therapy", {}, {"medium": "control", "therapy": "none"})
+    model = Model("m", "~ medium * therapy", {}, {"medium": "control", "therapy": "none"})
     metadata = model_samples(samples.astype(str), model).loc[:, model.variables]
     counts = counts.loc[metadata.index]
     counts = counts.loc[:, (counts >= 10).sum() >= 3]
@@ -111,7 +109,7 @@ def test_dispersion_objective_derivatives_match_finite_differences(prior_var):
     counts = rng.negative_binomial(5, 5 / (5 + mu)).astype(float)
     log_alpha = np.log(rng.uniform(0.02, 0.5, 6))
     centre = log_alpha + 0.3
-    outer = _outer_rows(X)
+    outer = outer_rows(X)
 
     def f(values):
         return _dispersion_objective(counts, X, outer, mu, values, centre, prior_var, True)
@@ -192,3 +190,63 @@ def test_whole_fit_agrees_with_pydeseq2s_default_inference(experiment):
         called = ours["padj"] < 0.05
         assert called.sum() > 20, f"{name}: the planted effect should be found"
         assert (called != (theirs["padj"] < 0.05)).sum() <= 1, name
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"lfc_threshold": 0.5},
+        {"independent_filter": False},
+        {"cooks_filter": False},
+    ],
+)
+def test_contrast_table_equals_pydeseq2_deseqstats(experiment, options):
+    """The light Wald path (no PyDESeq2 in the contrast job) gives DeseqStats's numbers."""
+    from pydeseq2.default_inference import DefaultInference
+    from pydeseq2.ds import DeseqStats
+
+    from msc_secretome.differential_expression import independent_filter_padj
+
+    _, _, vectors, fits = experiment
+    dds = fits["batched"]
+    assert dds.cooks_outlier().sum() >= 5, "the planted outliers should be flagged"
+    vector = vectors["cm_none"]
+    threshold = options.get("lfc_threshold", 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stats = DeseqStats(
+            dds,
+            contrast=vector.to_numpy(dtype=float),
+            alpha=0.05,
+            cooks_filter=options.get("cooks_filter", True),
+            independent_filter=False,
+            lfc_null=threshold,
+            alt_hypothesis="greaterAbs" if threshold > 0 else None,
+            inference=DefaultInference(n_cpus=1),
+            quiet=True,
+        )
+        stats.summary()
+    theirs = stats.results_df
+    if options.get("independent_filter", True):
+        theirs["padj"], _ = independent_filter_padj(
+            theirs["baseMean"].to_numpy(), theirs["pvalue"].to_numpy(), 0.05
+        )
+    ours = contrast_results(dds, vector, alpha=0.05, **options).set_index("gene_id")
+    assert list(ours.index) == list(theirs.index)
+    for column in ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]:
+        np.testing.assert_allclose(
+            ours[column], theirs[column], rtol=1e-9, atol=1e-300, err_msg=column
+        )
+
+
+def test_normal_tail_and_bh_equal_scipy_stats():
+    from scipy.stats import false_discovery_control, norm
+
+    from msc_secretome.wald import benjamini_hochberg, normal_sf
+
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.normal(0, 4, 1000), [0.0, 40.0, -40.0]])
+    np.testing.assert_array_equal(normal_sf(x), norm.sf(x))
+    p = np.concatenate([rng.uniform(size=500), rng.uniform(0, 1e-6, 50), [0.5, 0.5, 1.0]])
+    np.testing.assert_array_equal(benjamini_hochberg(p), false_discovery_control(p, method="bh"))

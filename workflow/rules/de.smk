@@ -6,6 +6,7 @@ rule fit_model:
         experiment="results/validated/experiment.h5ad",
     output:
         model="results/models/{model}.pkl",
+        wald="results/models/{model}.wald.pkl",
     log:
         "logs/fit_model/{model}.log",
     benchmark:
@@ -30,6 +31,8 @@ rule fit_model:
 
 rule contrast_results:
     input:
+        wald=lambda wc: f"results/models/{model_of(wc.contrast)}.wald.pkl",
+        # the full PyDESeq2 fit, read only for apeGLM shrinkage
         model=lambda wc: f"results/models/{model_of(wc.contrast)}.pkl",
     output:
         table="results/de/{contrast}.tsv",

@@ -1,41 +1,43 @@
-"""Rule contrast_results: the Wald test of one contrast on its model's fit."""
+"""Rule contrast_results: the Wald test of one contrast on its model's fit.
+
+Reads the model's Wald inputs (arrays, no PyDESeq2 import); the full PyDESeq2 fit is loaded
+only for apeGLM shrinkage (``de.lfc_shrink``).
+"""
 
 import pickle
 
 from msc_secretome.design import check_design, contrast_vector
-from msc_secretome.differential_expression import (
-    contrast_results,
-    count_significant,
-    shrink_contrast,
-)
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import contrast_from_dict, model_from_dict
 from msc_secretome.tables import write_tsv
+from msc_secretome.wald import contrast_table, count_significant
 
 logger = log_to_file(snakemake)
 params = snakemake.params
-with open(snakemake.input.model, "rb") as handle:
+with open(snakemake.input.wald, "rb") as handle:
     fitted = pickle.load(handle)
-dds, symbols = fitted["dds"], fitted["symbols"]
 model = model_from_dict(params.model)
 contrast = contrast_from_dict(params.contrast)
-# The fit's own formulaic helper does not survive pickling; rebuild it from the same metadata.
-metadata = dds.obs.loc[:, model.variables]
+metadata = fitted["obs"].loc[:, model.variables]
 vector = contrast_vector(check_design(metadata, model), contrast, model, metadata)
 logger.info("contrast %s: %s; vector %s", contrast.name, contrast.describe(), vector.to_dict())
 de = params.de
-table = contrast_results(
-    dds,
+table = contrast_table(
+    fitted,
     vector,
     alpha=de["alpha"],
     independent_filter=de["independent_filter"],
     cooks_filter=de["cooks_filter"],
     lfc_threshold=de["lfc_threshold"],
-    symbols=symbols,
+    symbols=fitted["symbols"],
 )
 if de["lfc_shrink"]:
+    from msc_secretome.differential_expression import shrink_contrast
+
     # apeGLM-shrunk log2FoldChange and lfcSE (posterior SD); stat, pvalue, padj stay the
     # Wald test's, as with DESeq2's lfcShrink.
+    with open(snakemake.input.model, "rb") as handle:
+        dds = pickle.load(handle)["dds"]
     shrunk = shrink_contrast(dds, contrast, n_cpus=snakemake.threads).loc[table["gene_id"]]
     table["log2FoldChange"] = shrunk["log2FoldChange"].to_numpy()
     table["lfcSE"] = shrunk["lfcSE"].to_numpy()

@@ -6,7 +6,7 @@ import anndata as ad
 import pandas as pd
 
 from msc_secretome.design import check_design, model_samples
-from msc_secretome.differential_expression import fit_model, prefilter_mask
+from msc_secretome.differential_expression import fit_model, prefilter_mask, wald_inputs
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import model_from_dict
 
@@ -40,3 +40,6 @@ dds = fit_model(
 symbols = adata.var["symbol"].astype(str)
 with open(snakemake.output.model, "wb") as handle:
     pickle.dump({"dds": dds, "symbols": symbols, "model": params.model}, handle, protocol=5)
+# What each contrast job's Wald test reads: arrays only, loaded without importing PyDESeq2.
+with open(snakemake.output.wald, "wb") as handle:
+    pickle.dump(wald_inputs(dds) | {"symbols": symbols}, handle, protocol=5)

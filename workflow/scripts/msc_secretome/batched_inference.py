@@ -22,7 +22,7 @@ operations:
   It converges to the optimum more tightly than L-BFGS-B's default stopping rule
   (dispersions agree with PyDESeq2's to its optimiser tolerance); genes where Newton does not
   converge are handed to ``utils.fit_alpha_mle``.
-* ``wald_test``: closed form, vectorised.
+* ``wald_test``: closed form, vectorised (:func:`wald.wald_test`).
 
 Everything else (size factors, trend, prior, Cook's distances, apeGLM shrinkage) is
 PyDESeq2's own. Genes are processed in blocks of ``block_size`` so memory stays bounded
@@ -35,7 +35,11 @@ import numpy as np
 from pydeseq2 import utils
 from pydeseq2.default_inference import DefaultInference
 from scipy.special import gammaln, polygamma, psi
-from scipy.stats import norm
+
+from .wald import gene_blocks as _blocks
+from .wald import outer_rows as _outer_rows
+from .wald import wald_test as _wald_test
+from .wald import weighted_gram as _weighted_gram
 
 NEWTON_MAX_ITER = 100
 NEWTON_TOL = 1e-9
@@ -45,21 +49,6 @@ NEWTON_TOL = 1e-9
 # starts at the 1e-8 floor, where the likelihood is numerically Poisson.
 PROJECTED_GRADIENT_TOL = 1e-5
 MAX_HALVINGS = 40
-
-
-def _outer_rows(design_matrix: np.ndarray) -> np.ndarray:
-    """Row-wise outer products ``x_i x_i^T``, flattened: (samples, p*p)."""
-    return np.einsum("ip,iq->ipq", design_matrix, design_matrix).reshape(design_matrix.shape[0], -1)
-
-
-def _weighted_gram(weights: np.ndarray, outer: np.ndarray, p: int) -> np.ndarray:
-    """``X^T diag(w_g) X`` for every gene g: (genes, p, p) from weights (samples, genes)."""
-    return (weights.T @ outer).reshape(-1, p, p)
-
-
-def _blocks(n_genes: int, block_size: int):
-    for start in range(0, n_genes, block_size):
-        yield slice(start, min(start + block_size, n_genes))
 
 
 def nb_nll_genes(counts: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -234,55 +223,17 @@ class BatchedInference(DefaultInference):
         lfc_null,
         alt_hypothesis=None,
     ):
-        p = design_matrix.shape[1]
-        outer = _outer_rows(design_matrix)
-        n_genes = mu.shape[1]
-        pvalues, statistics, errors = (np.full(n_genes, np.nan) for _ in range(3))
-        lfc = np.asarray(lfc, dtype=float)
-        fitted = np.isfinite(lfc).all(axis=1) & np.isfinite(mu).all(axis=0) & np.isfinite(disp)
-        for block in _blocks(n_genes, self.block_size):
-            genes = np.flatnonzero(fitted[block]) + block.start
-            if genes.size == 0:
-                continue
-            m = mu[:, genes]
-            w = m / (1.0 + m * disp[genes])
-            gram = _weighted_gram(w, outer, p)
-            inverse = np.linalg.inv(gram + ridge_factor)
-            hc = inverse @ contrast
-            se = np.sqrt(np.einsum("gp,gpq,gq->g", hc, gram, hc))
-            stat, pvalue = _wald_statistic(lfc[genes], se, contrast, lfc_null, alt_hypothesis)
-            pvalues[genes], statistics[genes], errors[genes] = pvalue, stat, se
-        return pvalues, statistics, errors
-
-
-def _wald_statistic(lfc, se, contrast, lfc_null, alt_hypothesis):
-    """Statistic and p-value per gene, as ``utils.wald_test`` computes them."""
-    scaled = lambda values: values / se[:, None]  # noqa: E731
-
-    def greater(null):
-        stat = np.fmax(scaled(lfc - null), 0) @ contrast
-        return stat, norm.sf(stat)
-
-    def less(null):
-        stat = np.fmin(scaled(lfc - null), 0) @ contrast
-        return stat, norm.sf(np.abs(stat))
-
-    if alt_hypothesis is None:
-        stat = ((lfc - lfc_null) @ contrast) / se
-        return stat, 2 * norm.sf(np.abs(stat))
-    if alt_hypothesis == "greaterAbs":
-        stat = (np.sign(lfc) * np.fmax(scaled(np.abs(lfc) - lfc_null), 0)) @ contrast
-        return stat, 2 * norm.sf(np.abs(stat))
-    if alt_hypothesis == "greater":
-        return greater(lfc_null)
-    if alt_hypothesis == "less":
-        return less(lfc_null)
-    if alt_hypothesis == "lessAbs":
-        stat_above, p_above = greater(-abs(lfc_null))
-        stat_below, p_below = less(abs(lfc_null))
-        stat = np.where(np.abs(stat_below) < np.abs(stat_above), stat_below, stat_above)
-        return stat, np.maximum(p_above, p_below)
-    raise ValueError(f"unknown alternative hypothesis {alt_hypothesis!r}")
+        return _wald_test(
+            design_matrix,
+            disp,
+            lfc,
+            mu,
+            ridge_factor,
+            contrast,
+            lfc_null,
+            alt_hypothesis,
+            self.block_size,
+        )
 
 
 def _dispersion_objective(counts, X, outer, mu, log_alpha, log_alpha_hat, prior_var, cr_reg):

@@ -11,19 +11,14 @@ from pydeseq2.default_inference import DefaultInference
 from pydeseq2.ds import DeseqStats
 
 from .batched_inference import BatchedInference
+from .wald import (  # noqa: F401  (re-exported: the DE API in one place)
+    RESULT_COLUMNS,
+    contrast_table,
+    count_significant,
+    independent_filter_padj,
+)
 
 ENGINES = ("batched", "pydeseq2")
-
-RESULT_COLUMNS = [
-    "gene_id",
-    "symbol",
-    "baseMean",
-    "log2FoldChange",
-    "lfcSE",
-    "stat",
-    "pvalue",
-    "padj",
-]
 
 
 def prefilter_mask(counts: pd.DataFrame, min_count: int, min_samples: int) -> np.ndarray:
@@ -84,6 +79,33 @@ def fit_model(
     return dds
 
 
+def wald_inputs(dds: DeseqDataSet) -> dict:
+    """What a contrast's Wald test reads from a fitted model (:func:`wald.contrast_table`).
+
+    Arrays and small frames only (no PyDESeq2 objects), so a contrast job can load them
+    without importing PyDESeq2. The gene masks do not depend on the contrast: Cook's outliers
+    (``DeseqDataSet.cooks_outlier``) and genes left all-zero after outlier replacement.
+    """
+    all_zero = np.zeros(dds.n_vars, dtype=bool)
+    if dds.refit_cooks and dds.var["replaced"].sum() > 0:
+        all_zero = np.asarray(dds.var_names.isin(dds.new_all_zeroes_genes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        cooks_outlier = np.asarray(dds.cooks_outlier(), dtype=bool)
+    return {
+        "gene_id": np.asarray(dds.var_names, dtype=str),
+        "columns": list(dds.obsm["design_matrix"].columns),
+        "design_matrix": dds.obsm["design_matrix"].to_numpy(dtype=float),
+        "lfc": dds.varm["LFC"].to_numpy(dtype=float),
+        "size_factors": dds.obs["size_factors"].to_numpy(dtype=float),
+        "dispersions": dds.var["dispersions"].to_numpy(dtype=float),
+        "base_mean": dds.var["_normed_means"].to_numpy(dtype=float),
+        "cooks_outlier": cooks_outlier,
+        "all_zero_after_refit": all_zero,
+        "obs": dds.obs.copy(),
+    }
+
+
 def contrast_results(
     dds: DeseqDataSet,
     vector: pd.Series,
@@ -96,41 +118,20 @@ def contrast_results(
 ) -> pd.DataFrame:
     """Wald test of one contrast vector; the table of the output contract.
 
-    With ``independent_filter``, padj follows DESeq2's own procedure
-    (:func:`independent_filter_padj`, a port of R's ``lowess``), so the calls equal R's; the
-    Wald statistics and p-values are PyDESeq2's formulas (Cook's-filtered p-values are NaN,
-    as in R), computed for all genes at once (:class:`BatchedInference`; closed form, so the
-    same numbers whichever engine fitted ``dds``).
+    PyDESeq2's ``DeseqStats`` numbers (Wald statistics and p-values, Cook's-filtered p-values
+    NaN, as in R) computed by :func:`wald.contrast_table` from :func:`wald_inputs`. With
+    ``independent_filter``, padj follows DESeq2's own procedure
+    (:func:`independent_filter_padj`, a port of R's ``lowess``), so the calls equal R's.
     """
-    columns = list(dds.obsm["design_matrix"].columns)
-    if list(vector.index) != columns:
-        raise ValueError(f"contrast vector columns {list(vector.index)} != design {columns}")
-    inference = BatchedInference()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)
-        stats = DeseqStats(
-            dds,
-            contrast=vector.to_numpy(dtype=float),
-            alpha=alpha,
-            cooks_filter=cooks_filter,
-            independent_filter=False,  # done below, as R does it
-            lfc_null=lfc_threshold,
-            alt_hypothesis="greaterAbs" if lfc_threshold > 0 else None,
-            inference=inference,
-            quiet=True,
-        )
-        stats.summary()
-    table = stats.results_df.copy()
-    if independent_filter:
-        table["padj"], _ = independent_filter_padj(
-            table["baseMean"].to_numpy(), table["pvalue"].to_numpy(), alpha
-        )
-    table.insert(0, "gene_id", table.index.astype(str))
-    if symbols is None:
-        table.insert(1, "symbol", table["gene_id"])
-    else:
-        table.insert(1, "symbol", symbols.reindex(table["gene_id"]).fillna("").to_numpy())
-    return table.loc[:, RESULT_COLUMNS].reset_index(drop=True)
+    return contrast_table(
+        wald_inputs(dds),
+        vector,
+        alpha=alpha,
+        independent_filter=independent_filter,
+        cooks_filter=cooks_filter,
+        lfc_threshold=lfc_threshold,
+        symbols=symbols,
+    )
 
 
 def contrast_as_coefficient(metadata: pd.DataFrame, design: str, contrast) -> tuple:
@@ -363,138 +364,6 @@ class _ApeglmPosterior:
                 inverse = np.stack([np.linalg.pinv(h) for h in hessian])
             sd[genes] = np.sqrt(inverse[:, self.index, self.index])
         return beta, sd
-
-
-def independent_filter_padj(
-    base_mean: np.ndarray, pvalue: np.ndarray, alpha: float
-) -> tuple[np.ndarray, float]:
-    """Adjusted p-values with DESeq2's independent filtering, as R computes them.
-
-    DESeq2 ``results()``'s ``pvalueAdjustment``: BH adjustment after dropping genes below each
-    of 50 baseMean quantiles, the rejections per quantile smoothed with ``lowess(f=1/5)``, and
-    the first quantile whose rejections exceed the smooth's maximum minus its residual RMS
-    kept. PyDESeq2 0.5.4 runs the same steps with its own lowess, which differs from R's
-    (neighbourhood size, number of robustness passes) and can pick another quantile: on the
-    example's ``cancer_cm_vs_ctrl_none`` it filters 549 genes that DESeq2 keeps. This uses a
-    port of R's ``lowess`` (``clowess``). Returns (padj, baseMean threshold).
-    """
-    from scipy.stats import false_discovery_control
-
-    base_mean = np.asarray(base_mean, dtype=float)
-    pvalue = np.asarray(pvalue, dtype=float)
-    lower = float(np.mean(base_mean == 0))
-    theta = np.linspace(lower, 0.95 if lower < 0.95 else 1.0, 50)
-    cutoffs = np.quantile(base_mean, theta)  # R's type 7 quantiles
-    adjusted = np.full((pvalue.size, theta.size), np.nan)
-    tested = ~np.isnan(pvalue)
-    for i, cutoff in enumerate(cutoffs):
-        use = tested & (base_mean >= cutoff)
-        if use.any():
-            adjusted[use, i] = false_discovery_control(pvalue[use], method="bh")
-    rejections = np.sum(adjusted < alpha, axis=0).astype(float)
-    if rejections.max() <= 10:
-        chosen = 0
-    else:
-        smooth = _r_lowess(theta, rejections, span=1 / 5)
-        positive = rejections > 0
-        residual = rejections[positive] - smooth[positive]
-        threshold = smooth.max() - np.sqrt(np.mean(residual**2))
-        above = np.flatnonzero(rejections > threshold)
-        chosen = int(above[0]) if above.size else 0
-    return adjusted[:, chosen], float(cutoffs[chosen])
-
-
-def _r_lowess(x: np.ndarray, y: np.ndarray, span: float = 2 / 3, iterations: int = 3):
-    """R's ``stats::lowess(x, y, f=span, iter=iterations)`` (a port of ``clowess``); fitted y.
-
-    ``x`` sorted ascending (as ``theta`` is); ``delta`` is R's default, 1% of the x range.
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    n = x.size
-    if n < 2:
-        return y.copy()
-    delta = 0.01 * (x[-1] - x[0])
-    neighbours = max(2, min(n, int(span * n + 1e-7)))
-    fitted = np.zeros(n)
-    robustness = np.ones(n)
-    for iteration in range(iterations + 1):
-        left, right, last, i = 0, neighbours - 1, -1, 0
-        while True:
-            if right < n - 1 and x[i] - x[left] > x[right + 1] - x[i]:
-                left, right = left + 1, right + 1
-                continue
-            value = _r_lowest(x, y, x[i], left, right, robustness if iteration else None)
-            fitted[i] = y[i] if value is None else value
-            if last < i - 1:  # interpolate skipped points
-                share = (x[last + 1 : i] - x[last]) / (x[i] - x[last])
-                fitted[last + 1 : i] = share * fitted[i] + (1 - share) * fitted[last]
-            last = i
-            cut = x[last] + delta
-            i = last + 1
-            while i < n:
-                if x[i] > cut:
-                    break
-                if x[i] == x[last]:
-                    fitted[i] = fitted[last]
-                    last = i
-                i += 1
-            i = max(last + 1, i - 1)
-            if last >= n - 1:
-                break
-        residual = y - fitted
-        if iteration == iterations:
-            break
-        scale = np.mean(np.abs(residual))
-        ordered = np.sort(np.abs(residual))
-        half = n // 2
-        cmad = 3 * (ordered[half] + ordered[n - half - 1]) if n % 2 == 0 else 6 * ordered[half]
-        if cmad < 1e-7 * scale:
-            break
-        r = np.abs(residual)
-        robustness = np.where(
-            r <= 0.001 * cmad, 1.0, np.where(r <= 0.999 * cmad, (1 - (r / cmad) ** 2) ** 2, 0.0)
-        )
-    return fitted
-
-
-def _r_lowest(x, y, at, left, right, robustness):
-    """One local linear fit of R's ``lowest``: tricube weights over ``left..right`` (+ ties)."""
-    n = x.size
-    h = max(at - x[left], x[right] - at)
-    weights = np.zeros(n)
-    total = 0.0
-    j = left
-    while j < n:
-        r = abs(x[j] - at)
-        if r <= 0.999 * h:
-            weights[j] = 1.0 if r <= 0.001 * h else (1 - (r / h) ** 3) ** 3
-            if robustness is not None:
-                weights[j] *= robustness[j]
-            total += weights[j]
-        elif x[j] > at:
-            break
-        j += 1
-    if total <= 0:
-        return None
-    span = slice(left, j)
-    w = weights[span] / total
-    xs = x[span]
-    if h > 0:
-        centre = np.sum(w * xs)
-        spread = np.sum(w * (xs - centre) ** 2)
-        if np.sqrt(spread) > 0.001 * (x[-1] - x[0]):
-            w = w * ((at - centre) / spread * (xs - centre) + 1)
-    return float(np.sum(w * y[span]))
-
-
-def count_significant(table: pd.DataFrame, alpha: float) -> tuple[int, int]:
-    """(up, down) genes at padj < alpha."""
-    significant = table["padj"] < alpha
-    return (
-        int((significant & (table["log2FoldChange"] > 0)).sum()),
-        int((significant & (table["log2FoldChange"] < 0)).sum()),
-    )
 
 
 def contrast_summary(

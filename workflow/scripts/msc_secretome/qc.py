@@ -10,6 +10,8 @@ import pandas as pd
 from pydeseq2.dds import DeseqDataSet
 from scipy.spatial.distance import pdist, squareform
 
+from .batched_inference import BatchedInference
+
 
 def library_sizes(counts: pd.DataFrame, size_factors: pd.Series) -> pd.DataFrame:
     """Per sample: total counts, genes detected (count > 0) and the DESeq2 size factor.
@@ -27,7 +29,10 @@ def library_sizes(counts: pd.DataFrame, size_factors: pd.Series) -> pd.DataFrame
 
 
 def variance_stabilised(counts: pd.DataFrame, metadata: pd.DataFrame, *, size_factors="ratio"):
-    """Blind VST (DESeq2's, intercept-only dispersion trend) -> (samples x genes, size factors)."""
+    """Blind VST (DESeq2's, intercept-only dispersion trend) -> (samples x genes, size factors).
+
+    Dispersions for the trend are fitted with :class:`BatchedInference` (all genes at once).
+    """
     meta = metadata.copy()
     meta["_all"] = "all"
     with warnings.catch_warnings():
@@ -37,6 +42,7 @@ def variance_stabilised(counts: pd.DataFrame, metadata: pd.DataFrame, *, size_fa
             metadata=meta,
             design="~1",
             size_factors_fit_type=size_factors,
+            inference=BatchedInference(),
             quiet=True,
         )
         dds.vst(use_design=False)
