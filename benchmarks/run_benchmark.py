@@ -28,6 +28,13 @@ Measured per size:
   process per model, run one after the other with one core (DESeq2's default) by
   ``tests/r/deseq2_peer.R``; ``deseq2_r_process`` adds R start-up and reading the counts.
   ``deseq2_r_critical`` is the slower model alone (the two R processes side by side).
+* ratios (summary.tsv), PyDESeq2 side over R side:
+  ``ratio_vs_r_process``: all-in over all-in (our DE jobs' wall time, each with its start-up,
+  imports and I/O, over R's processes with theirs) -- the time a user waits for the same work
+  on one core; ``ratio_compute``: computation over computation (the seconds the DE jobs log as
+  ``compute: ... in X s`` over R's ``DESeq()`` + ``results()``); ``ratio_sum``: our all-in
+  over R's computation only (the strictest); ``ratio_critical``: the DE stage's critical path
+  with enough cores (one model's fit and its slowest contrast) over R's slower model.
 
 Designs: ``SAMPLES`` must be a multiple of 12 (cancer/normal x control/MSC-CM x
 none/chemo/radiation); ``n_replicates = SAMPLES / 12`` (replicate r in batch b{r}) with the
@@ -61,6 +68,7 @@ import argparse
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -316,10 +324,23 @@ def collect_jobs(workdir: Path) -> pd.DataFrame:
                 "s": float(record["s"]),
                 "max_rss_mb": float(record["max_rss"]),
                 "cpu_s": float(record["cpu_time"]),
+                "compute_s": logged_compute_seconds(workdir / "logs" / rule / f"{job}.log"),
                 "end": path.stat().st_mtime,
             }
         )
     return pd.DataFrame(rows)
+
+
+COMPUTE_LINE = re.compile(r"compute: .* in ([0-9.]+) s")
+
+
+def logged_compute_seconds(log: Path) -> float:
+    """Seconds of computation a DE job logs (``compute: ... in X s``), without its start-up,
+    imports and I/O; NaN for jobs that log none."""
+    if not log.is_file():
+        return float("nan")
+    found = COMPUTE_LINE.findall(log.read_text(encoding="utf-8", errors="replace"))
+    return sum(float(x) for x in found) if found else float("nan")
 
 
 # ------------------------------------------------------------------------------------------
@@ -481,6 +502,7 @@ def benchmark_size(samples: int, genes: int, workdir: Path, args, rscript) -> tu
         "peak_tree_rss_mb": run["peak_tree_rss_mb"],
         "peak_process_rss_mb": run["peak_process_rss_mb"],
         "pydeseq2_sum_s": de_jobs["s"].sum(),
+        "pydeseq2_compute_s": de_jobs["compute_s"].sum(),
         "pydeseq2_critical_s": critical,
         "pydeseq2_peak_rss_mb": de_peak,
         "pydeseq2_cpu_s": de_jobs["cpu_s"].sum(),
@@ -512,6 +534,7 @@ def benchmark_size(samples: int, genes: int, workdir: Path, args, rscript) -> tu
             r_critical_s=compute.max(),
             r_peak_rss_mb=r["rss_mb"].max(),
             ratio_sum=summary["pydeseq2_sum_s"] / compute.sum(),
+            ratio_compute=summary["pydeseq2_compute_s"] / compute.sum(),
             ratio_critical=critical / compute.max(),
             ratio_vs_r_process=summary["pydeseq2_sum_s"] / r["process_s"].sum(),
             r_cpu_s=r["cpu_s"].sum(),

@@ -42,6 +42,27 @@ def test_counts_read_in_every_common_format(tmp_path, variant):
     assert counts.dtypes.unique().tolist() == [np.dtype("int64")]
 
 
+def test_numeric_fast_path_and_text_path_read_the_same_matrix(tmp_path, monkeypatch):
+    """Plain numbers go through pandas' C reader; a cell that is not a number sends the file
+    to the checked text path. Both give the same int64 matrix."""
+    import msc_secretome.validation as validation
+    from msc_secretome.tables import read_numeric_table
+
+    rng = np.random.default_rng(0)
+    values = rng.poisson(50, size=(200, 6))
+    lines = ["gene_id\t" + "\t".join(f"S{j}" for j in range(6))]
+    lines += [f"G{i}\t" + "\t".join(map(str, row)) for i, row in enumerate(values)]
+    path = write(tmp_path, "plain.tsv", "\n".join(lines) + "\n")
+    assert read_numeric_table(path) is not None
+    assert read_numeric_table(write(tmp_path, "bad.tsv", GOOD.replace("\t5", "\tx"))) is None
+    fast = read_counts(path)
+    monkeypatch.setattr(validation, "read_numeric_table", lambda _: None)
+    text = read_counts(path)
+    pd.testing.assert_frame_equal(fast, text)
+    np.testing.assert_array_equal(fast.to_numpy(), values)
+    assert fast.dtypes.unique().tolist() == [np.dtype("int64")]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -5,6 +5,7 @@ only for apeGLM shrinkage (``de.lfc_shrink``).
 """
 
 import pickle
+import time
 
 from msc_secretome.design import check_design, contrast_vector
 from msc_secretome.rule_logging import log_to_file
@@ -22,6 +23,7 @@ metadata = fitted["obs"].loc[:, model.variables]
 vector = contrast_vector(check_design(metadata, model), contrast, model, metadata)
 logger.info("contrast %s: %s; vector %s", contrast.name, contrast.describe(), vector.to_dict())
 de = params.de
+start = time.perf_counter()
 table = contrast_table(
     fitted,
     vector,
@@ -31,6 +33,7 @@ table = contrast_table(
     lfc_threshold=de["lfc_threshold"],
     symbols=fitted["symbols"],
 )
+logger.info("compute: Wald test in %.3f s", time.perf_counter() - start)
 if de["lfc_shrink"]:
     from msc_secretome.differential_expression import shrink_contrast
 

@@ -1,6 +1,7 @@
 """Rule fit_model: one PyDESeq2 fit (size factors, dispersions, coefficients) per model."""
 
 import pickle
+import time
 
 import anndata as ad
 import pandas as pd
@@ -28,6 +29,7 @@ logger.info(
     int(kept.sum()),
     counts.shape[1],
 )
+start = time.perf_counter()
 dds = fit_model(
     counts.loc[:, kept],
     metadata,
@@ -37,6 +39,7 @@ dds = fit_model(
     engine=de["engine"],
     n_cpus=snakemake.threads,
 )
+logger.info("compute: fit in %.3f s (engine %s)", time.perf_counter() - start, de["engine"])
 symbols = adata.var["symbol"].astype(str)
 with open(snakemake.output.model, "wb") as handle:
     pickle.dump({"dds": dds, "symbols": symbols, "model": params.model}, handle, protocol=5)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .tables import read_table
+from .tables import read_numeric_table, read_table
 
 SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -74,7 +74,10 @@ def read_counts(path: str, *, round_estimated: bool = False) -> pd.DataFrame:
     ``round_estimated``: round non-integer values (estimated counts from salmon/kallisto/RSEM)
     instead of refusing them.
     """
-    table = read_table(path)
+    table = read_numeric_table(path)  # fast: straight to numbers
+    parsed = table is not None
+    if not parsed:  # some cell is not a number: read text to say which
+        table = read_table(path)
     if table.shape[1] < 2:
         raise InputError(
             "the count matrix needs a gene id column and at least one sample column",
@@ -98,17 +101,21 @@ def read_counts(path: str, *, round_estimated: bool = False) -> pd.DataFrame:
     duplicated_samples = values.columns[values.columns.duplicated()].tolist()
     if duplicated_samples:
         raise InputError(f"duplicated sample column(s) {duplicated_samples}", path=path)
-    numeric = values.apply(pd.to_numeric, errors="coerce")
-    bad = numeric.isna() & (values.apply(lambda c: c.str.strip().str.lower()) != "nan")
-    if bad.to_numpy().any():
-        row_pos, col_pos = np.argwhere(bad.to_numpy())[0]
-        raise InputError(
-            f"row {row_pos + 2} (gene {values.index[row_pos]!r}), column "
-            f"{values.columns[col_pos]!r}: {values.iat[row_pos, col_pos]!r} is not a number",
-            path=path,
-            fix="the matrix must hold raw counts only; move annotation columns to gene_annotation",
-        )
-    array = numeric.to_numpy(dtype=float)
+    if parsed:
+        array = values.to_numpy(dtype=float)
+    else:
+        numeric = values.apply(pd.to_numeric, errors="coerce")
+        bad = numeric.isna() & (values.apply(lambda c: c.str.strip().str.lower()) != "nan")
+        if bad.to_numpy().any():
+            row_pos, col_pos = np.argwhere(bad.to_numpy())[0]
+            raise InputError(
+                f"row {row_pos + 2} (gene {values.index[row_pos]!r}), column "
+                f"{values.columns[col_pos]!r}: {values.iat[row_pos, col_pos]!r} is not a number",
+                path=path,
+                fix="the matrix must hold raw counts only; move annotation columns to "
+                "gene_annotation",
+            )
+        array = numeric.to_numpy(dtype=float)
     problems = {
         "NaN": np.isnan(array),
         "infinite": np.isinf(array),
