@@ -34,7 +34,6 @@ import pytest
 from msc_secretome.catalogue import read_catalogue
 from msc_secretome.design import check_design, contrast_vector, model_samples
 from msc_secretome.differential_expression import (
-    _r_lowess,
     contrast_results,
     fit_model,
     independent_filter_padj,
@@ -42,6 +41,7 @@ from msc_secretome.differential_expression import (
 )
 from msc_secretome.settings import parse_contrasts, parse_models, read_yaml
 from msc_secretome.simulate import EXAMPLE_CONTRASTS, simulate_bulk_experiment
+from msc_secretome.wald import _r_lowess
 
 pytestmark = pytest.mark.rpeer
 

@@ -45,7 +45,9 @@ rule gene_set_enrichment:
     threads: 1
     resources:
         # permutation prerank holds genes x permutations in memory (see run_prerank)
-        mem_mb=mem_mb(600 if config["enrichment"]["method"] == "multilevel" else 1500, 10),
+        mem_mb=mem_mb(
+            600 if config["enrichment"]["method"] == "multilevel" else 1500, 10
+        ),
         runtime=runtime_min(10, 0.5),
     params:
         libraries=LIBRARIES,
