@@ -11,7 +11,17 @@ the workflow builds from the cells the contrast names (``design.contrast_vector`
 Per contrast it asserts:
 
 * Pearson correlation of the Wald statistic (genes where both are finite) >= 0.999;
-* Jaccard index of the genes called at padj < alpha by each tool >= 0.98.
+* the statistics give the same calls: BH over the genes R's independent filter kept, our
+  p-values called at padj < alpha against R's calls, Jaccard >= 0.98 (measured: 1.0);
+* end to end, the genes called at padj < alpha by each tool: Jaccard >= 0.98, or at most one
+  gene apart. DESeq2's independent filter picks the first baseMean quantile whose rejection
+  count exceeds (lowess maximum - residual RMS), a discontinuous choice: on
+  ``cancer_cm_x_chemo`` (31 calls) R's curve and ours differ by one rejection at two of 50
+  quantiles, the threshold moves from 30.87 to 31.00 and the chosen quantile from 19 to 22,
+  which moves one gene (p = 1.926e-4 here, 1.922e-4 in R) across padj = 0.05. PyDESeq2's own
+  per-gene engine lands on R's side there by the same kind of chance (its curve differs from
+  R's at three quantiles), with p-values farther from R's (median |log p difference| 1.2e-4
+  against 6.5e-5 for the batched engine).
 
 It prints the per-contrast table and the wall time of each tool per model; the table also
 shows the Jaccard index after recomputing PyDESeq2's padj with ``independent_filter_padj``
@@ -30,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import false_discovery_control
 
 from msc_secretome.catalogue import read_catalogue
 from msc_secretome.design import check_design, contrast_vector, model_samples
@@ -48,6 +59,7 @@ pytestmark = pytest.mark.rpeer
 PEER_SCRIPT = Path(__file__).resolve().parent / "r" / "deseq2_peer.R"
 MIN_PEARSON_STAT = 0.999
 MIN_JACCARD_CALLS = 0.98
+MAX_CALLS_APART = 1  # one call may flip with the independent filter's quantile (docstring)
 
 
 def _require_deseq2() -> str:
@@ -172,10 +184,16 @@ def _agreement(python: pd.DataFrame, r: pd.DataFrame, alpha: float) -> dict:
     called_r = set(r.index[r["padj"] < alpha])
     r_filter, _ = independent_filter_padj(python["baseMean"], python["pvalue"], alpha)
     called_r_filter = set(python.index[r_filter < alpha])
+    kept_by_r = r["padj"].notna() & python["pvalue"].notna()
+    at_r_filter = pd.Series(np.nan, index=python.index)
+    at_r_filter[kept_by_r] = false_discovery_control(python.loc[kept_by_r, "pvalue"], method="bh")
+    called_at_r_filter = set(python.index[at_r_filter < alpha])
     lfc = (python["log2FoldChange"] - r["log2FoldChange"]).abs()
     return {
         "pearson_stat": float(np.corrcoef(python.loc[finite, "stat"], r.loc[finite, "stat"])[0, 1]),
         "jaccard_calls": _jaccard(called_py, called_r),
+        "calls_apart": len(called_py ^ called_r),
+        "jaccard_at_r_filter": _jaccard(called_at_r_filter, called_r),
         "called_py": len(called_py),
         "called_r": len(called_r),
         "both": len(called_py & called_r),
@@ -201,7 +219,9 @@ def test_pydeseq2_agrees_with_deseq2_on_every_example_contrast(peer_results):
         print("\nwall time (s) per model:")
         print(timings.to_string(index=False, float_format=lambda x: f"{x:.1f}"))
     weak = table[
-        (table["pearson_stat"] < MIN_PEARSON_STAT) | (table["jaccard_calls"] < MIN_JACCARD_CALLS)
+        (table["pearson_stat"] < MIN_PEARSON_STAT)
+        | (table["jaccard_at_r_filter"] < MIN_JACCARD_CALLS)
+        | ((table["jaccard_calls"] < MIN_JACCARD_CALLS) & (table["calls_apart"] > MAX_CALLS_APART))
     ]
     assert weak.empty, weak.to_string()
 
