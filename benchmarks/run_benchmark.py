@@ -52,7 +52,8 @@ kept):
 * ``jobs.tsv``: every benchmarked job;
 * ``benchmark.png``: wall time and peak memory per stage per size.
 
-Usage (from the repository root; about 25 min for the first three sizes on 2 cores)::
+Usage (from the repository root; about 5 min for the first three sizes on 2 cores, about an
+hour for all, most of it DESeq2 in R at 384 samples)::
 
     python benchmarks/run_benchmark.py --sizes 12x20000,36x20000,96x20000
     python benchmarks/run_benchmark.py            # all: 12,36,96,384 x 20000,60000
