@@ -206,7 +206,7 @@ def test_contrast_table_equals_pydeseq2_deseqstats(experiment, options):
     from pydeseq2.default_inference import DefaultInference
     from pydeseq2.ds import DeseqStats
 
-    from msc_secretome.differential_expression import independent_filter_padj
+    from msc_secretome.wald import independent_filter_padj
 
     _, _, vectors, fits = experiment
     dds = fits["batched"]

@@ -47,12 +47,11 @@ from msc_secretome.design import check_design, contrast_vector, model_samples
 from msc_secretome.differential_expression import (
     contrast_results,
     fit_model,
-    independent_filter_padj,
     prefilter_mask,
 )
 from msc_secretome.settings import parse_contrasts, parse_models, read_yaml
 from msc_secretome.simulate import EXAMPLE_CONTRASTS, simulate_bulk_experiment
-from msc_secretome.wald import _r_lowess
+from msc_secretome.wald import _r_lowess, independent_filter_padj
 
 pytestmark = pytest.mark.rpeer
 

@@ -113,11 +113,8 @@ import pytest
 from scipy.stats import norm
 
 from msc_secretome.design import Contrast, Model, check_design, contrast_vector, model_samples
-from msc_secretome.differential_expression import (
-    contrast_results,
-    fit_model,
-    independent_filter_padj,
-)
+from msc_secretome.differential_expression import contrast_results, fit_model
+from msc_secretome.wald import independent_filter_padj
 
 pytestmark = pytest.mark.shared
 

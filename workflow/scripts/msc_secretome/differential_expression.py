@@ -11,12 +11,7 @@ from pydeseq2.default_inference import DefaultInference
 from pydeseq2.ds import DeseqStats
 
 from .batched_inference import BatchedInference
-from .wald import (  # noqa: F401  (re-exported: the DE API in one place)
-    RESULT_COLUMNS,
-    contrast_table,
-    count_significant,
-    independent_filter_padj,
-)
+from .wald import contrast_table, count_significant
 
 ENGINES = ("batched", "pydeseq2")
 

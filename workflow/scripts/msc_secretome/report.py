@@ -674,6 +674,27 @@ def _colour_map(values: Sequence[Any]) -> dict[str, str]:
     return {lvl: PALETTE[i % len(PALETTE)] for i, lvl in enumerate(levels)}
 
 
+def _annotated_heatmap(
+    z: list, x: list, y: list, text: list, hover: list, *, text_size: int, **style: Any
+) -> dict:
+    """A plotly heatmap trace with a label in each cell and an HTML hover (``hover``, same
+    shape as ``z``); ``style``: colour scale, range and colour bar."""
+    return {
+        "type": "heatmap",
+        "z": z,
+        "x": x,
+        "y": y,
+        "text": text,
+        "texttemplate": "%{text}",
+        "textfont": {"size": text_size},
+        "customdata": hover,
+        "hovertemplate": "%{customdata}<extra></extra>",
+        "xgap": 1,
+        "ygap": 1,
+        **style,
+    }
+
+
 def _pca_figure(samples: pd.DataFrame, pca: pd.DataFrame, pca_variance: pd.DataFrame) -> dict:
     merged = pca.astype({"sample": str}).merge(
         samples.astype({"sample": str}), on="sample", how="left"
@@ -944,24 +965,19 @@ def _programmes_section(
     ]
     fig = {
         "data": [
-            {
-                "type": "heatmap",
-                "z": z,
-                "x": [esc(p) for p in programs],
-                "y": [esc(c) for c in contrasts],
-                "text": text,
-                "texttemplate": "%{text}",
-                "textfont": {"size": 14},
-                "customdata": hover,
-                "hovertemplate": "%{customdata}<extra></extra>",
-                "colorscale": DIVERGING,
-                "zmin": -max_abs,
-                "zmax": max_abs,
-                "zmid": 0,
-                "xgap": 1,
-                "ygap": 1,
-                "colorbar": {"title": {"text": "NES"}},
-            }
+            _annotated_heatmap(
+                z,
+                [esc(p) for p in programs],
+                [esc(c) for c in contrasts],
+                text,
+                hover,
+                text_size=14,
+                colorscale=DIVERGING,
+                zmin=-max_abs,
+                zmax=max_abs,
+                zmid=0,
+                colorbar={"title": {"text": "NES"}},
+            )
         ],
         "layout": {
             "title": {
@@ -1874,23 +1890,18 @@ def _pseudosample_figure(
         hover.append(hr)
     return {
         "data": [
-            {
-                "type": "heatmap",
-                "z": z,
-                "x": [esc(c) for c in types],
-                "y": [esc(s) for s in order],
-                "text": text,
-                "texttemplate": "%{text}",
-                "textfont": {"size": 10},
-                "customdata": hover,
-                "hovertemplate": "%{customdata}<extra></extra>",
-                "colorscale": CELL_COUNT_COLOURSCALE,
-                "zmin": 0,
-                "zmax": max([v for row in z for v in row if v is not None] or [1]),
-                "xgap": 1,
-                "ygap": 1,
-                "colorbar": {"title": {"text": "cells"}, "thickness": 12},
-            }
+            _annotated_heatmap(
+                z,
+                [esc(c) for c in types],
+                [esc(s) for s in order],
+                text,
+                hover,
+                text_size=10,
+                colorscale=CELL_COUNT_COLOURSCALE,
+                zmin=0,
+                zmax=max([v for row in z for v in row if v is not None] or [1]),
+                colorbar={"title": {"text": "cells"}, "thickness": 12},
+            )
         ],
         "layout": {
             "title": {"text": "Cells per pseudo-sample (sample × cell type)"},

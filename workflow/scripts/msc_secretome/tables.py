@@ -99,7 +99,7 @@ def read_numeric_table(path: str | Path) -> pd.DataFrame | None:
     options = {"sep": delimiter, "quoting": csv.QUOTE_MINIMAL, "skip_blank_lines": True}
     try:
         header = pd.read_csv(io.StringIO(text), nrows=0, **options).columns
-        if len(header) < 2 or header.duplicated().any():
+        if len(header) < 2:
             return None
         table = pd.read_csv(
             io.StringIO(text),
