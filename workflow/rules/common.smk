@@ -18,6 +18,9 @@ CONFIG_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
 CONTRASTS_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "contrasts.schema.yaml"
 ENVS = WORKFLOW_DIR / "envs"
 
+# Snakemake's YAML loader keeps the last of duplicated keys and reads `no` as False: read the
+# config files it loaded again, strictly, so such a config stops here with the key and lines.
+settings.check_config_files(config, workflow.configfiles, CONFIG_SCHEMA)
 settings.check_unknown_keys(config, CONFIG_SCHEMA, source="config")
 validate(config, CONFIG_SCHEMA, set_default=True)
 EXPERIMENT = settings.load_experiment(config, CONTRASTS_SCHEMA)

@@ -4,6 +4,7 @@ import anndata as ad
 import pandas as pd
 
 from msc_secretome import qc
+from msc_secretome.atomic_io import write_h5ad_atomic
 from msc_secretome.differential_expression import prefilter_mask
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import write_tsv
@@ -26,8 +27,6 @@ scores, variance, _ = qc.principal_components(
 write_tsv(scores, outputs.pca)
 write_tsv(variance, outputs.pca_variance)
 write_tsv(qc.sample_distances(vst), outputs.distances, index=True)
-ad.AnnData(
-    X=vst.to_numpy(),
-    obs=adata.obs,
-    var=adata.var.loc[vst.columns],
-).write_h5ad(outputs.vst)
+write_h5ad_atomic(
+    ad.AnnData(X=vst.to_numpy(), obs=adata.obs, var=adata.var.loc[vst.columns]), outputs.vst
+)

@@ -1,5 +1,6 @@
 """Rule simulate_single_cell_example: a seeded co-culture experiment with planted shifts."""
 
+from msc_secretome.atomic_io import write_h5ad_atomic
 from msc_secretome.catalogue import read_catalogue
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.simulate_single_cell import simulate_single_cell_experiment
@@ -14,7 +15,7 @@ simulated = simulate_single_cell_experiment(
     seed=example["seed"],
     **({"cell_types": snakemake.params.cell_types} if snakemake.params.cell_types else {}),
 )
-simulated.adata.write_h5ad(snakemake.output.cells, compression="gzip")
+write_h5ad_atomic(simulated.adata, snakemake.output.cells, compression="gzip")
 write_tsv(simulated.samples, snakemake.output.samples)
 write_tsv(simulated.truth_programs, snakemake.output.truth_programs)
 logger.info("simulated %d cells x %d genes", *simulated.adata.shape)

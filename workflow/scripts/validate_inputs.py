@@ -3,6 +3,7 @@
 import anndata as ad
 import pandas as pd
 
+from msc_secretome.atomic_io import write_h5ad_atomic
 from msc_secretome.gene_ids import (
     check_mapping_rate,
     map_to_symbols,
@@ -34,7 +35,7 @@ adata = ad.AnnData(
     obs=samples.set_index("sample"),
     var=pd.DataFrame({"symbol": symbols.to_numpy()}, index=counts.index),
 )
-adata.write_h5ad(outputs.experiment)
+write_h5ad_atomic(adata, outputs.experiment)
 write_tsv(samples, outputs.samples)
 keys = ["id_type", "n", "n_mapped", "rate", "n_alias_resolved", "n_ambiguous_alias",
         "n_many_to_one"]  # fmt: skip

@@ -33,6 +33,7 @@ from typing import TextIO
 
 import pandas as pd
 
+from .atomic_io import write_bytes_atomic
 from .errors import InputError
 
 CATEGORIES = ("cytotoxic", "stress_damage", "regenerative_protective", "pro_tumour_risk")
@@ -223,7 +224,7 @@ def write_gmt(
     data = ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
     if path.suffix == ".gz":
         data = gzip.compress(data, mtime=0)
-    path.write_bytes(data)
+    write_bytes_atomic(data, path)
     return path
 
 

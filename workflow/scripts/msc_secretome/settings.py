@@ -12,7 +12,6 @@ from pathlib import Path
 
 import jsonschema
 import pandas as pd
-import yaml
 
 from .catalogue import builtin_catalogue_path
 from .design import (
@@ -25,6 +24,7 @@ from .design import (
     parse_models,
 )
 from .errors import InputError
+from .strict_yaml import load_yaml_document, read_yaml_mapping, refuse_reinterpreted
 from .validation import read_sample_sheet
 
 
@@ -37,16 +37,38 @@ class Experiment:
 
 
 def read_yaml(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path=str(path), fix="check the path in config")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except yaml.YAMLError as err:
-        raise InputError(f"not valid YAML: {err}", path=str(path)) from err
-    if not isinstance(data, dict):
-        raise InputError("expected a mapping at the top level", path=str(path))
-    return data
+    """A YAML file read strictly (duplicate keys refused, see :mod:`.strict_yaml`)."""
+    return read_yaml_mapping(path)
+
+
+def check_config_files(config: dict, files, schema_path: str | Path) -> None:
+    """Re-read the config files Snakemake loaded, strictly, before the config is validated.
+
+    Snakemake's own loader keeps the last of duplicated keys and reads ``no`` as ``False``.
+    Each file is parsed again with :mod:`.strict_yaml`: a duplicate key stops the run naming
+    the key and both lines; a value the schema wants as text (a level, a name, a path) that
+    YAML 1.1 turned into a boolean, number or null is reported with what the user wrote and
+    "write it in quotes".
+
+    Parameters
+    ----------
+    config
+        The merged config Snakemake built from ``files`` (and ``--config``).
+    files
+        ``workflow.configfiles``: the files in the order Snakemake merged them.
+    schema_path
+        The config JSON schema (``type: string`` marks text values).
+    """
+    documents = [load_yaml_document(path) for path in files]
+    validator = jsonschema.Draft202012Validator(read_yaml(schema_path))
+    for error in validator.iter_errors(config):
+        wanted = error.validator_value if error.validator == "type" else None
+        if wanted is None or "string" not in ([wanted] if isinstance(wanted, str) else wanted):
+            continue
+        position = tuple(error.absolute_path)
+        for document in reversed(documents):  # the last file that sets a key wins
+            if position in document.reinterpreted:
+                refuse_reinterpreted(document, lambda p, wanted=position: p == wanted, "text")
 
 
 def check_unknown_keys(config: dict, schema_path: str | Path, source: str = "config") -> None:
@@ -141,7 +163,12 @@ def load_experiment(config: dict, contrasts_schema: str | Path) -> Experiment:
             )
         samples = expected_pseudobulk_sheet(samples, cell_types)
     path = config["contrasts"]
-    data = read_yaml(path)
+    document = load_yaml_document(path)
+    if not isinstance(document.data, dict):
+        raise InputError("expected a mapping (models:, contrasts:) at the top level", path=path)
+    # Every scalar of the contrasts file is a name or a sample-sheet level (or a design string).
+    refuse_reinterpreted(document, what="a level or a name (text)")
+    data = document.data
     validate_contrasts_file(data, contrasts_schema, path)
     models = parse_models(data, path)
     contrasts = parse_contrasts(data, models, path)

@@ -68,6 +68,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .atomic_io import write_bytes_atomic, write_text_atomic
 from .catalogue import read_catalogue
 from .errors import InputError
 
@@ -422,16 +423,18 @@ def write_experiment(experiment: SimulatedExperiment, outdir: str | Path) -> dic
     text = experiment.counts.to_csv(
         sep="\t", index=True, index_label="gene_id", lineterminator="\n"
     )
-    paths["counts"].write_bytes(gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0))
+    write_bytes_atomic(
+        gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0), paths["counts"]
+    )
     tables = {
         "samples": experiment.samples,
         "truth_de": experiment.truth_de,
         "truth_programs": experiment.truth_programs,
     }
     for key, table in tables.items():
-        paths[key].write_text(
+        write_text_atomic(
             table.to_csv(sep="\t", index=False, float_format="%.6g", lineterminator="\n"),
-            encoding="utf-8",
+            paths[key],
         )
     return paths
 

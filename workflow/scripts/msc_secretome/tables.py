@@ -2,8 +2,8 @@
 
 Readers accept TSV or CSV, plain or gzipped, with or without a UTF-8 BOM and Windows line
 endings, and raise :class:`InputError` that names the file, the row or column and the fix.
-Writers use a fixed float format and write atomically (temporary file, then rename), so a
-result file either is complete or does not exist.
+Writers use a fixed float format and write atomically through :mod:`.atomic_io` (temporary
+file, then rename), so a result file either is complete or does not exist.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import csv
 import gzip
 import hashlib
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from .atomic_io import write_bytes_atomic, write_text_atomic
 from .errors import InputError
 
 FLOAT_FORMAT = "%.8g"
@@ -120,46 +119,10 @@ def write_tsv(table: pd.DataFrame, path: str | Path, *, index: bool = False) -> 
     write_text_atomic(text, path)
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _publish(tmp: str, path: Path) -> None:
-    """Give a finished temporary file normal permissions (mkstemp makes 0600), then rename."""
-    os.chmod(tmp, 0o666 & ~_current_umask())
-    os.replace(tmp, path)
-
-
 def write_tsv_gz(table: pd.DataFrame, path: str | Path, *, index: bool = False) -> None:
     """Write a gzipped TSV atomically; no timestamp in the gzip header, so bytes are stable."""
     text = table.to_csv(sep="\t", index=index, float_format=FLOAT_FORMAT, lineterminator="\n")
     write_bytes_atomic(gzip.compress(text.encode("utf-8"), mtime=0), path)
-
-
-def write_text_atomic(text: str, path: str | Path) -> None:
-    """Write UTF-8 text to a temporary file beside ``path``, then rename it into place."""
-    write_bytes_atomic(text.encode("utf-8"), path)
-
-
-def write_bytes_atomic(data: bytes, path: str | Path) -> None:
-    """Write bytes to a temporary file beside ``path``, then rename it into place.
-
-    A reader (or a rerun after a crash) sees either the old file, no file, or the complete new
-    one; the temporary name starts with a dot and ends in ``.tmp``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        _publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def sha256_of(path: str | Path) -> str:
