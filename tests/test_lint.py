@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from workflow_runs import PROJECT_ROOT
 
 
@@ -31,7 +32,7 @@ def test_snakemake_lint_is_clean():
 
 @pytest.mark.skipif(tool("snakefmt") is None, reason="snakefmt is not installed")
 def test_snakefmt_is_clean():
-    result = run(tool("snakefmt"), "--check", "Snakefile", "workflow/rules")
+    result = run(tool("snakefmt"), "--check", "Snakefile", "workflow/Snakefile", "workflow/rules")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -41,3 +42,18 @@ def test_ruff_is_clean():
     assert check.returncode == 0, check.stdout
     fmt = run(tool("ruff"), "format", "--check", "workflow", "tests")
     assert fmt.returncode == 0, fmt.stdout
+
+
+def test_catalogue_standardized_layout():
+    """workflow/Snakefile is the entry (the root one includes it); the catalogue's keys exist."""
+    assert (PROJECT_ROOT / "workflow" / "Snakefile").is_file()
+    assert 'include: "workflow/Snakefile"' in (PROJECT_ROOT / "Snakefile").read_text()
+    assert (PROJECT_ROOT / "config" / "README.md").is_file()
+    catalogue = yaml.safe_load((PROJECT_ROOT / ".snakemake-workflow-catalog.yml").read_text())
+    usage = catalogue["usage"]
+    assert set(usage) >= {"mandatory-flags", "software-stack-deployment", "report"}
+    assert set(usage["mandatory-flags"]) == {"desc", "flags"}
+    deployment = usage["software-stack-deployment"]
+    assert deployment["conda"] is True
+    assert {"singularity", "singularity+conda"} <= set(deployment)
+    assert all(isinstance(value, bool) for value in deployment.values())

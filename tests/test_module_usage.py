@@ -17,7 +17,7 @@ configfile: "config/config.yaml"
 
 module msc_secretome:
     snakefile:
-        "{PROJECT_ROOT / "Snakefile"}"
+        "{PROJECT_ROOT / "workflow" / "Snakefile"}"
     config:
         config
 

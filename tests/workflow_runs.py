@@ -1,4 +1,4 @@
-"""Running the workflow from tests: a fresh working directory per run, the repo's Snakefile."""
+"""Running the workflow from tests: a fresh working directory per run, workflow/Snakefile."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 1200, check: bool = 
     """Run the project's workflow in ``workdir``; returns the CompletedProcess."""
     command = [
         sys.executable, "-m", "snakemake",
-        "--snakefile", str(PROJECT_ROOT / "Snakefile"),
+        "--snakefile", str(PROJECT_ROOT / "workflow" / "Snakefile"),
         "--directory", str(workdir),
         *args,
     ]  # fmt: skip
