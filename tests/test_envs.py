@@ -64,3 +64,51 @@ def test_installed_versions_are_the_pinned_ones():
         except metadata.PackageNotFoundError:
             continue  # optional tools (e.g. snakefmt) may be absent where tests only skip
         assert installed == version, f"{package}: installed {installed}, pinned {version}"
+
+
+def constraint_pins() -> dict[str, str]:
+    pins = {}
+    for line in (PROJECT_ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            match = PIN.match(line)
+            assert match, f"constraints.txt: {line!r} is not name==version"
+            pins[canonical(match.group(1))] = match.group(2)
+    return pins
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_constraints_agree_with_pyproject_pins():
+    constraints = constraint_pins()
+    for package, version in pyproject_pins().items():
+        assert constraints.get(canonical(package)) == version, (
+            f"constraints.txt has {package} {constraints.get(canonical(package))}, "
+            f"pyproject.toml pins {version}: regenerate constraints.txt (see its header)"
+        )
+
+
+def test_constraints_cover_every_transitive_dependency():
+    """Every package the pinned ones pull in (as installed here) has a line in constraints.txt."""
+    from packaging.requirements import Requirement
+
+    constraints = constraint_pins()
+    todo = [canonical(p) for p in pyproject_pins()]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.distribution(name).requires or []
+        except metadata.PackageNotFoundError:
+            continue  # optional tools may be absent where their tests only skip
+        for line in requires:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(canonical(requirement.name))
+    missing = sorted(seen - set(constraints))
+    assert missing == [], f"not in constraints.txt (regenerate it, see its header): {missing}"
