@@ -171,8 +171,8 @@ def test_roles_level_off_in_config_says_write_it_in_quotes(project_copy):
     with pytest.raises(InputError) as error:
         check_config_files(yaml.safe_load(text), [path], CONFIG_SCHEMA)
     message = str(error.value)
-    assert f"roles.exposure.control should be text, but you wrote off on line " \
-        f"{line_of(text, 'control: off')}" in message  # fmt: skip
+    assert f"roles.exposure.control should be text (a level, name or path), but you wrote off " \
+        f"on line {line_of(text, 'control: off')}" in message  # fmt: skip
     assert 'write it in quotes: "off"' in message and str(path) in message
 
 

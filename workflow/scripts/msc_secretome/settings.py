@@ -68,7 +68,9 @@ def check_config_files(config: dict, files, schema_path: str | Path) -> None:
         position = tuple(error.absolute_path)
         for document in reversed(documents):  # the last file that sets a key wins
             if position in document.reinterpreted:
-                refuse_reinterpreted(document, lambda p, wanted=position: p == wanted, "text")
+                refuse_reinterpreted(
+                    document, lambda p, wanted=position: p == wanted, "text (a level, name or path)"
+                )
 
 
 def check_unknown_keys(config: dict, schema_path: str | Path, source: str = "config") -> None:
