@@ -112,3 +112,19 @@ def test_constraints_cover_every_transitive_dependency():
                 todo.append(canonical(requirement.name))
     missing = sorted(seen - set(constraints))
     assert missing == [], f"not in constraints.txt (regenerate it, see its header): {missing}"
+
+
+def test_snakemake_report_needs_only_the_main_install():
+    """`snakemake --report` needs snakemake's `reports` extra: it is in the main dependencies."""
+    from packaging.requirements import Requirement
+
+    data = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    main = {canonical(PIN.match(dep).group(1)) for dep in data["project"]["dependencies"]}
+    reports = [
+        canonical(requirement.name)
+        for requirement in map(Requirement, metadata.distribution("snakemake").requires or [])
+        if requirement.marker is not None and requirement.marker.evaluate({"extra": "reports"})
+        and not requirement.marker.evaluate({"extra": ""})
+    ]  # fmt: skip
+    assert "pygments" in reports
+    assert set(reports) <= main, f"add to [project] dependencies: {set(reports) - main}"
