@@ -34,6 +34,7 @@ ALLOWED_DIRECT_WRITES = {
 DIRECT_WRITE = re.compile(
     r"\.write_h5ad\(|np\.savez|\.to_parquet\(|\.savefig\(|\.write_text\(|\.write_bytes\("
     r"|pickle\.dump|\.to_csv\(\s*[^)\s]|open\([^)]*[\"'][wax]b?[\"']"
+    r"|mkstemp|os\.replace\(|os\.rename\("  # a second temporary-then-rename mechanism
 )
 
 

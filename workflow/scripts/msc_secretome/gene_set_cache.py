@@ -10,12 +10,11 @@ Otherwise the error says exactly which file to place where.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from .atomic_io import atomic_output
 from .catalogue import read_gmt, write_gmt
 from .errors import InputError
 
@@ -97,13 +96,7 @@ def cached_library(
             fix=where,
         )
     cache_dir.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{filename}.", suffix=".tmp.gmt")
-    os.close(handle)
-    try:
+    with atomic_output(path) as tmp:
         write_gmt(gene_sets, tmp, descriptions={k: name for k in gene_sets})
         read_gmt(tmp)  # the file must read back before it enters the cache
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
