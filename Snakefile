@@ -17,6 +17,7 @@ include: "workflow/rules/de.smk"
 include: "workflow/rules/enrichment.smk"
 include: "workflow/rules/programs.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/secretome.smk"
 
 
 rule all:
@@ -24,3 +25,4 @@ rule all:
     input:
         "results/report/index.html",
         single_cell_outputs(),
+        secretome_outputs(),

@@ -37,7 +37,11 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 1200, check: bool = 
         "--directory", str(workdir),
         *args,
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    # Rule scripts must import this checkout's package, not another editable install's: Snakemake
+    # appends the script directory to sys.path after site-packages.
+    scripts = str(PROJECT_ROOT / "workflow" / "scripts")
+    pythonpath = os.pathsep.join(filter(None, [scripts, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": pythonpath}
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir
     )

@@ -13,6 +13,7 @@ WORKFLOW_DIR = Path(workflow.current_basedir).parents[1]
 sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
 
 from msc_secretome import settings  # noqa: E402
+from msc_secretome.errors import InputError  # noqa: E402
 
 CONFIG_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
 CONTRASTS_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "contrasts.schema.yaml"
@@ -113,3 +114,31 @@ def gene_set_files():
 def catalogue_input():
     programs = config["gene_sets"]["programs"]
     return [] if programs == "builtin" else [programs]
+
+
+SECRETOME = config["secretome"]
+
+
+def secretome_outputs():
+    """The secretome stage's tables when it is enabled."""
+    if not SECRETOME["enabled"]:
+        return []
+    return ["results/secretome/ligand_links.tsv", "results/secretome/verdict_factors.tsv"]
+
+
+def secretome_proteomics_input():
+    if SECRETOME["source"] != "proteomics":
+        return []
+    if not SECRETOME["proteomics"]:
+        raise InputError(
+            "secretome.source is proteomics but secretome.proteomics is not set",
+            path="config",
+            fix="give secretome.proteomics: the path of the medium's proteomics table",
+        )
+    return [SECRETOME["proteomics"]]
+
+
+def secretome_table_inputs():
+    """User tables the secretome stage reads (built-in ones live in the package)."""
+    keys = {"factors": "builtin", "ligand_receptor": "liana", "footprints": "builtin"}
+    return [SECRETOME[k] for k, builtin in keys.items() if SECRETOME[k] != builtin]

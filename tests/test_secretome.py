@@ -1,0 +1,192 @@
+"""Secretome stage parts: proteomics readers, the liana resource, receptor expression, linking."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from msc_secretome.errors import InputError
+from msc_secretome.ligand_links import link_ligands, verdict_factors
+from msc_secretome.ligand_receptor import (
+    ligand_genes,
+    liana_resource_file,
+    read_ligand_receptor,
+    receptor_expression,
+)
+from msc_secretome.secretome_inputs import (
+    parse_pathways,
+    read_factor_table,
+    read_proteomics,
+    secretome_ligands,
+)
+
+FIXTURES = Path(__file__).parent / "data" / "secretome"
+
+
+@pytest.fixture(scope="module")
+def liana_pairs():
+    try:
+        liana_resource_file()  # located through its metadata: liana is never imported
+    except InputError as error:
+        pytest.skip(f"liana (its wheel ships the resource) is not installed: {error}")
+    return read_ligand_receptor("liana", "human")
+
+
+def test_maxquant_protein_groups_drop_flagged_rows_and_count_them():
+    genes, report = read_proteomics(FIXTURES / "proteinGroups.txt")
+    assert report["n_rows"] == 10
+    assert report["n_dropped_reverse"] == 1
+    assert report["n_dropped_potential_contaminant"] == 1
+    assert report["n_dropped_only_identified_by_site"] == 1
+    assert report["n_without_gene"] == 1
+    assert set(genes["gene"]) == {"TNFSF10", "IL6", "HGF", "IFNB1", "DKK1", "FGF2"}
+    table = genes.set_index("gene")
+    assert not table.loc["FGF2", "detected"]  # never quantified (all LFQ 0)
+    assert table.loc["IFNB1", "abundance"] == pytest.approx(6.0e6)  # mean of the non-zero LFQ
+    assert table.loc["IL6", "abundance"] == pytest.approx(8.0e8)
+
+
+def test_plain_proteomics_table():
+    genes, report = read_proteomics(FIXTURES / "secretome_plain.tsv")
+    table = genes.set_index("gene")
+    assert report["n_detected"] == 5
+    assert not table.loc["ALB", "detected"] and table.loc["CCL5", "detected"]
+    assert table.loc["TNFSF10", "log2_fold_change"] == pytest.approx(3.1)
+
+
+def test_proteomics_without_a_gene_column_is_refused(tmp_path):
+    path = tmp_path / "medium.tsv"
+    path.write_text("Protein IDs\tLFQ intensity A\nP50591\t1e8\n")
+    with pytest.raises(InputError, match=r"medium.tsv: no gene column.*\n  Fix: .*Gene names"):
+        read_proteomics(path)
+
+
+def test_proteomics_without_overlap_with_the_resource_is_refused(tmp_path, liana_pairs):
+    pairs, _ = liana_pairs
+    path = tmp_path / "accessions.tsv"
+    path.write_text("gene\tabundance\nP50591\t1e8\nP05231\t2e8\n")
+    genes, _ = read_proteomics(path)
+    with pytest.raises(InputError, match=r"(?s)accessions.tsv: none of the 2 detected genes.*symbols"):
+        secretome_ligands(
+            "proteomics", read_factor_table(), ligand_genes(pairs), proteomics=genes,
+            proteomics_path=str(path),
+        )  # fmt: skip
+
+
+def test_builtin_factor_table_has_provenance():
+    factors = read_factor_table()
+    assert {"TNFSF10", "IL6", "HGF", "IFNB1", "DKK1", "TGFB1", "STC1"} <= set(factors["symbol"])
+    assert (factors["references"].str.len() > 5).all()
+    trail = factors.set_index("symbol").loc["TNFSF10"]
+    assert parse_pathways(trail["pathways"]) == [("Trail", 1)]
+    assert parse_pathways(factors.set_index("symbol").loc["DKK1", "pathways"]) == [("WNT", -1)]
+    with pytest.raises(InputError, match="pathway:\\+1"):
+        parse_pathways("Trail up")
+
+
+def test_liana_consensus_resource_is_read_from_the_wheel(liana_pairs):
+    pairs, info = liana_pairs
+    path, version = liana_resource_file()
+    assert info["version"] == version == "1.10.0"
+    assert info["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    trail = set(pairs.loc[pairs["ligand"] == "TNFSF10", "receptor"])
+    assert {"TNFRSF10A", "TNFRSF10B"} <= trail
+    assert "IFNAR1_IFNAR2" in set(pairs.loc[pairs["ligand"] == "IFNB1", "receptor"])
+    assert info["n_pairs"] == len(pairs) > 4000
+
+
+def test_resource_reading_needs_no_network(monkeypatch, liana_pairs):
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    pairs, info = read_ligand_receptor("liana", "human")
+    assert len(pairs) == liana_pairs[0].shape[0]
+
+
+def test_receptor_expression_uses_normalised_counts_and_detection():
+    counts = pd.DataFrame(
+        {"MET": [100, 120, 0, 0], "IFNAR1": [0, 1, 0, 0], "IL6R": [50, 0, 40, 40]},
+        index=["c1", "c2", "n1", "n2"],
+    )
+    size = pd.Series([1.0, 2.0, 1.0, 1.0], index=counts.index)
+    table = receptor_expression(
+        counts, size, {"cancer": ["c1", "c2"], "normal": ["n1", "n2"]}, {"MET", "IFNAR1", "IL6R",
+                                                                         "ABSENT"}
+    ).set_index(["group", "gene"])
+    assert table.loc[("cancer", "MET"), "mean_normalised"] == pytest.approx(80.0)
+    assert table.loc[("cancer", "MET"), "expressed"]
+    assert not table.loc[("cancer", "IFNAR1"), "expressed"]
+    assert table.loc[("cancer", "IL6R"), "detected_fraction"] == 0.5
+    assert not table.loc[("normal", "MET"), "expressed"]
+    assert not table.loc[("normal", "ABSENT"), "expressed"]
+
+
+def _linking_inputs():
+    ligands = pd.DataFrame(
+        {
+            "ligand": ["TNFSF10", "IFNB1", "STC1", "DKK1", "HGF"],
+            "factor": ["TRAIL", "IFN-beta", "STC1", "DKK1", "HGF"],
+            "in_secretome": "factor table",
+            "abundance": np.nan,
+            "log2_fold_change": np.nan,
+            "curated_pathways": ["Trail:+1", "JAK-STAT:+1", "", "WNT:-1", "MAPK:+1;PI3K:+1"],
+            "effect_cancer": "", "effect_normal": "", "references": "",
+        }
+    )  # fmt: skip
+    pairs = pd.DataFrame(
+        {
+            "ligand": ["TNFSF10", "IFNB1", "DKK1", "HGF"],
+            "receptor": ["TNFRSF10B", "IFNAR1_IFNAR2", "LRP6", "MET"],
+        }
+    )
+    expressed = {"TNFRSF10B": 300.0, "IFNAR1": 500.0, "IFNAR2": 0.5, "LRP6": 80.0, "MET": 40.0}
+    expression = pd.DataFrame(
+        [("cancer", g, v, 1.0, v >= 10) for g, v in expressed.items()],
+        columns=["group", "gene", "mean_normalised", "detected_fraction", "expressed"],
+    )
+    activity = pd.DataFrame(
+        {
+            "contrast": "k",
+            "pathway": ["Trail", "JAK-STAT", "WNT", "MAPK", "PI3K"],
+            "score": [9.0, 12.0, 4.0, 3.5, -1.0],
+            "pvalue": [1e-12, 1e-20, 1e-4, 1e-3, 0.3],
+            "fdr": [1e-11, 1e-19, 3e-4, 2e-3, 0.3],
+        }
+    )
+    calls = pd.DataFrame(
+        {"contrast": "k", "program": ["CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS", "RISK_IL6_JAK_STAT3"],
+         "call": ["up", "up"]}
+    )  # fmt: skip
+    roles = pd.DataFrame(
+        {"contrast": ["k", "t"], "side": ["cancer", "cancer"], "therapy": ["none", "chemo"],
+         "role": ["secretome_effect", "therapy_effect"]}
+    )  # fmt: skip
+    return ligands, pairs, expression, activity, calls, roles
+
+
+def test_links_rank_full_chains_first_and_never_an_unexpressed_receptor():
+    links = link_ligands(*_linking_inputs()).set_index("ligand")
+    assert set(links["contrast"]) == {"k"}  # therapy contrasts are not secretome questions
+    assert links.loc["TNFSF10", "rank"] == 1
+    assert links.loc["TNFSF10", "consistent_programmes"] == "CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS up"
+    assert links.loc["TNFSF10", "chain"] == (
+        "TRAIL -> TNFRSF10B expressed -> Trail pathway up -> "
+        "CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS up in cancer cells"
+    )
+    # IFN-beta's pathway is the most active one, but IFNAR2 is not expressed.
+    assert links.loc["IFNB1", "status"] == "receptor_not_expressed"
+    assert pd.isna(links.loc["IFNB1", "rank"])
+    assert links.loc["STC1", "status"] == "no_receptor_in_resource"
+    assert links.loc["DKK1", "status"] == "pathway_opposite"  # WNT up, DKK1 inhibits it
+    assert links.loc["HGF", "status"] == "ranked" and links.loc["HGF", "rank"] == 2
+    assert links.loc["HGF", "pathway"] == "MAPK"
+    factors = verdict_factors(link_ligands(*_linking_inputs()))
+    assert factors["ligand"].tolist() == ["TNFSF10", "HGF"]
+    assert factors["direction"].tolist() == ["up", "up"]
