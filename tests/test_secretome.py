@@ -13,8 +13,8 @@ import pytest
 from msc_secretome.errors import InputError
 from msc_secretome.ligand_links import link_ligands, verdict_factors
 from msc_secretome.ligand_receptor import (
-    ligand_genes,
     liana_resource_file,
+    ligand_genes,
     read_ligand_receptor,
     receptor_expression,
 )
@@ -71,7 +71,9 @@ def test_proteomics_without_overlap_with_the_resource_is_refused(tmp_path, liana
     path = tmp_path / "accessions.tsv"
     path.write_text("gene\tabundance\nP50591\t1e8\nP05231\t2e8\n")
     genes, _ = read_proteomics(path)
-    with pytest.raises(InputError, match=r"(?s)accessions.tsv: none of the 2 detected genes.*symbols"):
+    with pytest.raises(
+        InputError, match=r"(?s)accessions.tsv: none of the 2 detected genes.*symbols"
+    ):
         secretome_ligands(
             "proteomics", read_factor_table(), ligand_genes(pairs), proteomics=genes,
             proteomics_path=str(path),
@@ -117,8 +119,10 @@ def test_receptor_expression_uses_normalised_counts_and_detection():
     )
     size = pd.Series([1.0, 2.0, 1.0, 1.0], index=counts.index)
     table = receptor_expression(
-        counts, size, {"cancer": ["c1", "c2"], "normal": ["n1", "n2"]}, {"MET", "IFNAR1", "IL6R",
-                                                                         "ABSENT"}
+        counts,
+        size,
+        {"cancer": ["c1", "c2"], "normal": ["n1", "n2"]},
+        {"MET", "IFNAR1", "IL6R", "ABSENT"},
     ).set_index(["group", "gene"])
     assert table.loc[("cancer", "MET"), "mean_normalised"] == pytest.approx(80.0)
     assert table.loc[("cancer", "MET"), "expressed"]

@@ -123,7 +123,10 @@ def secretome_outputs():
     """The secretome stage's tables when it is enabled."""
     if not SECRETOME["enabled"]:
         return []
-    return ["results/secretome/ligand_links.tsv", "results/secretome/verdict_factors.tsv"]
+    return [
+        "results/secretome/ligand_links.tsv",
+        "results/secretome/verdict_factors.tsv",
+    ]
 
 
 def secretome_proteomics_input():

@@ -133,7 +133,9 @@ def receptor_expression(
                 detected = float((block[gene] > 0).mean())
             else:
                 mean, detected = 0.0, 0.0
-            rows.append((group, gene, mean, detected, mean >= min_mean and detected >= min_detected))
+            rows.append(
+                (group, gene, mean, detected, mean >= min_mean and detected >= min_detected)
+            )
     return pd.DataFrame(
         rows, columns=["group", "gene", "mean_normalised", "detected_fraction", "expressed"]
     )

@@ -58,7 +58,12 @@ def sankey_spec(ranked: pd.DataFrame) -> dict:
         receptor = node("receptor", _receptor(row))
         pathway = node("pathway", f"{row.pathway} {'up' if row.pathway_score > 0 else 'down'}")
         link(ligand, receptor, 1.0, f"{row.factor} binds {_receptor(row)}")
-        link(receptor, pathway, strength, f"score {row.pathway_score:+.3g}, FDR {row.pathway_fdr:.2g}")
+        link(
+            receptor,
+            pathway,
+            strength,
+            f"score {row.pathway_score:+.3g}, FDR {row.pathway_fdr:.2g}",
+        )
         for programme in _programmes(row):
             link(pathway, node("programme", programme), strength, "called the same way")
     ordered = sorted(nodes.items(), key=lambda item: item[1])

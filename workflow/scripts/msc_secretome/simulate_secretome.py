@@ -116,8 +116,9 @@ def add_secretome_chains(
     mu = pd.DataFrame(
         {
             cell_label(c, m, t): base + (effect[c] if m == "msc_cm" else 0.0)
-            for c, m, t in [(c, m, t) for c in CELL_TYPES for m in ("control", "msc_cm")
-                            for t in THERAPIES]
+            for c, m, t in [
+                (c, m, t) for c in CELL_TYPES for m in ("control", "msc_cm") for t in THERAPIES
+            ]
         },  # fmt: skip
         index=pd.Index(genes, name="gene_id"),
     )[old_mu.columns]
