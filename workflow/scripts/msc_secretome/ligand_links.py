@@ -175,7 +175,7 @@ def _link_one(ligand, receptors, genes, role, activity_of, call_of, fdr, rec_map
             if call_of.get((role.contrast, prog)) == word
         ]
     row["consistent_programmes"] = ";".join(dict.fromkeys(consistent))
-    receptor = max(expressed, key=lambda r: complex_expressed(r, genes)[0])
+    receptor = ", ".join(_signalling_receptors(expressed, pathway, genes, rec_map))
     direction = "up" if act.score > 0 else "down"
     programmes = ", ".join(dict.fromkeys(consistent)) or "no called programme"
     row["chain"] = (
@@ -183,6 +183,14 @@ def _link_one(ligand, receptors, genes, role, activity_of, call_of, fdr, rec_map
         f"{programmes} in {role.side} cells"
     )
     return row
+
+
+def _signalling_receptors(expressed, pathway, genes, rec_map) -> list[str]:
+    """The expressed receptors known to signal into ``pathway``, else the most expressed one."""
+    into = [r for r in expressed if any(pathway in rec_map.get(s, []) for s in r.split("_"))]
+    if into:
+        return sorted(into)
+    return [max(expressed, key=lambda r: complex_expressed(r, genes)[0])]
 
 
 def _rank(table: pd.DataFrame) -> pd.DataFrame:

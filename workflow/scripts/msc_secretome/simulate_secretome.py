@@ -13,8 +13,8 @@ The example's conditioned medium "contains" three planted factors and one decoy:
 
 Footprint genes of the planted pathways that are not yet in the gene universe are appended
 after the existing genes (existing genes, their counts and truth are untouched); each moves in
-the MSC-CM main effect of its receiver cell type with probability 0.7 by
-``sign(weight) * Uniform(0.3, 1.2)`` (log2). Their counts follow the example's model (same size
+the MSC-CM main effect of its receiver cell type with probability 0.9 by
+``sign(weight) * Uniform(0.4, 1.2)`` (log2). Their counts follow the example's model (same size
 factors; own batch effects and dispersions) from a separate random stream
 ``default_rng([seed, 15])``. The secretome itself is written as a plain proteomics table of the
 medium (planted factors, the decoy, three bystander factors, one undetected protein).
@@ -58,7 +58,8 @@ DECOY = SecretedFactor("IFNB1", "none", "IFNAR1_IFNAR2", ("JAK-STAT",))
 BYSTANDERS = ("DKK1", "STC1", "CCL5")
 UNDETECTED = ("FGF2",)
 DECOY_LOG2_MEAN = -4.0
-RESPONSE_RANGE = (0.3, 1.2)
+RESPONSE_RANGE = (0.4, 1.2)
+MOVE_PROBABILITY = 0.9
 
 
 def add_secretome_chains(
@@ -105,7 +106,7 @@ def add_secretome_chains(
             rows = footprint[footprint["pathway"] == pathway].sort_values("gene")
             rows = rows[rows["gene"].isin(position)]
             index = rows["gene"].map(position).to_numpy(dtype=np.int64)
-            moved = rng.random(index.size) < 0.7
+            moved = rng.random(index.size) < MOVE_PROBABILITY
             size = rng.uniform(low, high, index.size)
             values = factor.sign * np.sign(rows["weight"].to_numpy()) * size
             delta = effect[factor.receiver]
