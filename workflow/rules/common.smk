@@ -129,9 +129,22 @@ def secretome_outputs():
     ]
 
 
+EXAMPLE_COUNTS = "resources/example/counts.tsv.gz"
+EXAMPLE_PROTEOMICS = "resources/example/secretome_proteomics.tsv"
+
+
 def secretome_proteomics_input():
-    if SECRETOME["source"] != "proteomics":
+    if not SECRETOME["enabled"] or SECRETOME["source"] != "proteomics":
         return []
+    if (
+        SECRETOME["proteomics"] == EXAMPLE_PROTEOMICS
+        and config["counts"] != EXAMPLE_COUNTS
+    ):
+        raise InputError(
+            "secretome.proteomics is the simulated example's medium, but counts are your own",
+            path="config",
+            fix="set secretome.source: builtin, or secretome.proteomics: your medium's table",
+        )
     if not SECRETOME["proteomics"]:
         raise InputError(
             "secretome.source is proteomics but secretome.proteomics is not set",
