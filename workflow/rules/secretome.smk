@@ -13,7 +13,12 @@ rule secretome_links:
         proteomics=secretome_proteomics_input(),
         user_tables=secretome_table_inputs(),
     output:
-        links="results/secretome/ligand_links.tsv",
+        links=report(
+            "results/secretome/ligand_links.tsv",
+            caption="../report/ligand_links.rst",
+            category="4. Secretome",
+            labels={"table": "ligand links"},
+        ),
         activity="results/secretome/pathway_activity.tsv",
         sample_scores="results/secretome/pathway_sample_scores.tsv",
         receptors="results/secretome/receptor_expression.tsv",
