@@ -191,6 +191,7 @@ def test_links_rank_full_chains_first_and_never_an_unexpressed_receptor():
     assert links.loc["DKK1", "status"] == "pathway_opposite"  # WNT up, DKK1 inhibits it
     assert links.loc["HGF", "status"] == "ranked" and links.loc["HGF", "rank"] == 2
     assert links.loc["HGF", "pathway"] == "MAPK"
+    assert links.loc["HGF", "signalling_receptors"] == "MET"
     factors = verdict_factors(link_ligands(*_linking_inputs()))
     assert factors["ligand"].tolist() == ["TNFSF10", "HGF"]
     assert factors["direction"].tolist() == ["up", "up"]

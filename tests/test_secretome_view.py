@@ -34,6 +34,7 @@ def _links() -> pd.DataFrame:
                  "consistent_programmes", "status", "rank"],
     )  # fmt: skip
     table["rank"] = table["rank"].astype("Int64")
+    table["signalling_receptors"] = table["receptors_expressed"]
     table["in_secretome"] = "factor table"
     table["chain"] = [f"{f} chain" if s == "ranked" else "" for f, s in
                       zip(table["factor"], table["status"], strict=True)]  # fmt: skip

@@ -30,12 +30,13 @@ from .tables import read_table
 
 LINK_COLUMNS = [
     "contrast", "side", "therapy", "role", "ligand", "factor", "in_secretome", "abundance",
-    "log2_fold_change", "receptors", "receptors_expressed", "receptor_evidence", "pathways",
+    "log2_fold_change", "receptors", "receptors_expressed", "receptor_evidence",
+    "signalling_receptors", "pathways",
     "pathway", "pathway_score", "pathway_pvalue", "pathway_fdr", "pathway_evidence",
     "consistent_programmes", "status", "rank", "chain",
 ]  # fmt: skip
 FACTOR_COLUMNS = ["contrast", "side", "therapy", "role", "rank", "ligand", "factor",
-                  "receptors_expressed", "pathway", "direction", "consistent_programmes",
+                  "signalling_receptors", "pathway", "direction", "consistent_programmes",
                   "chain"]  # fmt: skip
 SECRETOME_ROLES = ("secretome_effect", "potentiation")
 
@@ -175,7 +176,9 @@ def _link_one(ligand, receptors, genes, role, activity_of, call_of, fdr, rec_map
             if call_of.get((role.contrast, prog)) == word
         ]
     row["consistent_programmes"] = ";".join(dict.fromkeys(consistent))
-    receptor = ", ".join(_signalling_receptors(expressed, pathway, genes, rec_map))
+    signalling = _signalling_receptors(expressed, pathway, genes, rec_map)
+    row["signalling_receptors"] = ";".join(signalling)
+    receptor = ", ".join(signalling)
     direction = "up" if act.score > 0 else "down"
     programmes = ", ".join(dict.fromkeys(consistent)) or "no called programme"
     row["chain"] = (

@@ -83,7 +83,11 @@ def sankey_spec(ranked: pd.DataFrame) -> dict:
 
 
 def _receptor(row) -> str:
-    return row.receptors_expressed.split(";")[0].replace("_", "/")
+    """The expressed receptor(s) through which the chain runs (complex subunits joined by /)."""
+    receptors = row.signalling_receptors
+    if not isinstance(receptors, str) or not receptors:
+        receptors = row.receptors_expressed if isinstance(row.receptors_expressed, str) else ""
+    return ", ".join(r.replace("_", "/") for r in str(receptors).split(";") if r)
 
 
 def _programmes(row) -> list[str]:
