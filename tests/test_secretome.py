@@ -192,6 +192,14 @@ def test_links_rank_full_chains_first_and_never_an_unexpressed_receptor():
     assert links.loc["HGF", "status"] == "ranked" and links.loc["HGF", "rank"] == 2
     assert links.loc["HGF", "pathway"] == "MAPK"
     assert links.loc["HGF", "signalling_receptors"] == "MET"
+    ligands, pairs, expression, activity, calls, roles = _linking_inputs()
+    twin = ligands[ligands["ligand"] == "HGF"].assign(ligand="FGF7", factor="KGF/FGF7")
+    twin_pair = pd.DataFrame({"ligand": ["FGF7"], "receptor": ["MET"]})
+    tied = link_ligands(
+        pd.concat([ligands, twin]), pd.concat([pairs, twin_pair]), expression, activity, calls,
+        roles,
+    ).set_index("ligand")  # fmt: skip
+    assert tied.loc["HGF", "rank"] == tied.loc["FGF7", "rank"] == 2  # same evidence, same rank
     factors = verdict_factors(link_ligands(*_linking_inputs()))
     assert factors["ligand"].tolist() == ["TNFSF10", "HGF"]
     assert factors["direction"].tolist() == ["up", "up"]

@@ -13,7 +13,9 @@ normal) and each ligand in the secretome, the chain is checked link by link:
    in the direction the ligand drives it (else ``pathway_opposite``).
 
 Ligands passing all four are ``ranked``: first those whose pathway also moved a called
-programme the same way (``pathway_programmes.tsv``), then by pathway FDR, then by |score|.
+programme the same way (``pathway_programmes.tsv``), then by pathway FDR, then by |score|;
+ligands with identical evidence (the same pathway activity) share a rank (1, 1, 3, ...): the
+footprint cannot tell them apart.
 """
 
 from __future__ import annotations
@@ -209,8 +211,11 @@ def _rank(table: pd.DataFrame) -> pd.DataFrame:
             "ligand": table["ligand"],
         }
     )[ranked]
-    order = key.sort_values(["contrast", "no_programme", "fdr", "neg_abs", "ligand"]).index
-    table.loc[order, "rank"] = table.loc[order].groupby("contrast").cumcount().add(1).to_numpy()
+    key = key.sort_values(["contrast", "no_programme", "fdr", "neg_abs", "ligand"])
+    key["position"] = key.groupby("contrast").cumcount() + 1
+    # Ligands with the same evidence (e.g. FGF2 and HGF through the same MAPK activity) tie.
+    tie = key.groupby(["contrast", "no_programme", "fdr", "neg_abs"])["position"]
+    table.loc[key.index, "rank"] = tie.transform("min").to_numpy()
     table["_r"] = table["rank"].fillna(10**9)
     table = table.sort_values(["contrast", "_r", "ligand"], ignore_index=True)
     return table.drop(columns="_r")[LINK_COLUMNS]
