@@ -203,3 +203,15 @@ def test_links_rank_full_chains_first_and_never_an_unexpressed_receptor():
     factors = verdict_factors(link_ligands(*_linking_inputs()))
     assert factors["ligand"].tolist() == ["TNFSF10", "HGF"]
     assert factors["direction"].tolist() == ["up", "up"]
+
+
+def test_the_example_medium_is_refused_for_your_own_counts(tmp_path):
+    from workflow_runs import prepare_workdir, run_snakemake
+
+    overrides = prepare_workdir(tmp_path, {"counts": "my_counts.tsv"})
+    result = run_snakemake(tmp_path, "--dry-run", "--configfile", str(overrides), check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "secretome.proteomics is the simulated example's medium" in output
+    assert "Fix: set secretome.source: builtin" in output
+    assert not (tmp_path / "results").exists()
