@@ -215,3 +215,33 @@ def test_the_example_medium_is_refused_for_your_own_counts(tmp_path):
     assert "secretome.proteomics is the simulated example's medium" in output
     assert "Fix: set secretome.source: builtin" in output
     assert not (tmp_path / "results").exists()
+
+
+def test_producer_rna_gives_expressed_and_induced_ligands(tmp_path, liana_pairs):
+    from msc_secretome.producer_rna import producer_ligands
+
+    pairs, _ = liana_pairs
+    counts = tmp_path / "msc_counts.tsv"
+    rows = {"TNFSF10": [900, 1100], "IL6": [0, 2], "HGF": [3, 1], "ACTB": [98000, 97000],
+            "IDO1": [500, 700]}  # fmt: skip
+    counts.write_text(
+        "gene_id\tmsc_1\tmsc_2\n" + "".join(f"{g}\t{a}\t{b}\n" for g, (a, b) in rows.items())
+    )
+    de = tmp_path / "primed_vs_unprimed.tsv"
+    de.write_text(
+        "gene_id\tsymbol\tbaseMean\tlog2FoldChange\tlfcSE\tstat\tpvalue\tpadj\n"
+        "IL6\tIL6\t1.0\t3.2\t0.5\t6.4\t1e-10\t1e-8\n"
+        "HGF\tHGF\t2.0\t-1.0\t0.5\t-2.0\t0.04\t0.2\n"
+    )
+    ligands = producer_ligands(str(counts), ligand_genes(pairs), de_path=str(de), min_cpm=100)
+    table = ligands.set_index("ligand")
+    assert list(table.index) == ["IL6", "TNFSF10"]  # ACTB/IDO1 are no ligands; HGF is low
+    assert table.loc["TNFSF10", "abundance"] == pytest.approx(1e4, rel=0.01)
+    assert "induced log2FC +3.2" in table.loc["IL6", "in_secretome"]
+    merged = secretome_ligands(
+        "producer_rna", read_factor_table(), ligand_genes(pairs), producer=ligands
+    ).set_index("ligand")
+    assert merged.loc["TNFSF10", "factor"] == "TRAIL"
+    assert merged.loc["TNFSF10", "curated_pathways"] == "Trail:+1"
+    with pytest.raises(InputError, match=r"(?s)msc_counts.tsv: no ligand.*Fix: the first column"):
+        producer_ligands(str(counts), {"XYZ"})

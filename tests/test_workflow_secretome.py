@@ -76,3 +76,25 @@ def test_proteomics_without_gene_column_stops_with_the_fix(copy_of_tiny_run):
     log = (workdir / "logs/secretome_links.log").read_text()
     assert "medium.tsv: no gene column" in log and "Fix: name the gene-symbol column" in log
     assert not (workdir / "results/secretome/ligand_links.tsv").exists()
+
+
+def test_producer_rna_input_runs(copy_of_tiny_run):
+    workdir, overrides = copy_of_tiny_run
+    counts = workdir / "msc_counts.tsv"
+    genes = {"TNFSF10": 800, "IL6": 1500, "HGF": 400, "IFNB1": 300, "ACTB": 90000, "DKK1": 1}
+    counts.write_text(
+        "gene_id\tmsc_1\tmsc_2\tmsc_3\n"
+        + "".join(f"{g}\t{n}\t{n + 7}\t{n + 3}\n" for g, n in genes.items())
+    )
+    extra = _secretome_config(
+        workdir, overrides, {"source": "producer_rna", "producer_rna": {"counts": str(counts)}}
+    )
+    run_snakemake(
+        workdir, "--cores", "1", "--configfile", str(overrides), str(extra),
+        "--forcerun", "secretome_links", "results/secretome/ligand_links.tsv",
+    )  # fmt: skip
+    links = pd.read_csv(workdir / "results/secretome/ligand_links.tsv", sep="\t")
+    assert set(links["ligand"]) == {"TNFSF10", "IL6", "HGF", "IFNB1"}  # DKK1 below 10 CPM
+    assert links["in_secretome"].str.startswith("producer RNA (mean CPM").all()
+    ranked = links[links["rank"] == 1]
+    assert set(ranked.loc[ranked["side"] == "cancer", "ligand"]) == {"TNFSF10"}

@@ -158,3 +158,17 @@ def secretome_table_inputs():
     """User tables the secretome stage reads (built-in ones live in the package)."""
     keys = {"factors": "builtin", "ligand_receptor": "liana", "footprints": "builtin"}
     return [SECRETOME[k] for k, builtin in keys.items() if SECRETOME[k] != builtin]
+
+
+def secretome_producer_inputs():
+    """The producer cells' counts (and DE table) when the secretome comes from their RNA."""
+    if not SECRETOME["enabled"] or SECRETOME["source"] != "producer_rna":
+        return []
+    producer = SECRETOME["producer_rna"]
+    if not producer["counts"]:
+        raise InputError(
+            "secretome.source is producer_rna but secretome.producer_rna.counts is not set",
+            path="config",
+            fix="give secretome.producer_rna.counts: the MSCs' count matrix",
+        )
+    return [producer["counts"]] + ([producer["de"]] if producer["de"] else [])

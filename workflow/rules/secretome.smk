@@ -11,6 +11,7 @@ rule secretome_links:
         library_sizes="results/qc/library_sizes.tsv",
         vst="results/qc/vst.h5ad",
         proteomics=secretome_proteomics_input(),
+        producer=secretome_producer_inputs(),
         user_tables=secretome_table_inputs(),
     output:
         links=report(
@@ -39,5 +40,6 @@ rule secretome_links:
         secretome=config["secretome"],
         statistic=config["enrichment"]["statistic"],
         roles=config["roles"],
+        alpha=config["de"]["alpha"],
     script:
         "../scripts/secretome_links.py"

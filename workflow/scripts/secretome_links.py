@@ -6,6 +6,7 @@ import pandas as pd
 from msc_secretome import ligand_links as links_mod
 from msc_secretome import pathway_activity as pa
 from msc_secretome.ligand_receptor import ligand_genes, read_ligand_receptor, receptor_expression
+from msc_secretome.producer_rna import producer_ligands
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.secretome_inputs import (
     builtin_factor_path,
@@ -33,12 +34,22 @@ proteomics, proteomics_report = None, {}
 if settings["source"] == "proteomics":
     proteomics, proteomics_report = read_proteomics(inputs.proteomics[0])
     logger.info("proteomics %s: %s", inputs.proteomics[0], proteomics_report)
+producer = None
+if settings["source"] == "producer_rna":
+    producer = producer_ligands(
+        inputs.producer[0],
+        ligand_genes(pairs),
+        de_path=settings["producer_rna"]["de"],
+        min_cpm=settings["producer_rna"]["min_cpm"],
+        alpha=params.alpha,
+    )
 ligands = secretome_ligands(
     settings["source"],
     factors,
     ligand_genes(pairs),
     proteomics=proteomics,
     proteomics_path=inputs.proteomics[0] if inputs.proteomics else None,
+    producer=producer,
 )
 logger.info("%d ligands in the secretome (%s)", len(ligands), settings["source"])
 
@@ -106,6 +117,12 @@ methods = {
     "proteomics": (
         f"{inputs.proteomics[0]} (sha256 {sha256_of(inputs.proteomics[0])}); {proteomics_report}"
         if inputs.proteomics
+        else ""
+    ),
+    "producer_rna": (
+        f"{'; '.join(f'{p} (sha256 {sha256_of(p)})' for p in inputs.producer)}; "
+        f"expressed at mean CPM >= {settings['producer_rna']['min_cpm']}"
+        if inputs.producer
         else ""
     ),
     "ligand_receptor_resource": resource["resource"],

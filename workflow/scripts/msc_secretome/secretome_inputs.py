@@ -208,12 +208,14 @@ def secretome_ligands(
     *,
     proteomics: pd.DataFrame | None = None,
     proteomics_path: str | None = None,
+    producer: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The secreted ligands to link, with how each is known to be in the secretome.
 
     Parameters
     ----------
-    source : ``builtin`` (every factor of the table) or ``proteomics`` (detected genes)
+    source : ``builtin`` (every factor of the table), ``proteomics`` (detected genes) or
+        ``producer_rna`` (``producer``: :func:`msc_secretome.producer_rna.producer_ligands`)
     factors : the factor table (:func:`read_factor_table`); annotates proteomics hits too
     resource_ligands : ligand genes of the ligand-receptor resource (complex subunits split)
     proteomics : :func:`read_proteomics` genes (``source="proteomics"``)
@@ -251,10 +253,14 @@ def secretome_ligands(
             "proteomics" + (f" (abundance {a:.3g})" if np.isfinite(a) else " (detected)")
             for a in ligands["abundance"]
         ]
+    elif source == "producer_rna":
+        if producer is None:
+            raise InputError("secretome.source is producer_rna but no producer table was read")
+        ligands = producer[["ligand", "in_secretome", "abundance", "log2_fold_change"]].copy()
     else:
         raise InputError(
             f"secretome.source {source!r} is not available",
-            fix="use builtin or proteomics (producer_rna is not implemented yet)",
+            fix="use builtin, proteomics or producer_rna",
         )
     for column, out in (("factor", "factor"), ("pathways", "curated_pathways"),
                         ("effect_cancer", "effect_cancer"), ("effect_normal", "effect_normal"),
