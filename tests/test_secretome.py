@@ -245,3 +245,28 @@ def test_producer_rna_gives_expressed_and_induced_ligands(tmp_path, liana_pairs)
     assert merged.loc["TNFSF10", "curated_pathways"] == "Trail:+1"
     with pytest.raises(InputError, match=r"(?s)msc_counts.tsv: no ligand.*Fix: the first column"):
         producer_ligands(str(counts), {"XYZ"})
+
+
+def test_mouse_factors_use_the_orthologue_hook(monkeypatch):
+    import sys
+    import types
+
+    from msc_secretome.secretome_inputs import factors_for_organism
+
+    factors = read_factor_table()
+    same, n_lost = factors_for_organism(factors, "human")
+    assert same is factors and n_lost == 0
+    fake = types.ModuleType("msc_secretome.orthologs")
+
+    def map_genes(symbols, *, from_organism, to_organism):
+        table = {"TNFSF10": ["Tnfsf10"], "IL6": ["Il6"], "HGF": ["Hgf", "Hgf2"]}
+        return types.SimpleNamespace(mapped={s: table.get(s, []) for s in symbols})
+
+    fake.map_genes = map_genes
+    monkeypatch.setitem(sys.modules, "msc_secretome.orthologs", fake)
+    mouse, n_lost = factors_for_organism(factors, "mouse")
+    assert mouse["symbol"].tolist() == ["Il6", "Tnfsf10"]  # HGF is not one-to-one here
+    assert n_lost == len(factors) - 2
+    monkeypatch.setitem(sys.modules, "msc_secretome.orthologs", None)  # not installed
+    with pytest.raises(InputError, match="Fix: give secretome.factors: a factor table with mouse"):
+        factors_for_organism(factors, "mouse")

@@ -10,6 +10,7 @@ from msc_secretome.producer_rna import producer_ligands
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.secretome_inputs import (
     builtin_factor_path,
+    factors_for_organism,
     read_factor_table,
     read_proteomics,
     secretome_ligands,
@@ -23,6 +24,9 @@ settings = params.secretome
 # Everything small is read and checked first: bad input stops before any computation.
 factor_path = builtin_factor_path() if settings["factors"] == "builtin" else settings["factors"]
 factors = read_factor_table(factor_path)
+n_without_orthologue = 0
+if settings["factors"] == "builtin":  # the built-in table is human: map it for mouse
+    factors, n_without_orthologue = factors_for_organism(factors, settings["organism"])
 pairs, resource = read_ligand_receptor(settings["ligand_receptor"], settings["organism"])
 footprint_path = (
     pa.builtin_footprint_path(settings["organism"])
@@ -114,6 +118,7 @@ footprint_name = (
 methods = {
     "secretome_source": settings["source"],
     "factor_table": f"{factor_path} (sha256 {sha256_of(factor_path)})",
+    "factors_without_orthologue": n_without_orthologue,
     "proteomics": (
         f"{inputs.proteomics[0]} (sha256 {sha256_of(inputs.proteomics[0])}); {proteomics_report}"
         if inputs.proteomics

@@ -270,3 +270,28 @@ def secretome_ligands(
     columns = ["ligand", "factor", "in_secretome", "abundance", "log2_fold_change",
                "curated_pathways", "effect_cancer", "effect_normal", "references"]  # fmt: skip
     return ligands[columns].sort_values("ligand", ignore_index=True)
+
+
+def factors_for_organism(factors: pd.DataFrame, organism: str) -> tuple[pd.DataFrame, int]:
+    """The factor table in the organism's symbols; returns (table, n_without_orthologue).
+
+    Human symbols are kept as they are. For mouse the hook is
+    ``msc_secretome.orthologs.map_genes(symbols, from_organism="human", to_organism="mouse")``
+    (one-to-one orthologues; its ``mapped`` dict gives the targets); factors without an
+    orthologue are left out and counted.
+    """
+    if organism == "human":
+        return factors, 0
+    try:
+        from .orthologs import map_genes
+    except ImportError as err:
+        raise InputError(
+            f"organism {organism}: the built-in factor table has human symbols and no "
+            "orthologue mapping (msc_secretome.orthologs) is installed",
+            fix="give secretome.factors: a factor table with mouse symbols",
+        ) from err
+    mapping = map_genes(list(factors["symbol"]), from_organism="human", to_organism=organism)
+    targets = {s: t[0] for s, t in mapping.mapped.items() if len(t) == 1}
+    mapped = factors[factors["symbol"].isin(targets)].copy()
+    mapped["symbol"] = mapped["symbol"].map(targets)
+    return mapped.sort_values("symbol", ignore_index=True), len(factors) - len(mapped)
