@@ -75,6 +75,13 @@ def test_view_model_groups_top_ligands_and_sankey():
     assert [r["ligand"] for r in cancer["rows"]] == ["TNFSF10", "IL6", "IFNB1"]
     assert cancer["rows"][2]["rank"] is None and cancer["rows"][2]["pathway_score"] is None
     assert view["methods"] == [{"key": "resource", "value": "liana 1.10"}]
+    assert view["sample_scores"] is None
+    scores = pd.DataFrame({"sample": ["s1", "s2"], "JAK-STAT": [2.5, -1.0], "Trail": [0.1, np.nan]})
+    heatmap = secretome_view(_links(), sample_scores=scores)["sample_scores"]
+    assert heatmap == {
+        "type": "heatmap", "x": ["JAK-STAT", "Trail"], "y": ["s1", "s2"],
+        "z": [[2.5, 0.1], [-1.0, None]], "zmid": 0, "colorscale": "RdBu", "reversescale": True,
+    }  # fmt: skip
     json.dumps(view)  # plain data only
 
 
@@ -85,7 +92,10 @@ def test_template_renders_escaped_with_a_sankey_per_group():
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"])
     )
-    html = environment.get_template("secretome.html.j2").render(secretome=secretome_view(links))
+    scores = pd.DataFrame({"sample": ["s<1>"], "Trail": [1.5]})
+    view = secretome_view(links, sample_scores=scores)
+    html = environment.get_template("secretome.html.j2").render(secretome=view)
+    assert 'id="secretome-sample-scores"' in html and "s\\u003c1\\u003e" in html
     assert "<script>alert(1)" not in html
     assert "TRAIL&lt;b&gt; chain" in html
     assert html.count('type: "sankey"') == 2

@@ -104,7 +104,32 @@ def _layer_names(row, layer: str) -> list[str]:
     return _programmes(row)
 
 
-def secretome_view(links: pd.DataFrame, methods: pd.DataFrame | None = None, top: int = 5) -> dict:
+def sample_score_heatmap(scores: pd.DataFrame) -> dict:
+    """Per-sample pathway scores as a plotly heatmap spec (``x`` pathways, ``y`` samples, ``z``).
+
+    Parameters
+    ----------
+    scores : ``results/secretome/pathway_sample_scores.tsv``: a ``sample`` column and one
+        column per pathway (``n_samples x n_pathways`` values)
+    """
+    table = scores.set_index("sample") if "sample" in scores.columns else scores
+    return {
+        "type": "heatmap",
+        "x": [str(c) for c in table.columns],
+        "y": [str(i) for i in table.index],
+        "z": [[_clean(round(float(v), 4)) for v in row] for row in table.to_numpy()],
+        "zmid": 0,
+        "colorscale": "RdBu",
+        "reversescale": True,
+    }
+
+
+def secretome_view(
+    links: pd.DataFrame,
+    methods: pd.DataFrame | None = None,
+    top: int = 5,
+    sample_scores: pd.DataFrame | None = None,
+) -> dict:
     """The secretome section as a plain dict.
 
     Parameters
@@ -112,12 +137,14 @@ def secretome_view(links: pd.DataFrame, methods: pd.DataFrame | None = None, top
     links : ``results/secretome/ligand_links.tsv`` (:func:`msc_secretome.ligand_links.link_ligands`)
     methods : ``results/secretome/methods.tsv`` (key, value) or None
     top : ranked ligands drawn per group
+    sample_scores : ``results/secretome/pathway_sample_scores.tsv`` or None
 
     Returns
     -------
     dict
         ``{"groups": [{"side", "therapy", "role", "contrast", "title", "top_ligands": [...],
-        "sankey": {...}, "rows": [...], "n_unranked": {...}}], "methods": [{"key", "value"}]}``;
+        "sankey": {...}, "rows": [...], "n_unranked": {...}}], "methods": [{"key", "value"}],
+        "sample_scores": heatmap spec or None}``;
         groups ordered by side, role (secretome effect first), therapy as in the table.
     """
     groups = []
@@ -165,4 +192,5 @@ def secretome_view(links: pd.DataFrame, methods: pd.DataFrame | None = None, top
             }
         )
     rows = [] if methods is None else methods.to_dict(orient="records")
-    return {"groups": groups, "methods": rows}
+    heatmap = None if sample_scores is None else sample_score_heatmap(sample_scores)
+    return {"groups": groups, "methods": rows, "sample_scores": heatmap}
