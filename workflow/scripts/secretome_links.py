@@ -117,7 +117,10 @@ footprint_name = (
 )
 methods = {
     "secretome_source": settings["source"],
-    "factor_table": f"{factor_path} (sha256 {sha256_of(factor_path)})",
+    "factor_table": (
+        f"{'built-in secretome_factors.tsv' if settings['factors'] == 'builtin' else factor_path}"
+        f" (sha256 {sha256_of(factor_path)})"
+    ),
     "factors_without_orthologue": n_without_orthologue,
     "proteomics": (
         f"{inputs.proteomics[0]} (sha256 {sha256_of(inputs.proteomics[0])}); {proteomics_report}"
