@@ -111,6 +111,7 @@ def test_shipped_footprints_agree_with_the_shared_reference(reference_dir, proge
     assert np.allclose(merged["weight_x"], merged["weight_y"], rtol=0, atol=1e-9)
 
 
+@pytest.mark.slow  # importing decoupler takes seconds
 def test_agrees_with_decoupler_ulm(progeny):
     decoupler = pytest.importorskip("decoupler", reason="decoupler is not installed")
     tables = _de_tables(progeny, n_contrasts=6)

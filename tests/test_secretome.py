@@ -205,6 +205,7 @@ def test_links_rank_full_chains_first_and_never_an_unexpressed_receptor():
     assert factors["direction"].tolist() == ["up", "up"]
 
 
+@pytest.mark.slow  # runs Snakemake (a dry run)
 def test_the_example_medium_is_refused_for_your_own_counts(tmp_path):
     from workflow_runs import prepare_workdir, run_snakemake
 
