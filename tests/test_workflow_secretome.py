@@ -87,14 +87,16 @@ def test_producer_rna_input_runs(copy_of_tiny_run):
         + "".join(f"{g}\t{n}\t{n + 7}\t{n + 3}\n" for g, n in genes.items())
     )
     extra = _secretome_config(
-        workdir, overrides, {"source": "producer_rna", "producer_rna": {"counts": str(counts)}}
+        workdir,
+        overrides,
+        {"source": "producer_rna", "producer_rna": {"counts": str(counts), "min_cpm": 100}},
     )
     run_snakemake(
         workdir, "--cores", "1", "--configfile", str(overrides), str(extra),
         "--forcerun", "secretome_links", "results/secretome/ligand_links.tsv",
     )  # fmt: skip
     links = pd.read_csv(workdir / "results/secretome/ligand_links.tsv", sep="\t")
-    assert set(links["ligand"]) == {"TNFSF10", "IL6", "HGF", "IFNB1"}  # DKK1 below 10 CPM
+    assert set(links["ligand"]) == {"TNFSF10", "IL6", "HGF", "IFNB1"}  # DKK1 ~45 CPM < 100
     assert links["in_secretome"].str.startswith("producer RNA (mean CPM").all()
     ranked = links[links["rank"] == 1]
     assert set(ranked.loc[ranked["side"] == "cancer", "ligand"]) == {"TNFSF10"}
