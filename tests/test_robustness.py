@@ -81,7 +81,9 @@ def test_changing_one_contrast_reruns_only_what_depends_on_it(tiny_run, tmp_path
 
 
 def test_failed_validation_writes_nothing_under_results(tmp_path):
-    overrides = prepare_workdir(tmp_path, {"counts": "bad_counts.tsv"})
+    overrides = prepare_workdir(
+        tmp_path, {"counts": "bad_counts.tsv", "secretome": {"source": "builtin"}}
+    )
     (tmp_path / "bad_counts.tsv").write_text(
         "gene_id\t" + "\t".join(
             line.split("\t")[0] for line in

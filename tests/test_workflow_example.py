@@ -119,3 +119,36 @@ def test_snakemake_report_builds_with_captions(example_run):
     run_snakemake(workdir, "--configfile", str(overrides), "--report", str(target))
     html = target.read_text(errors="replace")
     assert "dual_benefit.tsv" in html and "Programme calls" in html
+
+
+def test_planted_secreted_factors_rank_first_and_the_decoy_never(example_run):
+    workdir, _ = example_run
+    links = read(workdir, "results/secretome/ligand_links.tsv")
+    truth = read(workdir, "resources/example/truth_ligands.tsv")
+    for contrast, block in truth.groupby("contrast"):
+        planted = set(block.loc[block["kind"] == "planted", "ligand"])
+        mine = links[links["contrast"] == contrast]
+        top = mine.loc[mine["rank"] <= len(planted)].sort_values("rank")
+        print(contrast, top[["ligand", "rank", "pathway", "pathway_fdr"]].to_dict("records"))
+        assert set(top["ligand"]) == planted, mine[["ligand", "status", "rank"]].to_string()
+    decoys = set(truth.loc[truth["kind"] == "decoy", "ligand"])
+    decoy_rows = links[links["ligand"].isin(decoys)]
+    assert len(decoy_rows) > 0 and decoy_rows["rank"].isna().all()
+    assert (decoy_rows["status"] == "receptor_not_expressed").all()
+    # The decoy's pathway (JAK-STAT) is active in cancer cells: only its receptor stops it.
+    activity = read(workdir, "results/secretome/pathway_activity.tsv")
+    jak = activity[
+        (activity["pathway"] == "JAK-STAT") & (activity["contrast"] == "cancer_cm_vs_ctrl_none")
+    ]
+    assert (jak["fdr"] < 0.05).all() and (jak["score"] > 0).all()
+    factors = read(workdir, "results/secretome/verdict_factors.tsv")
+    trail = factors[
+        (factors["contrast"] == "cancer_cm_vs_ctrl_chemo") & (factors["ligand"] == "TNFSF10")
+    ]
+    assert len(trail) == 1
+    chain = trail["chain"].iloc[0]
+    assert chain.startswith("TRAIL -> ") and "TNFRSF10B" in chain and "Trail pathway up" in chain
+    assert chain.endswith("in cancer cells") and "CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS up" in chain
+    methods = read(workdir, "results/secretome/methods.tsv").set_index("key")["value"]
+    assert methods["ligand_receptor_version"] == "1.10.0"
+    assert len(methods["ligand_receptor_sha256"]) == 64

@@ -53,6 +53,7 @@ def test_ensembl_keyed_run_matches_symbol_keyed_run(tmp_path, reference_dir):
             "gene_sets": gene_sets,
             "counts": str(by_ensembl / "counts.tsv.gz"),
             "gene_annotation": str(annotation),
+            "secretome": {"source": "builtin"},  # own counts: not the example's medium
         },
     )
     run_snakemake(by_ensembl, "--cores", "2", "--configfile", str(overrides))

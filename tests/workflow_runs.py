@@ -29,9 +29,13 @@ def prepare_workdir(workdir: Path, overrides: dict | None = None) -> Path:
     return extra
 
 
-def run_snakemake(workdir: Path, *args: str, timeout: int = 1200, check: bool = True):
-    """Run the project's workflow in ``workdir``; returns the CompletedProcess."""
+def run_snakemake(workdir: Path, *args: str, timeout: int = 1200, check: bool = True, wrapper=()):
+    """Run the project's workflow in ``workdir``; returns the CompletedProcess.
+
+    ``wrapper``: a command prefix, e.g. ``["unshare", "-n"]`` to run without a network.
+    """
     command = [
+        *wrapper,
         sys.executable, "-m", "snakemake",
         "--snakefile", str(PROJECT_ROOT / "workflow" / "Snakefile"),
         "--directory", str(workdir),

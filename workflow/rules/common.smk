@@ -13,6 +13,7 @@ WORKFLOW_DIR = Path(workflow.current_basedir).parents[1]
 sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
 
 from msc_secretome import settings  # noqa: E402
+from msc_secretome.errors import InputError  # noqa: E402
 
 CONFIG_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
 CONTRASTS_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "contrasts.schema.yaml"
@@ -116,3 +117,61 @@ def gene_set_files():
 def catalogue_input():
     programs = config["gene_sets"]["programs"]
     return [] if programs == "builtin" else [programs]
+
+
+SECRETOME = config["secretome"]
+
+
+def secretome_outputs():
+    """The secretome stage's tables when it is enabled."""
+    if not SECRETOME["enabled"]:
+        return []
+    return [
+        "results/secretome/ligand_links.tsv",
+        "results/secretome/verdict_factors.tsv",
+    ]
+
+
+EXAMPLE_COUNTS = "resources/example/counts.tsv.gz"
+EXAMPLE_PROTEOMICS = "resources/example/secretome_proteomics.tsv"
+
+
+def secretome_proteomics_input():
+    if not SECRETOME["enabled"] or SECRETOME["source"] != "proteomics":
+        return []
+    if (
+        SECRETOME["proteomics"] == EXAMPLE_PROTEOMICS
+        and config["counts"] != EXAMPLE_COUNTS
+    ):
+        raise InputError(
+            "secretome.proteomics is the simulated example's medium, but counts are your own",
+            path="config",
+            fix="set secretome.source: builtin, or secretome.proteomics: your medium's table",
+        )
+    if not SECRETOME["proteomics"]:
+        raise InputError(
+            "secretome.source is proteomics but secretome.proteomics is not set",
+            path="config",
+            fix="give secretome.proteomics: the path of the medium's proteomics table",
+        )
+    return [SECRETOME["proteomics"]]
+
+
+def secretome_table_inputs():
+    """User tables the secretome stage reads (built-in ones live in the package)."""
+    keys = {"factors": "builtin", "ligand_receptor": "liana", "footprints": "builtin"}
+    return [SECRETOME[k] for k, builtin in keys.items() if SECRETOME[k] != builtin]
+
+
+def secretome_producer_inputs():
+    """The producer cells' counts (and DE table) when the secretome comes from their RNA."""
+    if not SECRETOME["enabled"] or SECRETOME["source"] != "producer_rna":
+        return []
+    producer = SECRETOME["producer_rna"]
+    if not producer["counts"]:
+        raise InputError(
+            "secretome.source is producer_rna but secretome.producer_rna.counts is not set",
+            path="config",
+            fix="give secretome.producer_rna.counts: the MSCs' count matrix",
+        )
+    return [producer["counts"]] + ([producer["de"]] if producer["de"] else [])

@@ -7,6 +7,8 @@ rule simulate_example:
         samples="resources/example/samples.tsv",
         truth_de="resources/example/truth_de.tsv",
         truth_programs="resources/example/truth_programs.tsv",
+        truth_ligands="resources/example/truth_ligands.tsv",
+        secretome_proteomics="resources/example/secretome_proteomics.tsv",
     log:
         "logs/simulate_example.log",
     benchmark:

@@ -1,0 +1,45 @@
+# Secretome: which secreted factors can explain the programmes, through which receptors and
+# pathways (ligand-receptor resource, PROGENy footprints, receptor expression per receiver).
+
+
+rule secretome_links:
+    input:
+        de=expand("results/de/{contrast}.tsv", contrast=CONTRASTS),
+        contrasts="results/de/contrasts.tsv",
+        calls="results/programs/program_calls.tsv",
+        experiment="results/validated/experiment.h5ad",
+        library_sizes="results/qc/library_sizes.tsv",
+        vst="results/qc/vst.h5ad",
+        proteomics=secretome_proteomics_input(),
+        producer=secretome_producer_inputs(),
+        user_tables=secretome_table_inputs(),
+    output:
+        links=report(
+            "results/secretome/ligand_links.tsv",
+            caption="../report/ligand_links.rst",
+            category="4. Secretome",
+            labels={"table": "ligand links"},
+        ),
+        activity="results/secretome/pathway_activity.tsv",
+        sample_scores="results/secretome/pathway_sample_scores.tsv",
+        receptors="results/secretome/receptor_expression.tsv",
+        verdict_factors="results/secretome/verdict_factors.tsv",
+        methods="results/secretome/methods.tsv",
+    log:
+        "logs/secretome_links.log",
+    benchmark:
+        "logs/benchmarks/secretome_links.tsv"
+    conda:
+        conda_env("analysis")
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1500, 10),
+        runtime=runtime_min(10, 0.2),
+    params:
+        contrasts=list(CONTRASTS),
+        secretome=config["secretome"],
+        statistic=config["enrichment"]["statistic"],
+        roles=config["roles"],
+        alpha=config["de"]["alpha"],
+    script:
+        "../scripts/secretome_links.py"
