@@ -4,3 +4,10 @@
 
 
 include: "workflow/Snakefile"
+
+
+# An included file does not set the default target, so name the workflow's own here.
+rule default:
+    default_target: True
+    input:
+        rules.all.input,

@@ -57,3 +57,14 @@ def test_catalogue_standardized_layout():
     assert deployment["conda"] is True
     assert {"singularity", "singularity+conda"} <= set(deployment)
     assert all(isinstance(value, bool) for value in deployment.values())
+
+
+def test_root_snakefile_plans_the_whole_workflow(tmp_path):
+    """`snakemake` from the root runs the workflow's `all` (an include sets no default target)."""
+    from workflow_runs import prepare_workdir, run_snakemake
+
+    prepare_workdir(tmp_path)
+    result = run_snakemake(
+        tmp_path, "-n", "--snakefile", str(PROJECT_ROOT / "Snakefile"), "--quiet", "rules"
+    )
+    assert "html_report" in result.stdout + result.stderr
