@@ -112,4 +112,11 @@ def gene_set_files():
 
 def catalogue_input():
     programs = config["gene_sets"]["programs"]
-    return [] if programs == "builtin" else [programs]
+    return [] if programs in ("builtin", "none") else [programs]
+
+
+def user_programme_gmts():
+    """With gene_sets.programs: none the GMT libraries define the programmes (call_programs)."""
+    if config["gene_sets"]["programs"] != "none":
+        return []
+    return expand("results/gene_sets/{library}.gmt", library=LIBRARIES)
