@@ -61,6 +61,12 @@ def samples_input():
     return config["samples"]
 
 
+def cell_annotation_input():
+    """The cell annotation table beside a 10x folder/.h5 (or an h5ad), when given."""
+    annotation = config["single_cell"]["cell_annotation"]
+    return [annotation] if annotation else []
+
+
 def single_cell_outputs():
     return ["results/single_cell/cells.tsv.gz"] if SINGLE_CELL else []
 

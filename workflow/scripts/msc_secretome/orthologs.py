@@ -35,8 +35,9 @@ TABLE_COLUMNS = (
     "human_gene_id",
     "mouse_gene_id",
 )
-#: Per-symbol outcome in :attr:`GeneMapping.table`.
-STATUSES = ("one2one", "one2many", "not_one_to_one", "no_ortholog", "same_organism")
+#: Per-symbol outcome in :attr:`GeneMapping.table`: a one-to-one orthologue; orthologues that
+#: are not one-to-one (mapped only with ``one_to_one=False``); none; the same organism.
+STATUSES = ("one2one", "not_one_to_one", "no_ortholog", "same_organism")
 MAPPING_COLUMNS = ("symbol", "mapped_symbols", "status")
 SET_MAPPING_COLUMNS = ("gene_set", "n_genes", "n_mapped", "mapping_rate", "unmapped")
 
@@ -165,19 +166,14 @@ def map_genes(
         statuses = ["same_organism"] * len(unique)
     else:
         kept, every = _pairs(from_organism, to_organism, one_to_one, table_path)
+        one, _ = _pairs(from_organism, to_organism, True, table_path)
         mapped, statuses = {}, []
         for symbol in unique:
-            targets = list(kept.get(symbol, []))
-            mapped[symbol] = targets
-            if targets:
-                statuses.append("one2one" if len(targets) == 1 and one_to_one else "one2many")
+            mapped[symbol] = list(kept.get(symbol, []))
+            if symbol in one:
+                statuses.append("one2one")
             else:
                 statuses.append("not_one_to_one" if symbol in every else "no_ortholog")
-        if not one_to_one:  # a single target of an all-pairs mapping is still one-to-one
-            statuses = [
-                "one2one" if st == "one2many" and len(mapped[s]) == 1 else st
-                for s, st in zip(unique, statuses, strict=True)
-            ]
     table = pd.DataFrame(
         {
             "symbol": unique,
