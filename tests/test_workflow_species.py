@@ -82,6 +82,8 @@ def test_mouse_mapping_rates_are_reported(mouse_run):
     assert 0.85 < float(row["ortholog_mapping_rate"]) < 0.95
     verdict = read(workdir, "results/programs/dual_benefit.tsv")
     assert verdict["explanation"].str.contains("mapped to mouse").all()
+    report = (workdir / "results/report/index.html").read_text()
+    assert "ortholog_mapping_rate" in report
 
 
 def test_fly_study_runs_on_the_user_gmt(fly_run):
