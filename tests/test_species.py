@@ -170,3 +170,22 @@ def test_species_simulator_is_seeded_and_uses_the_organisms_ids():
     assert all(g in counts.index for g in genes)
     planted = first.experiment.truth_programs.query("planted_direction != 0")
     assert len(planted) > 10 and np.isin(planted["program"], list(first.gene_sets)).all()
+
+
+def test_report_libraries_table_shows_the_mapping_rate_only_when_mapped():
+    from msc_secretome.report import _libraries_table
+
+    libraries = pd.DataFrame(
+        {
+            "library": ["programs", "extra"],
+            "kind": ["catalogue", "gmt"],
+            "coverage": [0.9, 0.5],
+            "organism": ["mouse", "mouse"],
+            "mapped_from": ["human", ""],
+            "ortholog_mapping_rate": [0.8946, np.nan],
+        }
+    )
+    html = _libraries_table(libraries)
+    assert "ortholog_mapping_rate" in html and "89.5%" in html
+    human = libraries.assign(organism="human", mapped_from="", ortholog_mapping_rate=np.nan)
+    assert "ortholog_mapping_rate" not in _libraries_table(human)
