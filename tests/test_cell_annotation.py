@@ -182,4 +182,4 @@ def test_dropped_pseudo_samples_are_named_with_the_setting_before_the_fit():
     assert "ctrl_r3__cancer (4 cells)" in message
     assert "level(s) ['b3'] of 'batch' have a single sample" in message
     assert "lower single_cell.min_cells (now 10) to at most 4" in message
-    assert "results/single_cell/pseudobulk_dropped.tsv" in message
+    assert "logs/pseudobulk_cells.log" in message

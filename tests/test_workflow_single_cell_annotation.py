@@ -5,6 +5,7 @@ listed with its reason. Small sizes (18 samples x 120 cells, 3,000 genes)."""
 from __future__ import annotations
 
 import gzip
+import re
 
 import numpy as np
 import pandas as pd
@@ -55,14 +56,14 @@ def write_cellranger_v3(folder, counts: sparse.csr_matrix, genes, cell_barcodes)
 
 
 @pytest.fixture(scope="module")
-def tenx_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tenx")
+def tenx_data(tmp_path_factory):
+    """The simulated cells as a Cell Ranger v3 folder, the sample sheet and the annotation."""
+    data = tmp_path_factory.mktemp("tenx_data")
     simulated = simulate_single_cell_experiment(
         read_catalogue(), n_cells_per_sample=120, n_genes=3000, seed=29
     )
     adata = simulated.adata
     cell_barcodes = barcodes(adata.n_obs)
-    data = workdir / "data"
     write_cellranger_v3(
         data / "filtered_feature_bc_matrix", adata.X, list(adata.var_names), cell_barcodes
     )
@@ -76,15 +77,20 @@ def tenx_run(tmp_path_factory):
         }
     )
     annotation["medium"] = annotation["donor_sample"].map(sheet.set_index("sample")["medium"])
-    annotation = annotation.iloc[N_UNANNOTATED:]  # a few barcodes without annotation
-    annotation.to_csv(data / "cells.tsv", sep="\t", index=False)
+    return data, simulated, cell_barcodes, annotation
+
+
+def run_on(tmp_path_factory, tenx_data, annotation: pd.DataFrame, name: str, check=True):
+    data = tenx_data[0]
+    workdir = tmp_path_factory.mktemp(name)
+    annotation.to_csv(workdir / "cells.tsv", sep="\t", index=False)
     overrides = prepare_workdir(
         workdir,
         {
             "samples": str(data / "samples.tsv"),
             "single_cell": {
                 "counts": str(data / "filtered_feature_bc_matrix"),
-                "cell_annotation": str(data / "cells.tsv"),
+                "cell_annotation": str(workdir / "cells.tsv"),
                 "sample_column": "donor_sample",
                 "cell_type_column": "celltype",
                 "min_cells": 10,
@@ -92,9 +98,18 @@ def tenx_run(tmp_path_factory):
             "enrichment": {"permutations": 300, "sample_scores": "none"},
         },
     )
-    run_snakemake(
-        workdir, "--cores", "2", "--configfile", "config/single_cell.yaml", str(overrides)
-    )
+    result = run_snakemake(
+        workdir, "--cores", "2", "--configfile", "config/single_cell.yaml", str(overrides),
+        check=check,
+    )  # fmt: skip
+    return workdir, result
+
+
+@pytest.fixture(scope="module")
+def tenx_run(tmp_path_factory, tenx_data):
+    _, simulated, cell_barcodes, annotation = tenx_data
+    # a few barcodes without annotation
+    workdir, _ = run_on(tmp_path_factory, tenx_data, annotation.iloc[N_UNANNOTATED:], "tenx")
     return workdir, simulated, cell_barcodes
 
 
@@ -127,3 +142,26 @@ def test_planted_programmes_are_found_from_the_10x_folder(tenx_run):
     assert len(planted) == 6 and (called == planted["planted_direction"]).all()
     cells = pd.read_csv(workdir / "results/single_cell/cells.tsv.gz", sep="\t")
     assert len(cells) > 0 and cells["cell"].str.endswith("-1").all()
+
+
+def test_dropped_pseudo_samples_stop_the_run_before_the_fit(tmp_path_factory, tenx_data):
+    annotation = tenx_data[3]
+    # keep only 4 annotated cancer cells in each control/no-therapy sample: those three
+    # pseudo-samples fall below min_cells and the cancer model loses its reference cell
+    reference = annotation["donor_sample"].str.startswith("ctrl_none_") & (
+        annotation["celltype"] == "cancer"
+    )
+    kept_reference = annotation[reference].groupby("donor_sample").head(4).index
+    thinned = annotation[~reference | annotation.index.isin(kept_reference)]
+    workdir, result = run_on(tmp_path_factory, tenx_data, thinned, "tenx_drop", check=False)
+    assert result.returncode != 0
+    log = (workdir / "logs/pseudobulk_cells.log").read_text()
+    assert "model 'cancer' cannot be fitted after single-cell QC" in log
+    for replicate in (1, 2, 3):  # QC may remove one of the 4 cells
+        assert re.search(rf"ctrl_none_r{replicate}__cancer \([0-4] cells\)", log), log
+    assert re.search(r"lower single_cell.min_cells \(now 10\) to at most [1-4],", log)
+    assert "dropped pseudo-samples:" in log  # the full table, as the job's log keeps it
+    # stopped before any fit (Snakemake removes the failed job's outputs): no model, no
+    # pseudo-sample sheet for validation
+    assert not (workdir / "results/models").exists()
+    assert not (workdir / "results/single_cell/pseudobulk_samples.tsv").exists()

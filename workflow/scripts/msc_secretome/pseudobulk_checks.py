@@ -85,7 +85,7 @@ def _dropped_text(dropped: pd.DataFrame, model) -> str:
     more = f" and {len(chosen) - 20} more" if len(chosen) > 20 else ""
     return (
         f"{len(chosen)} of its pseudo-samples were dropped for having too few cells: "
-        f"{listed}{more} (all listed in results/single_cell/pseudobulk_dropped.tsv)"
+        f"{listed}{more} (all of them, with reasons, in logs/pseudobulk_cells.log)"
     )
 
 
