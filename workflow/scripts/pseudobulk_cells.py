@@ -66,7 +66,7 @@ if len(dropped):
     logger.warning("dropped pseudo-samples:\n%s", dropped.to_string())
 check_models_after_drops(
     sheet, dropped, snakemake.params.models, snakemake.params.contrasts,
-    min_cells=settings["min_cells"], path=outputs.samples,
+    min_cells=settings["min_cells"], path=where,
 )  # fmt: skip
 write_tsv(sheet, outputs.samples)
 write_tsv_gz(counts, outputs.counts, index=True)

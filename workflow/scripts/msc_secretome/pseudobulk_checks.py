@@ -27,7 +27,7 @@ def check_models_after_drops(
     contrasts: Mapping[str, dict],
     *,
     min_cells: int,
-    path: str = "results/single_cell/pseudobulk_samples.tsv",
+    path: str | None = None,
 ) -> None:
     """Raise an :class:`InputError` when a model cannot be fitted on the kept pseudo-samples.
 
@@ -43,22 +43,25 @@ def check_models_after_drops(
         :func:`~msc_secretome.settings.contrast_to_dict` dictionaries.
     min_cells : int
         ``single_cell.min_cells``, named in the fix.
-    path : str
-        The pseudo-sample sheet, named in the error.
+    path : str, optional
+        The single-cell input the pseudo-samples come from, named in the error.
     """
     samples = sheet.astype({"sample": str})
     for name, data in models.items():
         model = model_from_dict(data)
         try:
-            metadata = model_samples(samples, model, path=path)
-            helper = check_design(metadata.loc[:, model.variables], model, path=path)
+            metadata = model_samples(samples, model, path="pseudo-samples")
+            helper = check_design(metadata.loc[:, model.variables], model, "pseudo-samples")
             for contrast_data in contrasts.values():
                 if contrast_data["model"] == name:
                     contrast_vector(helper, contrast_from_dict(contrast_data), model, metadata)
         except InputError as err:
+            reason = str(err).split("\n  Fix: ")[0]
+            if err.path and reason.startswith(f"{err.path}: "):
+                reason = reason[len(err.path) + 2 :]
             raise InputError(
                 f"model {name!r} cannot be fitted after single-cell QC: "
-                f"{_dropped_text(dropped, model)}. The design check says: {err}",
+                f"{_dropped_text(dropped, model)}. On the pseudo-samples kept, {reason}",
                 path=path,
                 fix=f"lower single_cell.min_cells (now {min_cells}) to at most "
                 f"{_largest(dropped, model)}, loosen single_cell.qc, or remove the affected "
