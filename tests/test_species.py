@@ -189,3 +189,22 @@ def test_report_libraries_table_shows_the_mapping_rate_only_when_mapped():
     assert "ortholog_mapping_rate" in html and "89.5%" in html
     human = libraries.assign(organism="human", mapped_from="", ortholog_mapping_rate=np.nan)
     assert "ortholog_mapping_rate" not in _libraries_table(human)
+
+
+def test_data_of_the_other_species_is_named_before_the_coverage_check():
+    table = orthologs.read_ortholog_table()
+    human = list(table["human_symbol"].unique()[:400]) + [f"SYN{i:05d}" for i in range(2000)]
+    mouse = list(table["mouse_symbol"].unique()[:400]) + [f"SYN{i:05d}" for i in range(2000)]
+    assert orthologs.symbol_case_organism(human) == "human"
+    assert orthologs.symbol_case_organism(mouse) == "mouse"  # synthetic ids do not count
+    assert orthologs.symbol_case_organism(["Trp53", "TP53"] * 10) is None  # too few
+    orthologs.check_data_organism(mouse, "mouse", path="x")
+    orthologs.check_data_organism(mouse, "other", path="x")
+    with pytest.raises(
+        InputError, match=r"(?s)organism is 'human' but .* capitalised.*organism: mouse"
+    ):
+        orthologs.check_data_organism(mouse, "human", path="results/validated/experiment.h5ad")
+    with pytest.raises(
+        InputError, match=r"(?s)organism is 'mouse' but .*upper case.*organism: human"
+    ):
+        orthologs.check_data_organism(human, "mouse", path="x")

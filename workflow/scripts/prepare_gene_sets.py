@@ -23,7 +23,7 @@ from msc_secretome.catalogue import (
 )
 from msc_secretome.gene_ids import read_alias_table
 from msc_secretome.gene_set_cache import cached_library
-from msc_secretome.orthologs import SET_MAPPING_COLUMNS, map_gene_sets
+from msc_secretome.orthologs import SET_MAPPING_COLUMNS, check_data_organism, map_gene_sets
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import sha256_of, write_tsv
 
@@ -32,6 +32,8 @@ inputs, params, outputs = snakemake.input, snakemake.params, snakemake.output
 out_dir = Path(outputs.libraries).parent
 data_symbols = set(ad.read_h5ad(inputs.experiment, backed="r").var["symbol"].astype(str)) - {""}
 aliases = read_alias_table(inputs.aliases[0]) if inputs.aliases else None
+if params.programs == "builtin":  # human or mapped catalogue: the species must fit
+    check_data_organism(sorted(data_symbols), params.organism, path=inputs.experiment)
 rows = []
 mapping_tables = []
 user_sets: dict[str, list[str]] = {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +41,7 @@ TABLE_COLUMNS = (
 STATUSES = ("one2one", "not_one_to_one", "no_ortholog", "same_organism")
 MAPPING_COLUMNS = ("symbol", "mapped_symbols", "status")
 SET_MAPPING_COLUMNS = ("gene_set", "n_genes", "n_mapped", "mapping_rate", "unmapped")
+_ID_LIKE = re.compile(r"^[A-Za-z]+\d{4,}$")
 
 
 def builtin_ortholog_path() -> Path:
@@ -229,3 +231,55 @@ def map_gene_sets(
         rate = round(n_mapped / len(genes), 4) if genes else 0.0
         rows.append((name, len(genes), n_mapped, rate, ";".join(unmapped)))
     return mapped_sets, pd.DataFrame(rows, columns=list(SET_MAPPING_COLUMNS))
+
+
+def symbol_case_organism(symbols: Iterable[str]) -> str | None:
+    """``"human"`` or ``"mouse"`` when the symbols' letter case says so, else None.
+
+    HGNC symbols are upper case (``TP53``), MGI symbols capitalised (``Trp53``). Counts the
+    symbols with at least one letter, ignoring id-like names: ``ENS...``, ``LOC...`` and
+    letters followed by four or more digits (``LINC01128``, ``Gm12345``, synthetic
+    ``SYN00001``); a style must hold for at least 80% of at least 50 of them.
+
+    Parameters
+    ----------
+    symbols : iterable of str
+        The data's gene symbols (n_genes).
+    """
+    upper = capitalised = 0
+    for symbol in symbols:
+        text = str(symbol)
+        if not any(ch.isalpha() for ch in text) or text.startswith(("ENS", "LOC")):
+            continue
+        if _ID_LIKE.match(text):
+            continue
+        if text.isupper():
+            upper += 1
+        elif text[0].isupper() and any(ch.islower() for ch in text[1:]):
+            capitalised += 1
+    total = upper + capitalised
+    if total < 50:
+        return None
+    if upper >= 0.8 * total:
+        return "human"
+    if capitalised >= 0.8 * total:
+        return "mouse"
+    return None
+
+
+def check_data_organism(symbols: Iterable[str], organism: str, *, path: str) -> None:
+    """Stop with a clear :class:`InputError` when the data's symbols are plainly of the other
+    species than ``organism`` (human data with ``organism: mouse``, or the reverse), before the
+    catalogue's coverage check would only say that few of its genes are in the data."""
+    symbols = list(symbols)
+    looks = symbol_case_organism(symbols)
+    if organism in MAPPED_ORGANISMS and looks is not None and looks != organism:
+        style = "capitalised (MGI, e.g. Trp53)" if looks == "mouse" else "upper case (HGNC)"
+        examples = [s for s in symbols if any(ch.isalpha() for ch in str(s))][:3]
+        raise InputError(
+            f"organism is {organism!r} but the data's gene symbols are {style}, as {looks} "
+            f"symbols are (e.g. {examples})",
+            path=path,
+            fix=f"set organism: {looks} (the built-in programmes are then mapped through "
+            "orthologues), or organism: other with gene_sets.programs: none",
+        )
