@@ -14,10 +14,10 @@ Used for the programme catalogue (``organism: mouse``) and by the ligand-recepto
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-import re
 from pathlib import Path
 
 import pandas as pd
