@@ -65,6 +65,12 @@ def samples_input():
     return config["samples"]
 
 
+def cell_annotation_input():
+    """The cell annotation table beside a 10x folder/.h5 (or an h5ad), when given."""
+    annotation = config["single_cell"]["cell_annotation"]
+    return [annotation] if annotation else []
+
+
 def single_cell_outputs():
     return ["results/single_cell/cells.tsv.gz"] if SINGLE_CELL else []
 
@@ -116,7 +122,7 @@ def gene_set_files():
 
 def catalogue_input():
     programs = config["gene_sets"]["programs"]
-    return [] if programs == "builtin" else [programs]
+    return [] if programs in ("builtin", "none") else [programs]
 
 
 SECRETOME = config["secretome"]
@@ -175,3 +181,10 @@ def secretome_producer_inputs():
             fix="give secretome.producer_rna.counts: the MSCs' count matrix",
         )
     return [producer["counts"]] + ([producer["de"]] if producer["de"] else [])
+
+
+def user_programme_gmts():
+    """With gene_sets.programs: none the GMT libraries define the programmes (call_programs)."""
+    if config["gene_sets"]["programs"] != "none":
+        return []
+    return expand("results/gene_sets/{library}.gmt", library=LIBRARIES)

@@ -10,7 +10,12 @@ rule prepare_gene_sets:
         aliases=[config["gene_aliases"]] if config["gene_aliases"] else [],
     output:
         gmts=expand("results/gene_sets/{library}.gmt", library=LIBRARIES),
+        # gene_sets.programs none: the user libraries' sets, for per-sample/per-cell scores
+        programs_gmt=(
+            ["results/gene_sets/programs.gmt"] if "programs" not in LIBRARIES else []
+        ),
         libraries="results/gene_sets/libraries.tsv",
+        ortholog_mapping="results/gene_sets/ortholog_mapping.tsv",
     log:
         "logs/prepare_gene_sets.log",
     conda:
@@ -22,7 +27,10 @@ rule prepare_gene_sets:
     params:
         sources=GENE_SET_SOURCES,
         min_coverage=config["gene_sets"]["min_coverage"],
-        organism=config["gene_sets"]["enrichr"]["organism"],
+        enrichr_organism=config["gene_sets"]["enrichr"]["organism"],
+        organism=config["organism"],
+        orthologs=config["gene_sets"]["orthologs"],
+        programs=config["gene_sets"]["programs"],
         download=config["gene_sets"]["enrichr"]["download"],
         cache_dir=config["gene_sets"]["enrichr"]["cache_dir"],
     script:

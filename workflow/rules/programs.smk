@@ -6,6 +6,7 @@ rule call_programs:
         enrichment=expand("results/enrichment/{contrast}.tsv", contrast=CONTRASTS),
         contrasts="results/de/contrasts.tsv",
         catalogue=catalogue_input(),
+        gmts=user_programme_gmts(),
         samples="results/validated/samples.tsv",
     output:
         calls=report(
@@ -31,6 +32,10 @@ rule call_programs:
     params:
         contrasts=list(CONTRASTS),
         catalogue=settings.catalogue_path(config),
+        programs=config["gene_sets"]["programs"],
+        organism=config["organism"],
+        orthologs=config["gene_sets"]["orthologs"],
+        libraries=[name for name in LIBRARIES if name != "programs"],
         fdr=config["programs"]["fdr"],
         group_min_jaccard=config["enrichment"]["group_min_jaccard"],
         roles=config["roles"],

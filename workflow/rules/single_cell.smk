@@ -28,11 +28,13 @@ rule pseudobulk_cells:
     input:
         cells=config["single_cell"]["counts"],
         samples=config["samples"],
+        annotation=cell_annotation_input(),
     output:
         counts="results/single_cell/pseudobulk_counts.tsv.gz",
         samples="results/single_cell/pseudobulk_samples.tsv",
         cell_qc="results/single_cell/cell_qc.tsv",
         dropped="results/single_cell/pseudobulk_dropped.tsv",
+        dropped_cells="results/single_cell/dropped_cells.tsv.gz",
     log:
         "logs/pseudobulk_cells.log",
     benchmark:
@@ -45,6 +47,9 @@ rule pseudobulk_cells:
         runtime=runtime_min(15, 0.05),
     params:
         single_cell=config["single_cell"],
+        # the models are re-checked on the kept pseudo-samples before any fit
+        models={name: model_params(name) for name in MODELS},
+        contrasts={name: contrast_params(name) for name in CONTRASTS},
     script:
         "../scripts/pseudobulk_cells.py"
 
@@ -53,6 +58,7 @@ rule cell_programme_scores:
     input:
         cells=config["single_cell"]["counts"],
         samples=config["samples"],
+        annotation=cell_annotation_input(),
         gmt="results/gene_sets/programs.gmt",
     output:
         cells="results/single_cell/cells.tsv.gz",

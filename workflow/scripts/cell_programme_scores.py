@@ -3,6 +3,7 @@
 import numpy as np
 
 from msc_secretome.catalogue import read_gmt
+from msc_secretome.cell_annotation import attach_cell_annotation, read_cell_annotation
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.single_cell import (
     cell_programme_scores,
@@ -18,10 +19,16 @@ logger = log_to_file(snakemake)
 settings, seed = snakemake.params.single_cell, snakemake.params.seed
 samples = read_sample_sheet(snakemake.input.samples)
 cells = read_single_cell(snakemake.input.cells, layer=settings["layer"])
+where = snakemake.input.cells
+if snakemake.input.annotation:  # cells without a row are listed by pseudobulk_cells
+    where = snakemake.input.annotation[0]
+    annotation = read_cell_annotation(where, settings["barcode_column"])
+    cells, _ = attach_cell_annotation(
+        cells, annotation, samples, sample_column=settings["sample_column"], path=where
+    )
 cells = check_obs_columns(
-    cells, settings["sample_column"], settings["cell_type_column"], samples,
-    path=snakemake.input.cells,
-)  # fmt: skip
+    cells, settings["sample_column"], settings["cell_type_column"], samples, path=where
+)
 cells = cells[cells.obs["cell_type"].isin(settings["cell_types"]).to_numpy()]
 kept, _ = cell_qc(cells, **settings["qc"])
 if kept.n_obs > settings["embedding_cells"]:

@@ -3,6 +3,10 @@
 Genes of each library are brought to current symbols through the alias table (when given);
 each library's coverage (fraction of its genes among the data's symbols) is recorded and a
 library below ``min_coverage`` stops the run: it is most likely keyed by another id type.
+For ``organism: mouse`` the built-in catalogue is first mapped to mouse symbols through the
+shipped orthologue table (per-programme rates in ``ortholog_mapping.tsv``). With
+``gene_sets.programs: none`` ``programs.gmt`` holds the sets of the user's libraries (the
+programmes of this run) for the per-sample and per-cell scores.
 """
 
 from pathlib import Path
@@ -19,6 +23,7 @@ from msc_secretome.catalogue import (
 )
 from msc_secretome.gene_ids import read_alias_table
 from msc_secretome.gene_set_cache import cached_library
+from msc_secretome.orthologs import SET_MAPPING_COLUMNS, check_data_organism, map_gene_sets
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import sha256_of, write_tsv
 
@@ -27,7 +32,11 @@ inputs, params, outputs = snakemake.input, snakemake.params, snakemake.output
 out_dir = Path(outputs.libraries).parent
 data_symbols = set(ad.read_h5ad(inputs.experiment, backed="r").var["symbol"].astype(str)) - {""}
 aliases = read_alias_table(inputs.aliases[0]) if inputs.aliases else None
+if params.programs == "builtin":  # human or mapped catalogue: the species must fit
+    check_data_organism(sorted(data_symbols), params.organism, path=inputs.experiment)
 rows = []
+mapping_tables = []
+user_sets: dict[str, list[str]] = {}
 for library, source in params.sources.items():
     descriptions = None
     if source["kind"] == "catalogue":
@@ -38,12 +47,29 @@ for library, source in params.sources.items():
     else:
         if source["kind"] == "enrichr":
             path = cached_library(
-                source["name"], params.cache_dir, organism=params.organism,
+                source["name"], params.cache_dir, organism=params.enrichr_organism,
                 fetch=bool(params.download),
             )  # fmt: skip
         else:
             path = source["path"]
         gene_sets = read_gmt(path)
+    mapped_from = source.get("map_from", "")
+    if mapped_from:
+        gene_sets, rates = map_gene_sets(
+            gene_sets,
+            from_organism=mapped_from,
+            to_organism=params.organism,
+            one_to_one=params.orthologs == "one_to_one",
+        )
+        mapping_tables.append(rates.assign(library=library))
+        # programmes without any mapped gene stay listed in ortholog_mapping.tsv (n_mapped 0)
+        # and are reported not_tested in the calls
+        gene_sets = {name: genes for name, genes in gene_sets.items() if genes}
+        logger.info(
+            "library %s: mapped %s -> %s (%s): %d of %d programme genes",
+            library, mapped_from, params.organism, params.orthologs,
+            rates["n_mapped"].sum(), rates["n_genes"].sum(),
+        )  # fmt: skip
     if aliases is not None:
         gene_sets = {
             name: list(dict.fromkeys(aliases.resolve(g)[0] for g in genes))
@@ -53,6 +79,8 @@ for library, source in params.sources.items():
         library, gene_sets, data_symbols, min_coverage=params.min_coverage, path=str(path)
     )
     write_gmt(gene_sets, out_dir / f"{library}.gmt", descriptions=descriptions)
+    if params.programs == "none":
+        user_sets.update(gene_sets)  # catalogue_from_libraries refuses duplicate names
     rows.append(
         {
             "library": library,
@@ -63,7 +91,17 @@ for library, source in params.sources.items():
             "n_genes": coverage["n_genes"],
             "genes_in_data": coverage["genes_in_data"],
             "coverage": round(coverage["coverage"], 4),
+            "organism": params.organism,
+            "mapped_from": mapped_from,
+            "ortholog_mapping_rate": (
+                round(rates["n_mapped"].sum() / rates["n_genes"].sum(), 4) if mapped_from else ""
+            ),
         }
     )
     logger.info("library %s: %d sets, %s", library, len(gene_sets), coverage)
+if params.programs == "none":
+    write_gmt(user_sets, out_dir / "programs.gmt")
+columns = ["library", *SET_MAPPING_COLUMNS]
+mapping = pd.concat(mapping_tables) if mapping_tables else pd.DataFrame(columns=columns)
+write_tsv(mapping.loc[:, columns], outputs.ortholog_mapping)
 write_tsv(pd.DataFrame(rows), outputs.libraries)

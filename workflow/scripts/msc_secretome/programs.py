@@ -48,11 +48,25 @@ def program_calls(
     fdr: float,
     library: str = "programs",
 ) -> pd.DataFrame:
-    """One row per contrast x catalogue programme: NES, FDR, call (up/down/ns/not_tested)."""
+    """One row per contrast x catalogue programme: NES, FDR, call (up/down/ns/not_tested).
+
+    A ``library`` column in ``catalogue`` (programmes made from GMT libraries,
+    :func:`msc_secretome.programme_definitions.catalogue_from_libraries`) names each
+    programme's library; otherwise every programme is looked up in ``library``.
+    """
     rows = []
+    per_row = (
+        list(catalogue["library"]) if "library" in catalogue.columns else [library] * len(catalogue)
+    )
     for contrast, table in enrichment.items():
-        hits = table[table["library"] == library].set_index("term")
-        for programme in catalogue.itertuples(index=False):
+        by_library = {
+            name: rows_.set_index("term") for name, rows_ in table.groupby("library", sort=False)
+        }
+        empty = table.iloc[0:0].set_index("term")
+        for programme, programme_library in zip(
+            catalogue.itertuples(index=False), per_row, strict=True
+        ):
+            hits = by_library.get(programme_library, empty)
             if programme.program in hits.index:
                 hit = hits.loc[programme.program]
                 nes, q = float(hit["NES"]), float(hit["fdr"])
@@ -201,6 +215,16 @@ def dual_benefit(
         row["verdict"], row["explanation"] = _verdict(row, therapy)
         rows.append(row)
     return pd.DataFrame(rows, columns=DUAL_BENEFIT_COLUMNS)
+
+
+def with_definitions(table: pd.DataFrame, note: str, *, explain: bool = False) -> pd.DataFrame:
+    """``table`` with a ``programme_definitions`` column (the note); with ``explain`` the note
+    is also appended to each ``explanation`` (the verdict states whose programmes it used)."""
+    out = table.copy()
+    out["programme_definitions"] = note
+    if explain and "explanation" in out.columns:
+        out["explanation"] = out["explanation"].astype(str) + " " + note
+    return out
 
 
 def _pick(roles: pd.DataFrame, side: str, role: str, therapy: str) -> str | None:

@@ -2844,14 +2844,23 @@ def _libraries_table(libraries: pd.DataFrame) -> str:
         "n_genes",
         "genes_in_data",
         "coverage",
+        "organism",
+        "mapped_from",
+        "ortholog_mapping_rate",
     )
     cols = [c for c in wanted if c in libraries.columns]
+    mapped = "mapped_from" in cols and libraries["mapped_from"].map(_is_missing).eq(False).any()
+    if not mapped:  # orthologue columns only for runs that mapped a library (organism mouse)
+        cols = [c for c in cols if c not in ("mapped_from", "ortholog_mapping_rate")]
     rows = []
     for r in libraries.to_dict("records"):
         row = []
         for c in cols:
             v = r.get(c)
-            if c == "coverage":
+            if c == "ortholog_mapping_rate":
+                x = _num(v)
+                row.append(f"{100 * x:.1f}%" if x is not None and math.isfinite(x) else "")
+            elif c == "coverage":
                 x = _num(v)
                 row.append(f"{100 * x:.1f}%" if x is not None and math.isfinite(x) else "NA")
             elif c in ("n_sets", "n_genes", "genes_in_data"):
@@ -2866,6 +2875,13 @@ def _libraries_table(libraries: pd.DataFrame) -> str:
             '<p class="small">coverage: the fraction of a library\'s genes found in the data '
             "(genes_in_data / n_genes); a low coverage usually means the count-matrix ids are "
             "not the symbols the library uses.</p>"
+        )
+    if mapped:
+        note += (
+            '<p class="small">ortholog_mapping_rate: the fraction of the programme genes that '
+            "map to the data's organism through one-to-one (or, with gene_sets.orthologs: all, "
+            "any) Ensembl orthologues; per programme in "
+            "results/gene_sets/ortholog_mapping.tsv.</p>"
         )
     return (
         "<h3>Gene-set libraries</h3>"

@@ -260,7 +260,12 @@ def gene_set_sources(config: dict) -> dict[str, dict]:
     from .gene_set_cache import library_filename
 
     sets = config["gene_sets"]
-    sources = {"programs": {"kind": "catalogue", "path": catalogue_path(config)}}
+    check_organism(config)
+    sources: dict[str, dict] = {}
+    if sets["programs"] != "none":
+        sources["programs"] = {"kind": "catalogue", "path": catalogue_path(config)}
+        if sets["programs"] == "builtin" and config.get("organism", "human") == "mouse":
+            sources["programs"]["map_from"] = "human"  # mapped to mouse by orthologues
     for name, path in sets["libraries"].items():
         sources[name] = {"kind": "gmt", "path": path}
     enrichr = sets["enrichr"]
@@ -279,6 +284,31 @@ def gene_set_sources(config: dict) -> dict[str, dict]:
     return sources
 
 
-def catalogue_path(config: dict) -> str:
+def catalogue_path(config: dict) -> str | None:
+    """Path of the programme catalogue; None for ``gene_sets.programs: none``."""
     programs = config["gene_sets"]["programs"]
+    if programs == "none":
+        return None
     return str(builtin_catalogue_path()) if programs == "builtin" else programs
+
+
+def check_organism(config: dict) -> None:
+    """``organism`` and ``gene_sets.programs`` fit together; ``none`` needs GMT libraries."""
+    organism = config.get("organism", "human")
+    sets = config["gene_sets"]
+    if organism == "other" and sets["programs"] == "builtin":
+        raise InputError(
+            "organism is 'other' but gene_sets.programs is 'builtin': the built-in programme "
+            "catalogue is in human (HGNC) symbols and is mapped only to mouse",
+            path="config",
+            fix="set gene_sets.programs: none and give your programmes as GMT files in your "
+            "organism's gene ids (gene_sets.libraries), or a catalogue TSV in those ids",
+        )
+    if sets["programs"] == "none" and not sets["libraries"] and not sets["enrichr"]["libraries"]:
+        raise InputError(
+            "gene_sets.programs is 'none' but no gene-set library is given: nothing would be "
+            "tested",
+            path="config",
+            fix="give GMT files in gene_sets.libraries ({name: path}); their sets become the "
+            "programmes (name them CYT_, STRESS_, REG_ or RISK_ ... for the verdict)",
+        )
