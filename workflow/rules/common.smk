@@ -132,6 +132,18 @@ def secretome_outputs():
     """The secretome stage's tables when it is enabled."""
     if not SECRETOME["enabled"]:
         return []
+    builtin = [
+        key
+        for key, value in (("ligand_receptor", "liana"), ("footprints", "builtin"))
+        if SECRETOME[key] == value
+    ]
+    if config["organism"] == "other" and builtin:
+        raise InputError(
+            f"organism is other, but secretome.{builtin[0]} is the built-in human/mouse resource",
+            path="config",
+            fix="set secretome.enabled: false, or give secretome.ligand_receptor and "
+            "secretome.footprints as tables in your organism's ids",
+        )
     return [
         "results/secretome/ligand_links.tsv",
         "results/secretome/verdict_factors.tsv",

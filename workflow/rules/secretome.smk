@@ -37,7 +37,8 @@ rule secretome_links:
         runtime=runtime_min(10, 0.2),
     params:
         contrasts=list(CONTRASTS),
-        secretome=config["secretome"],
+        # the species of the counts picks the resource, footprints and factor symbols
+        secretome={**config["secretome"], "organism": config["organism"]},
         statistic=config["enrichment"]["statistic"],
         roles=config["roles"],
         alpha=config["de"]["alpha"],
