@@ -376,13 +376,17 @@ def test_library_keyed_by_another_id_type_is_refused():
     from msc_secretome.catalogue import library_coverage
 
     data = {"TP53", "CDKN1A", "MDM2", "BAX"}
-    with pytest.raises(InputError, match=r"(?s)only 0 of its 3 genes.*look like entrez.*Fix"):
+    with pytest.raises(InputError, match=r"(?s)only 0 genes are shared: 0.0% of the library's 3 genes and 0.0% of the "
+        r"data's 4 symbols.*look like entrez.*Fix"):
         library_coverage(
             "kegg", {"set": ["7157", "1026", "4193"]}, data, min_coverage=0.2, path="kegg.gmt"
         )
-    with pytest.raises(InputError, match="only 0 of its 0 genes"):
+    with pytest.raises(InputError, match="only 0 genes are shared"):
         library_coverage("empty", {}, data, min_coverage=0.2, path="empty.gmt")
     ok = library_coverage(
         "p53", {"set": ["TP53", "MDM2", "XYZ1"]}, data, min_coverage=0.2, path="p53.gmt"
     )
-    assert ok == {"n_genes": 3, "genes_in_data": 2, "coverage": 2 / 3}
+    assert ok == {
+        "n_genes": 3, "genes_in_data": 2, "coverage": 2 / 3, "n_data_genes": 4,
+        "data_coverage": 0.5, "verdict": "ok",
+    }  # fmt: skip
