@@ -376,8 +376,11 @@ def test_library_keyed_by_another_id_type_is_refused():
     from msc_secretome.catalogue import library_coverage
 
     data = {"TP53", "CDKN1A", "MDM2", "BAX"}
-    with pytest.raises(InputError, match=r"(?s)only 0 genes are shared: 0.0% of the library's 3 genes and 0.0% of the "
-        r"data's 4 symbols.*look like entrez.*Fix"):
+    with pytest.raises(
+        InputError,
+        match=r"(?s)only 0 genes are shared: 0.0% of the library's 3 genes and 0.0% of the "
+        r"data's 4 symbols.*look like entrez.*Fix",
+    ):
         library_coverage(
             "kegg", {"set": ["7157", "1026", "4193"]}, data, min_coverage=0.2, path="kegg.gmt"
         )

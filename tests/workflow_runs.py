@@ -37,7 +37,11 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 1200, check: bool = 
         "--directory", str(workdir),
         *args,
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    # Rule scripts must import this checkout's package, not an editable install elsewhere
+    # (Snakemake appends the script folder to sys.path, after site-packages' .pth entries).
+    scripts = str(PROJECT_ROOT / "workflow" / "scripts")
+    pythonpath = os.pathsep.join(p for p in (scripts, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": pythonpath}
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir
     )
