@@ -152,7 +152,7 @@ def test_star_files_with_an_unclear_strand_are_refused(tmp_path):
     ]
     open(path, "w").write("\n".join(mixed) + "\n")
     with pytest.raises(
-        InputError, match=r"(?s)'S1': cannot tell the library strand.*counts_strand"
+        InputError, match=r"(?s)S1ReadsPerGene.out.tab: sample 'S1': cannot tell.*counts_strand"
     ):
         read_counts({"files": files, "format": "star"})
 
@@ -209,3 +209,21 @@ def test_a_per_sample_format_given_as_one_file_says_how_to_list_files(tmp_path):
     files = write_htseq(clean_matrix(20), tmp_path / "h")
     with pytest.raises(InputError, match=r"(?s)hold one sample each.*\{sample\}"):
         read_counts({"counts": files["S1"], "format": "auto"})
+
+
+def test_per_sample_files_must_hold_the_same_genes(tmp_path):
+    files = write_htseq(clean_matrix(20), tmp_path / "h")
+    lines = open(files["S3"]).read().splitlines()
+    open(files["S3"], "w").write("\n".join(lines[1:]) + "\n")  # first gene missing
+    with pytest.raises(InputError, match=r"(?s)S3.counts.txt: sample 'S3': its genes differ.*"
+                       r"1 differ.*same annotation"):  # fmt: skip
+        read_counts({"files": files, "format": "htseq"})
+
+
+def test_star_files_that_disagree_on_the_strand_are_refused(tmp_path):
+    clean = clean_matrix()
+    files = write_star(clean.loc[:, ["S1", "S2"]], tmp_path / "a", strand="forward")
+    files |= write_star(clean.loc[:, ["S3"]], tmp_path / "b", strand="reverse")
+    with pytest.raises(InputError, match=r"disagree on the library strand: S1: forward, S2: "
+                       r"forward, S3: reverse"):  # fmt: skip
+        read_counts({"files": files, "format": "auto"})

@@ -306,7 +306,7 @@ def _read_per_sample(files: Mapping[str, str], fmt: str, strand: str, notes: lis
         per_sample[sample] = (genes, values, 1)
     column = 0
     if fmt == "star":
-        strand, rule = _star_strand(per_sample, strand)
+        strand, rule = _star_strand(per_sample, strand, files)
         notes.append(rule)
         column = STAR_COLUMN[strand] - 1
     reference_genes, _, _ = next(iter(per_sample.values()))
@@ -331,7 +331,9 @@ def _read_per_sample(files: Mapping[str, str], fmt: str, strand: str, notes: lis
     return CountTable(counts, summary, None, fmt, _summary_sentence(methods, summary), tuple(notes))
 
 
-def _star_strand(per_sample: Mapping[str, tuple], strand: str) -> tuple[str, str]:
+def _star_strand(
+    per_sample: Mapping[str, tuple], strand: str, files: Mapping[str, str]
+) -> tuple[str, str]:
     """The STAR column to use; inferred from the strand sums when ``strand`` is auto."""
     if strand != "auto":
         return strand, f"STAR strand column: {strand} (counts_strand in config)"
@@ -349,7 +351,7 @@ def _star_strand(per_sample: Mapping[str, tuple], strand: str) -> tuple[str, str
                 f"sample {sample!r}: cannot tell the library strand: first-strand column sums "
                 f"to {forward}, second-strand to {reverse} (ratio {high / low:.2f}, between "
                 f"{UNSTRANDED_RATIO} (unstranded) and {STRANDED_RATIO} (stranded))",
-                path="ReadsPerGene.out.tab",
+                path=files[sample],
                 fix="set counts_strand: unstranded, forward or reverse (the library kit says)",
             )
         calls[sample] = (call, forward, reverse)
@@ -358,7 +360,7 @@ def _star_strand(per_sample: Mapping[str, tuple], strand: str) -> tuple[str, str
         raise InputError(
             "the STAR files disagree on the library strand: "
             + ", ".join(f"{s}: {c[0]}" for s, c in calls.items()),
-            path="ReadsPerGene.out.tab",
+            path=next(iter(files.values())),
             fix="set counts_strand in config, or check that the files come from one protocol",
         )
     example = next(iter(calls.items()))
