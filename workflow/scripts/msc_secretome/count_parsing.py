@@ -59,8 +59,10 @@ def split_table(text: str, path: str, *, skip_comment_lines: int = 0) -> TextTab
     header_line = lines[start]
     delimiter = "\t" if header_line.count("\t") >= header_line.count(",") else ","
     if "\t" not in header_line and "," not in header_line:
+        hint = " It seems to use ';' (a spreadsheet locale)." if ";" in header_line else ""
         raise InputError(
-            f"line {start + 1}: the header has no tab or comma delimiter: {header_line[:120]!r}",
+            f"line {start + 1}: the header has no tab or comma delimiter: "
+            f"{header_line[:120]!r}.{hint}",
             path=path,
             fix="save the table as tab-separated (TSV) or comma-separated (CSV)",
         )
