@@ -39,6 +39,9 @@ def test_counts_are_parsed_exactly_without_a_float_round_trip(tmp_path):
     assert counts.loc["A", "S1"] == above_2_53
     assert counts.loc["B"].tolist() == [12, 12]
     assert counts.dtypes.unique().tolist() == ["int64"]
+    largest = 2**63 - 1  # through the fast path (digits only): still exact
+    fast = read_counts(write(tmp_path, "max.tsv", HEADER + f"A\t{largest}\t{above_2_53}\n"))
+    assert fast.loc["A"].tolist() == [largest, above_2_53]
 
 
 @pytest.mark.parametrize("value", [str(2**63), "123456789012345678901234567890"])

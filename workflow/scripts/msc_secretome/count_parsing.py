@@ -25,6 +25,7 @@ import pandas as pd
 from .errors import InputError
 
 INT64_MAX = np.iinfo(np.int64).max
+_DIGITS_AND_SPACING = str.maketrans("", "", "0123456789\t, \n")
 _PLAIN_INTEGER = re.compile(r"^\s*\+?(\d+)(\.0*)?\s*$")
 
 
@@ -191,21 +192,21 @@ def _count_non_integer(cells: np.ndarray) -> int:
 
 
 def fast_integer_matrix(text: str, delimiter: str) -> pd.DataFrame | None:
-    """Fast exact path for plain matrices: every value cell is digits only (< 19 of them).
+    """Fast exact path for plain matrices: every value cell is ASCII digits only.
 
-    Parsed by pandas' C reader straight into int64 (exact for digit strings), first column as
-    text. Returns ``None`` when a value cell is anything else (a decimal point, a sign, a
-    quote, 19+ digits, an R ``write.table`` header...), so the caller takes the checked text
-    path that names the offending cell.
+    Parsed by pandas' C reader straight into int64 (exact for digit strings; a value above
+    2^63-1 makes the column uint64 or float, which is not taken), first column as text.
+    Returns ``None`` when a value cell is anything else (a decimal point, a sign, a quote, a
+    row with another number of fields, an R ``write.table`` header...), so the caller takes
+    the checked text path that names the offending cell.
     """
     lines = [line for line in text.split("\n") if line.strip()]
     if len(lines) < 2 or '"' in lines[0] or len(lines[0].split(delimiter)) < 2:
         return None
     header = lines[0].split(delimiter)
     values = "\n".join(line.partition(delimiter)[2] for line in lines[1:])
-    sep = re.escape(delimiter)
-    if re.search(rf"[^\d{sep} \n]|\d{{19}}", values):
-        return None  # a sign, a decimal point, a quote, 19+ digits...: the checked path
+    if values.translate(_DIGITS_AND_SPACING):
+        return None  # a sign, a decimal point, a quote...: the checked path
     if values.count(delimiter) != (len(lines) - 1) * (len(header) - 2):
         return None  # rows with more or fewer fields than the header (R write.table...)
     try:
@@ -218,7 +219,7 @@ def fast_integer_matrix(text: str, delimiter: str) -> pd.DataFrame | None:
             quoting=csv.QUOTE_NONE,
             skip_blank_lines=True,
         )
-    except (ValueError, pd.errors.ParserError):
+    except (ValueError, OverflowError, pd.errors.ParserError):
         return None
     if any(dtype != np.int64 for dtype in table.dtypes.iloc[1:]):
         return None
