@@ -34,7 +34,7 @@ import pandas as pd
 
 from .count_parsing import fast_integer_matrix, parse_count_cells, split_table
 from .errors import InputError
-from .gene_ids import strip_ensembl_version
+from .gene_ids import version_collisions
 from .tables import open_text
 
 FORMATS = ("auto", "matrix", "featurecounts", "htseq", "star", "salmon")
@@ -424,19 +424,17 @@ def _split_summary_rows(parsed: _Parsed, path: str) -> tuple[pd.DataFrame, pd.Da
 
 
 def _check_version_collisions(genes: list[str], lines: Mapping[str, int], path: str) -> None:
-    stripped = strip_ensembl_version(genes)
-    first: dict[str, str] = {}
-    for gene, key in zip(genes, stripped, strict=True):
-        if key in first:
-            other = first[key]
-            raise InputError(
-                f"gene ids {other!r} (line {lines[other]}) and {gene!r} (line {lines[gene]}) "
-                f"are one Ensembl gene ({key}) in two versions",
-                path=path,
-                fix="keep one row per gene: sum the versions' counts or drop the outdated one "
-                "(versions are ignored when ids are matched)",
-            )
-        first[key] = gene
+    collisions = version_collisions(genes)
+    if collisions:
+        key, (other, gene) = next(iter(collisions.items()))
+        raise InputError(
+            f"gene ids {other!r} (line {lines[other]}) and {gene!r} (line {lines[gene]}) "
+            f"are one Ensembl gene ({key}) in two versions"
+            + (f" ({len(collisions)} genes so in all)" if len(collisions) > 1 else ""),
+            path=path,
+            fix="keep one row per gene: sum the versions' counts or drop the outdated one "
+            "(versions are ignored when ids are matched)",
+        )
 
 
 def _summary_sentence(methods: str, summary: pd.DataFrame) -> str:
