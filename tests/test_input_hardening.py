@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from workflow_runs import prepare_workdir, run_snakemake
@@ -203,3 +204,22 @@ def test_a_bad_gmt_stops_the_workflow_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "dup.gmt: line 2: gene set 'SET' already defined on line 1" in result.stderr
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+
+
+def test_vectorised_rounding_equals_exact_decimal_rounding():
+    from decimal import ROUND_HALF_EVEN, Decimal
+
+    from msc_secretome.count_parsing import parse_count_cells
+
+    rng = np.random.default_rng(5)
+    pairs = zip(rng.uniform(0, 5000, 400), rng.integers(0, 4, 400), strict=True)
+    texts = [f"{v:.{d}f}" for v, d in pairs]
+    texts += ["2.5", "3.5", "0.5", "1e3", "12.0", " 7 ", "+4", "123456789012.5", "1.25e2"]
+    cells = [[t] for t in texts]
+    values, n_rounded = parse_count_cells(
+        cells, genes=[f"G{i}" for i in range(len(texts))], columns=["S1"], path="x",
+        first_line=2, round_estimated=True,
+    )  # fmt: skip
+    exact = [int(Decimal(t.strip()).to_integral_value(ROUND_HALF_EVEN)) for t in texts]
+    assert values[:, 0].tolist() == exact
+    assert n_rounded == sum(Decimal(t.strip()) != int(Decimal(t.strip())) for t in texts)
