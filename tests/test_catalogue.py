@@ -376,13 +376,40 @@ def test_library_keyed_by_another_id_type_is_refused():
     from msc_secretome.catalogue import library_coverage
 
     data = {"TP53", "CDKN1A", "MDM2", "BAX"}
-    with pytest.raises(InputError, match=r"(?s)only 0 of its 3 genes.*look like entrez.*Fix"):
+    with pytest.raises(
+        InputError,
+        match=r"(?s)only 0 genes are shared: 0.0% of the library's 3 genes and 0.0% of the "
+        r"data's 4 symbols.*look like entrez.*Fix",
+    ):
         library_coverage(
             "kegg", {"set": ["7157", "1026", "4193"]}, data, min_coverage=0.2, path="kegg.gmt"
         )
-    with pytest.raises(InputError, match="only 0 of its 0 genes"):
+    with pytest.raises(InputError, match="only 0 genes are shared"):
         library_coverage("empty", {}, data, min_coverage=0.2, path="empty.gmt")
     ok = library_coverage(
         "p53", {"set": ["TP53", "MDM2", "XYZ1"]}, data, min_coverage=0.2, path="p53.gmt"
     )
-    assert ok == {"n_genes": 3, "genes_in_data": 2, "coverage": 2 / 3}
+    assert ok == {
+        "n_genes": 3, "genes_in_data": 2, "coverage": 2 / 3, "n_data_genes": 4,
+        "data_coverage": 0.5, "verdict": "ok",
+    }  # fmt: skip
+
+
+def test_a_targeted_panel_passes_and_a_wrong_id_type_stops_naming_both_numbers():
+    from msc_secretome.catalogue import library_coverage
+
+    library = {"set": [f"GENE{i}" for i in range(1000)]}
+    panel = {f"GENE{i}" for i in range(40)} | {f"OTHER{i}" for i in range(10)}
+    result = library_coverage("programs", library, panel, min_coverage=0.2, path="p.gmt")
+    assert result["verdict"] == "targeted_panel"
+    assert (result["coverage"], result["data_coverage"]) == (0.04, 0.8)
+    entrez = {"set": [str(7000 + i) for i in range(1000)]}
+    with pytest.raises(
+        InputError,
+        match=r"(?s)only 0 genes are shared: 0.0% of the library's 1000 genes and 0.0% of the "
+        r"data's 50 symbols \(minimum 20% of the smaller set\).*look like entrez",
+    ):
+        library_coverage("kegg", entrez, panel, min_coverage=0.2, path="kegg.gmt")
+    sparse_panel = {f"GENE{i}" for i in range(5)} | {f"OTHER{i}" for i in range(45)}
+    with pytest.raises(InputError, match=r"0.5% of the library's 1000 genes and 10.0% of"):
+        library_coverage("programs", library, sparse_panel, min_coverage=0.2, path="p.gmt")

@@ -289,3 +289,11 @@ def test_ensembl_entrez_and_symbol_keys_give_the_same_symbols(reference_dir, sha
     assert ens_symbols.tolist() == sample["symbol"].tolist()
     assert ent_symbols.tolist() == sample["symbol"].tolist()
     assert sym_symbols.tolist() == sample["symbol"].tolist()
+
+
+def test_version_collisions_name_both_ids():
+    from msc_secretome.gene_ids import version_collisions
+
+    ids = ["ENSG00000141510.16", "TP53", "ENSG00000141510", "ENSG00000000003.1", "RP11-34P13.7"]
+    assert version_collisions(ids) == {"ENSG00000141510": ("ENSG00000141510.16", "ENSG00000141510")}
+    assert version_collisions(["ENSG00000141510.16", "ENSG00000000003.1"]) == {}

@@ -43,22 +43,24 @@ def test_counts_read_in_every_common_format(tmp_path, variant):
 
 
 def test_numeric_fast_path_and_text_path_read_the_same_matrix(tmp_path, monkeypatch):
-    """Plain numbers go through pandas' C reader; a cell that is not a number sends the file
-    to the checked text path. Both give the same int64 matrix."""
-    import msc_secretome.validation as validation
-    from msc_secretome.tables import read_numeric_table
+    """Digit-only cells go through pandas' C reader as int64; anything else sends the file
+    to the exact text path. Both give the same int64 matrix."""
+    import msc_secretome.count_formats as count_formats
+    from msc_secretome.count_parsing import fast_integer_matrix
 
     rng = np.random.default_rng(0)
     values = rng.poisson(50, size=(200, 6))
     lines = ["gene_id\t" + "\t".join(f"S{j}" for j in range(6))]
     lines += [f"G{i}\t" + "\t".join(map(str, row)) for i, row in enumerate(values)]
-    path = write(tmp_path, "plain.tsv", "\n".join(lines) + "\n")
-    assert read_numeric_table(path) is not None
-    assert read_numeric_table(write(tmp_path, "bad.tsv", GOOD.replace("\t5", "\tx"))) is None
+    text = "\n".join(lines) + "\n"
+    path = write(tmp_path, "plain.tsv", text)
+    assert fast_integer_matrix(text, "\t") is not None
+    assert fast_integer_matrix(GOOD.replace("\t5", "\tx"), "\t") is None
+    assert fast_integer_matrix(GOOD.replace("\t5", "\t5.0"), "\t") is None
     fast = read_counts(path)
-    monkeypatch.setattr(validation, "read_numeric_table", lambda _: None)
-    text = read_counts(path)
-    pd.testing.assert_frame_equal(fast, text)
+    monkeypatch.setattr(count_formats, "fast_integer_matrix", lambda *_: None)
+    slow = read_counts(path)
+    pd.testing.assert_frame_equal(fast, slow)
     np.testing.assert_array_equal(fast.to_numpy(), values)
     assert fast.dtypes.unique().tolist() == [np.dtype("int64")]
 
@@ -68,12 +70,12 @@ def test_numeric_fast_path_and_text_path_read_the_same_matrix(tmp_path, monkeypa
     [
         (
             "gene_id\tS1\tS2\nA\t1\t2.5\n",
-            r"(?s)non-integer.*row 2.*S2.*round_estimated_counts",
+            r"(?s)non-integer.*line 2.*S2.*round_estimated_counts",
         ),
-        ("gene_id\tS1\tS2\nA\t1\t-2\n", r"negative.*row 2.*'S2'"),
-        ("gene_id\tS1\tS2\nA\t1\tNaN\n", r"NaN.*row 2"),
+        ("gene_id\tS1\tS2\nA\t1\t-2\n", r"line 2.*'S2'.*negative"),
+        ("gene_id\tS1\tS2\nA\t1\tNaN\n", r"line 2.*NaN"),
         ("gene_id\tS1\tS2\nA\t1\tinf\n", r"infinite"),
-        ("gene_id\tS1\tS2\nA\t1\tabc\n", r"row 2.*'S2'.*'abc' is not a number"),
+        ("gene_id\tS1\tS2\nA\t1\tabc\n", r"line 2.*'S2'.*'abc' is not a number"),
         ("gene_id\tS1\tS2\nA\t1\t2\nA\t3\t4\n", r"duplicated gene id.*'A'"),
         ("gene_id S1 S2\nA 1 2\n", r"no tab or comma"),
         ("", r"empty"),

@@ -14,6 +14,7 @@ sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
 
 from msc_secretome import settings  # noqa: E402
 from msc_secretome.errors import InputError  # noqa: E402
+from msc_secretome.validation import check_gene_set_files, count_spec  # noqa: E402
 
 CONFIG_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
 CONTRASTS_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "contrasts.schema.yaml"
@@ -29,6 +30,8 @@ MODELS = EXPERIMENT.models
 CONTRASTS = EXPERIMENT.contrasts
 GENE_SET_SOURCES = settings.gene_set_sources(config)
 LIBRARIES = list(GENE_SET_SOURCES)
+# User gene-set files are small: read them now, so a bad one stops the run before any job.
+check_gene_set_files(GENE_SET_SOURCES, config["gene_sets"]["min_size"])
 
 
 # Small bookkeeping jobs run on the submitting machine (which, on clusters, has internet).
@@ -52,11 +55,29 @@ wildcard_constraints:
 SINGLE_CELL = config["data_type"] == "single_cell"
 
 
-def counts_input():
-    """The count matrix validation reads: the user's, or the pseudobulk of their cells."""
+def counts_spec():
+    """What validation reads (count_formats.read_counts): the user's counts, one file or one
+    per sample, or the pseudobulk of their cells."""
     if SINGLE_CELL:
-        return "results/single_cell/pseudobulk_counts.tsv.gz"
-    return config["counts"]
+        return count_spec(
+            "results/single_cell/pseudobulk_counts.tsv.gz", EXPERIMENT.samples.loc[:, ["sample"]],
+            counts_format="matrix",
+        )  # fmt: skip
+    return count_spec(
+        config["counts"], EXPERIMENT.samples, counts_format=config["counts_format"],
+        strand=config["counts_strand"], round_estimated=config["round_estimated_counts"],
+        samples_path=config["samples"],
+    )  # fmt: skip
+
+
+COUNTS_SPEC = counts_spec()
+
+
+def counts_input():
+    """The count files validation reads."""
+    if COUNTS_SPEC["files"]:
+        return list(COUNTS_SPEC["files"].values())
+    return [COUNTS_SPEC["counts"]]
 
 
 def samples_input():

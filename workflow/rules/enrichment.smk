@@ -60,6 +60,7 @@ rule gene_set_enrichment:
     params:
         libraries=LIBRARIES,
         enrichment=config["enrichment"],
+        min_size_by_library=config["gene_sets"]["min_size"],
         alpha=config["de"]["alpha"],
     script:
         "../scripts/gene_set_enrichment.py"

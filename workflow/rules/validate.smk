@@ -1,7 +1,8 @@
-# Validation of the count matrix against the sample sheet; writes the experiment as AnnData.
-# (Config, sample sheet and contrasts were already checked when the workflow was parsed; the
-# contrasts file is not an input: rules see contrasts through params, so editing one contrast
-# reruns only the jobs that depend on it.)
+# Validation of the counts (any supported format) against the sample sheet; writes the
+# experiment as AnnData, the summary rows each sample lost and a validation summary.
+# (Config, sample sheet, contrasts and gene-set files were already checked when the workflow
+# was parsed; the contrasts file is not an input: rules see contrasts through params, so
+# editing one contrast reruns only the jobs that depend on it.)
 
 
 rule validate_inputs:
@@ -14,6 +15,8 @@ rule validate_inputs:
         experiment="results/validated/experiment.h5ad",
         samples="results/validated/samples.tsv",
         gene_mapping="results/validated/gene_mapping.tsv",
+        count_summary_rows="results/validated/count_summary_rows.tsv",
+        summary="results/validated/validation_summary.tsv",
     log:
         "logs/validate_inputs.log",
     benchmark:
@@ -25,7 +28,7 @@ rule validate_inputs:
         mem_mb=mem_mb(1000, 20),
         runtime=runtime_min(5, 0.05),
     params:
-        round_estimated=config["round_estimated_counts"],
+        counts_spec=COUNTS_SPEC,
         min_mapping_rate=config["min_mapping_rate"],
     script:
         "../scripts/validate_inputs.py"

@@ -21,7 +21,8 @@ prerank_tables, ora_tables = [], []
 for library, gmt in zip(params.libraries, snakemake.input.gmts, strict=True):
     assert Path(gmt).stem == library
     gene_sets = read_gmt(gmt)
-    sizes = {"min_size": settings["min_size"], "max_size": settings["max_size"]}
+    min_size = params.min_size_by_library.get(library, settings["min_size"])
+    sizes = {"min_size": min_size, "max_size": settings["max_size"]}
     prerank_tables.append(
         run_prerank(
             ranking,

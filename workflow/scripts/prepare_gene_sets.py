@@ -2,7 +2,8 @@
 
 Genes of each library are brought to current symbols through the alias table (when given);
 each library's coverage (fraction of its genes among the data's symbols) is recorded and a
-library below ``min_coverage`` stops the run: it is most likely keyed by another id type.
+library sharing less than ``min_coverage`` of the smaller of its genes and the data's stops the
+run (another id type); a targeted panel passes with a warning (``coverage_verdict``).
 For ``organism: mouse`` the built-in catalogue is first mapped to mouse symbols through the
 shipped orthologue table (per-programme rates in ``ortholog_mapping.tsv``). With
 ``gene_sets.programs: none`` ``programs.gmt`` holds the sets of the user's libraries (the
@@ -91,6 +92,8 @@ for library, source in params.sources.items():
             "n_genes": coverage["n_genes"],
             "genes_in_data": coverage["genes_in_data"],
             "coverage": round(coverage["coverage"], 4),
+            "data_coverage": round(coverage["data_coverage"], 4),
+            "coverage_verdict": coverage["verdict"],
             "organism": params.organism,
             "mapped_from": mapped_from,
             "ortholog_mapping_rate": (
@@ -99,6 +102,14 @@ for library, source in params.sources.items():
         }
     )
     logger.info("library %s: %d sets, %s", library, len(gene_sets), coverage)
+    if coverage["verdict"] == "targeted_panel":
+        logger.warning(
+            "library %s: only %.1f%% of its genes are in the data, but the data has fewer genes "
+            "(%d) than the library (%d) and %.1f%% of them are in it: read as a targeted or "
+            "pre-filtered matrix, not a wrong id type",
+            library, 100 * coverage["coverage"], coverage["n_data_genes"], coverage["n_genes"],
+            100 * coverage["data_coverage"],
+        )  # fmt: skip
 if params.programs == "none":
     write_gmt(user_sets, out_dir / "programs.gmt")
 columns = ["library", *SET_MAPPING_COLUMNS]

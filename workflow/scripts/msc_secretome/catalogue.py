@@ -63,12 +63,32 @@ def builtin_catalogue_path() -> Path:
 def read_catalogue(path: str | Path | None = None) -> pd.DataFrame:
     """Read and check a programme catalogue; ``None`` or ``"builtin"`` reads the built-in one.
 
-    Returns one row per programme with ``genes`` as a tuple of symbols.
+    Returns one row per programme with ``genes`` as a tuple of symbols. The file is read as
+    data: every line is a row and every cell is kept as written (a ``#`` or a quote inside a
+    description or a source is text, not a comment); a row with more or fewer tab-separated
+    fields than the header is refused with its row number.
     """
+    from .tables import open_text
+
     if path is None or str(path) == "builtin":
         path = builtin_catalogue_path()
     path = Path(path)
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    lines = [line for line in open_text(path).split("\n") if line.strip()]
+    if not lines:
+        raise InputError("the catalogue is empty", path=str(path), fix="give a header and rows")
+    header = [h.strip() for h in lines[0].split("\t")]
+    rows = []
+    for row_number, line in enumerate(lines[1:], start=2):
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise InputError(
+                f"row {row_number}: {len(fields)} tab-separated fields, the header has "
+                f"{len(header)}",
+                path=str(path),
+                fix="separate the columns by single TABs; a field must not contain a TAB",
+            )
+        rows.append([f.strip() for f in fields])
+    table = pd.DataFrame(rows, columns=header, dtype=str)
     return check_catalogue(table, source=str(path))
 
 
@@ -368,25 +388,45 @@ def library_coverage(
     *,
     min_coverage: float,
     path: str,
-) -> dict[str, float]:
-    """How much of a library's genes the data has; an error when it is empty or too little.
+) -> dict[str, float | int | str]:
+    """How much a library and the data share; an error only when the ids cannot be the same.
 
-    Returns ``{"n_genes", "genes_in_data", "coverage"}``. Below ``min_coverage`` the library is
-    most likely keyed by another id type (Entrez, Ensembl) than the data's symbols.
+    Two fractions of the shared genes: of the library's genes (``coverage``) and of the data's
+    symbols (``data_coverage``). The run stops when the share of the *smaller* set is below
+    ``min_coverage``: a wrong id type (Entrez or Ensembl against symbols, mouse against human)
+    leaves both near zero. A targeted or pre-filtered matrix (a 1,267-gene panel) has fewer
+    genes than the library, so most of the library is absent by design: it passes when enough
+    of the data's own genes are in the library (``verdict`` ``targeted_panel``).
+
+    Returns ``{"n_genes", "genes_in_data", "coverage", "n_data_genes", "data_coverage",
+    "verdict"}``, ``verdict`` ``ok`` or ``targeted_panel``.
     """
     from .gene_ids import detect_id_type
 
     genes = {g for members in gene_sets.values() for g in members}
     present = genes & data_symbols
     coverage = len(present) / len(genes) if genes else 0.0
-    if not gene_sets or coverage < min_coverage:
+    data_coverage = len(present) / len(data_symbols) if data_symbols else 0.0
+    panel = len(data_symbols) < len(genes)
+    share = data_coverage if panel else coverage
+    if not gene_sets or share < min_coverage:
         looks = detect_id_type(sorted(genes)[:500]) if genes else "nothing"
         raise InputError(
-            f"library {library!r}: only {len(present)} of its {len(genes)} genes "
-            f"({coverage:.0%}) are among the data's symbols; its genes look like {looks} "
-            f"(e.g. {sorted(genes)[:3]}), the data's symbols like {sorted(data_symbols)[:3]}",
+            f"library {library!r}: only {len(present)} genes are shared: {coverage:.1%} of the "
+            f"library's {len(genes)} genes and {data_coverage:.1%} of the data's "
+            f"{len(data_symbols)} symbols (minimum {min_coverage:.0%} of the smaller set). The "
+            f"ids differ in kind: the library's genes look like {looks} (e.g. "
+            f"{sorted(genes)[:3]}), the data's symbols like {sorted(data_symbols)[:3]}",
             path=str(path),
-            fix="use a GMT keyed by gene symbols (or give gene_annotation so the counts map to "
-            "symbols); lower gene_sets.min_coverage only if the overlap is truly small",
+            fix="use a GMT keyed by gene symbols of the data's species (or give "
+            "gene_annotation so the counts map to symbols); lower gene_sets.min_coverage only "
+            "if the overlap is truly small",
         )
-    return {"n_genes": len(genes), "genes_in_data": len(present), "coverage": coverage}
+    return {
+        "n_genes": len(genes),
+        "genes_in_data": len(present),
+        "coverage": coverage,
+        "n_data_genes": len(data_symbols),
+        "data_coverage": data_coverage,
+        "verdict": "targeted_panel" if panel and coverage < min_coverage else "ok",
+    }

@@ -119,6 +119,23 @@ def strip_ensembl_version(ids: Iterable[str]) -> list[str]:
     return out
 
 
+def version_collisions(ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Ensembl genes listed in two versions: unversioned id -> (first id, second id).
+
+    ``ENSG00000141510.16`` and ``ENSG00000141510.17`` (or ``ENSG00000141510``) are one gene
+    once versions are ignored (rule 2 of the module docstring), so a matrix holding both would
+    count it twice. Empty when every id names its own gene; in file order.
+    """
+    first: dict[str, str] = {}
+    collisions: dict[str, tuple[str, str]] = {}
+    ids = [str(i).strip() for i in ids]
+    for gene_id, key in zip(ids, strip_ensembl_version(ids), strict=True):
+        if key in first and key not in collisions and first[key] != gene_id:
+            collisions[key] = (first[key], gene_id)
+        first.setdefault(key, gene_id)
+    return collisions
+
+
 def _examples(ids: Iterable[str], k: int = 3) -> list[str]:
     out = []
     for gene_id in ids:

@@ -85,34 +85,6 @@ def read_table(path: str | Path, *, dtype=str) -> pd.DataFrame:
     return table
 
 
-def read_numeric_table(path: str | Path) -> pd.DataFrame | None:
-    """Fast path for large matrices: first column as text, every other column as float64.
-
-    Parsed by pandas' C reader straight into numbers (a 384 x 60,000 count matrix: a fraction
-    of the time and memory of reading every cell as a string). Returns ``None`` when a cell is
-    not a number or the table does not parse, so the caller can take the checked text path
-    (:func:`read_table`) that names the offending row and column.
-    """
-    text = open_text(path)
-    delimiter = sniff_delimiter(text, str(path))
-    options = {"sep": delimiter, "quoting": csv.QUOTE_MINIMAL, "skip_blank_lines": True}
-    try:
-        header = pd.read_csv(io.StringIO(text), nrows=0, **options).columns
-        if len(header) < 2:
-            return None
-        table = pd.read_csv(
-            io.StringIO(text),
-            dtype={header[0]: str} | {column: "float64" for column in header[1:]},
-            keep_default_na=False,
-            na_values=[],
-            **options,
-        )
-    except (ValueError, pd.errors.ParserError):
-        return None
-    table.columns = [str(c).strip() for c in table.columns]
-    return table
-
-
 def write_tsv(table: pd.DataFrame, path: str | Path, *, index: bool = False) -> None:
     """Write a TSV atomically with a fixed float format (byte-identical for identical data)."""
     text = table.to_csv(sep="\t", index=index, float_format=FLOAT_FORMAT, lineterminator="\n")

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pandas as pd
 
+from . import count_formats
 from .errors import InputError
-from .tables import read_numeric_table, read_table
+from .tables import read_table
 
 SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -69,83 +69,61 @@ def check_sample_sheet(sheet: pd.DataFrame, path: str = "sample sheet") -> pd.Da
 
 
 def read_counts(path: str, *, round_estimated: bool = False) -> pd.DataFrame:
-    """Read a genes x samples count matrix (first column: gene id) as int64.
+    """Read a merged genes x samples count matrix (first column: gene id) as exact int64.
 
-    ``round_estimated``: round non-integer values (estimated counts from salmon/kallisto/RSEM)
-    instead of refusing them.
+    A shortcut for :func:`msc_secretome.count_formats.read_counts` with ``format: matrix``;
+    ``round_estimated``: round non-integer values (estimated counts) instead of refusing them.
     """
-    table = read_numeric_table(path)  # fast: straight to numbers
-    parsed = table is not None
-    if not parsed:  # some cell is not a number: read text to say which
-        table = read_table(path)
-    if table.shape[1] < 2:
+    spec = {"counts": path, "format": "matrix", "round_estimated": round_estimated}
+    return count_formats.read_counts(spec).counts
+
+
+#: Fewer genes than this: refused (median-of-ratios size factors need many genes).
+MIN_GENES = 10
+#: Fewer genes than this: a warning (size factors rest on few genes).
+WARN_GENES = 100
+_EXCEL_DATE = re.compile(
+    r"^(\d{1,2}-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+    r"|(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{1,2}"
+    r"|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4})$",
+    re.IGNORECASE,
+)
+
+
+def check_counts_content(counts: pd.DataFrame, *, path: str) -> list[tuple[str, str, str]]:
+    """Checks of a read matrix a biologist would want to know about.
+
+    Returns rows ``(check, status, detail)`` for the validation summary (status ``ok`` or
+    ``warning``). Raises :class:`InputError` for fewer than ``MIN_GENES`` genes. Gene ids that
+    a spreadsheet turned into dates (``1-Sep``, ``2-Mar``: SEPTIN1, MARCHF2...) are a warning,
+    not an error: those genes cannot be mapped back, the rest of the analysis is sound.
+    """
+    n_genes = counts.shape[0]
+    if n_genes < MIN_GENES:
         raise InputError(
-            "the count matrix needs a gene id column and at least one sample column",
+            f"the count matrix has {n_genes} gene(s); size factors (median of ratios over "
+            "genes) would make every sample's counts alike and every fold change ~0 by "
+            f"construction. At least {MIN_GENES} genes are needed, and many more are advised",
             path=path,
+            fix="give the whole (or at least a broad) genes x samples matrix, not a selection "
+            "of genes of interest",
         )
-    gene_column = table.columns[0]
-    genes = table[gene_column].str.strip()
-    if (genes == "").any():
-        row = int(np.flatnonzero((genes == "").to_numpy())[0]) + 2
-        raise InputError(f"row {row}: empty gene id", path=path)
-    duplicated = genes[genes.duplicated()].unique().tolist()
-    if duplicated:
-        raise InputError(
-            f"{len(duplicated)} duplicated gene id(s) in column {gene_column!r}, "
-            f"e.g. {duplicated[:5]}",
-            path=path,
-            fix="sum or remove the duplicated rows (one row per gene)",
-        )
-    values = table.drop(columns=gene_column)
-    values.index = pd.Index(genes, name="gene_id")
-    duplicated_samples = values.columns[values.columns.duplicated()].tolist()
-    if duplicated_samples:
-        raise InputError(f"duplicated sample column(s) {duplicated_samples}", path=path)
-    if parsed:
-        array = values.to_numpy(dtype=float)
+    rows = []
+    if n_genes < WARN_GENES:
+        rows.append(("n_genes", "warning", f"only {n_genes} genes: size factors (median of "
+                     "ratios) rest on few genes and may be unstable"))  # fmt: skip
     else:
-        numeric = values.apply(pd.to_numeric, errors="coerce")
-        bad = numeric.isna() & (values.apply(lambda c: c.str.strip().str.lower()) != "nan")
-        if bad.to_numpy().any():
-            row_pos, col_pos = np.argwhere(bad.to_numpy())[0]
-            raise InputError(
-                f"row {row_pos + 2} (gene {values.index[row_pos]!r}), column "
-                f"{values.columns[col_pos]!r}: {values.iat[row_pos, col_pos]!r} is not a number",
-                path=path,
-                fix="the matrix must hold raw counts only; move annotation columns to "
-                "gene_annotation",
-            )
-        array = numeric.to_numpy(dtype=float)
-    problems = {
-        "NaN": np.isnan(array),
-        "infinite": np.isinf(array),
-        "negative": array < 0,
-    }
-    for label, mask in problems.items():
-        if mask.any():
-            row_pos, col_pos = np.argwhere(mask)[0]
-            raise InputError(
-                f"{int(mask.sum())} {label} value(s), first at row {row_pos + 2} "
-                f"(gene {values.index[row_pos]!r}), column {values.columns[col_pos]!r}",
-                path=path,
-                fix="counts must be finite non-negative integers",
-            )
-    fractional = array != np.round(array)
-    if fractional.any():
-        if not round_estimated:
-            row_pos, col_pos = np.argwhere(fractional)[0]
-            raise InputError(
-                f"{int(fractional.sum())} non-integer value(s), first at row {row_pos + 2} "
-                f"(gene {values.index[row_pos]!r}), column {values.columns[col_pos]!r}: "
-                f"{float(array[row_pos, col_pos]):g}. These look like estimated counts "
-                "(salmon/kallisto/RSEM) or normalised values",
-                path=path,
-                fix="give raw integer counts; for estimated counts set "
-                "'round_estimated_counts: true' in config (they are then rounded), never "
-                "TPM/FPKM",
-            )
-        array = np.round(array)
-    return pd.DataFrame(array.astype(np.int64), index=values.index, columns=values.columns)
+        rows.append(("n_genes", "ok", f"{n_genes} genes"))
+    mangled = [g for g in counts.index if _EXCEL_DATE.match(str(g))]
+    if mangled:
+        rows.append(("excel_dates", "warning",
+                     f"{len(mangled)} gene id(s) look like dates a spreadsheet made of gene "
+                     f"symbols (e.g. {', '.join(mangled[:5])}: SEPTIN/MARCHF genes); they are "
+                     "analysed under these ids and will not match gene sets. Export the counts "
+                     "without opening them in a spreadsheet"))  # fmt: skip
+    else:
+        rows.append(("excel_dates", "ok", "no gene id looks like a spreadsheet date"))
+    return rows
 
 
 def match_counts_to_samples(
@@ -158,6 +136,16 @@ def match_counts_to_samples(
     """Counts restricted to, and ordered like, the sheet's samples; checks both directions."""
     in_sheet = list(samples["sample"])
     missing = [s for s in in_sheet if s not in counts.columns]
+    in_rows = [s for s in in_sheet if s in set(counts.index)]
+    if missing and len(in_rows) >= max(1, len(missing) // 2):
+        raise InputError(
+            f"{len(missing)} sample(s) of {samples_path} have no column in the count matrix, "
+            f"but {len(in_rows)} sample names sit in its first column (e.g. {in_rows[:3]}): "
+            "the matrix looks transposed (samples as rows, genes as columns)",
+            path=counts_path,
+            fix="transpose it: one row per gene, one column per sample, the gene id first "
+            "(in R: write.table(t(m)); in pandas: df.T.to_csv(...))",
+        )
     if missing:
         near = _near_names(missing, list(counts.columns))
         raise InputError(
@@ -174,6 +162,8 @@ def match_counts_to_samples(
             fix="add them to the sample sheet, or remove them from the matrix",
         )
     counts = counts.loc[:, in_sheet]
+    if counts.shape[0] == 0:
+        raise InputError("the count matrix has no gene rows", path=counts_path)
     totals = counts.sum(axis=0)
     empty = totals.index[totals == 0].tolist()
     if empty:
@@ -182,8 +172,6 @@ def match_counts_to_samples(
             path=counts_path,
             fix="remove failed libraries from the sample sheet",
         )
-    if counts.shape[0] == 0:
-        raise InputError("the count matrix has no genes", path=counts_path)
     return counts
 
 
@@ -199,3 +187,95 @@ def _near_names(missing: list[str], available: list[str]) -> str:
         if close:
             hints.append(f"{name!r} ~ {close[0]!r}")
     return f" (similar names in the matrix: {', '.join(hints)})" if hints else ""
+
+
+def check_gene_set_files(sources: dict[str, dict], min_size: dict[str, int] | None = None) -> None:
+    """Read every user gene-set file of the run now, so a bad one stops it before any job.
+
+    ``sources``: library name -> ``{kind, path}`` (``settings.gene_set_sources``); a GMT is
+    read with :func:`~msc_secretome.catalogue.read_gmt` (duplicated or empty sets are
+    refused), a catalogue with :func:`~msc_secretome.catalogue.read_catalogue`. Enrichr
+    libraries are checked when they enter the cache. ``min_size``: per-library minimum set
+    sizes; a name that is not a library is refused.
+    """
+    from pathlib import Path
+
+    from .catalogue import read_catalogue, read_gmt
+
+    for library, source in sources.items():
+        if source["kind"] == "gmt":
+            if not Path(source["path"]).is_file():
+                raise InputError(
+                    f"library {library!r}: file not found",
+                    path=source["path"],
+                    fix="check gene_sets.libraries in config",
+                )
+            read_gmt(source["path"])
+        elif source["kind"] == "catalogue" and source["path"] != "builtin":
+            if not Path(source["path"]).is_file():
+                raise InputError(
+                    "programme catalogue not found",
+                    path=source["path"],
+                    fix="check gene_sets.programs in config ('builtin' or a TSV path)",
+                )
+            read_catalogue(source["path"])
+    unknown = sorted(set(min_size or {}) - set(sources))
+    if unknown:
+        raise InputError(
+            f"gene_sets.min_size names {unknown}, which are not libraries of this run "
+            f"({list(sources)})",
+            path="config",
+            fix="key gene_sets.min_size by library names (programs or a gene_sets.libraries name)",
+        )
+
+
+def count_spec(
+    counts: str | None,
+    samples: pd.DataFrame,
+    *,
+    counts_format: str = "auto",
+    strand: str = "auto",
+    round_estimated: bool = False,
+    samples_path: str = "sample sheet",
+) -> dict:
+    """The spec :func:`msc_secretome.count_formats.read_counts` takes, from config and sheet.
+
+    ``counts``: one file; a pattern with ``{sample}`` (one file per sample); or ``None`` when
+    the sheet's ``counts_file`` column lists each sample's file. Giving both a file and a
+    ``counts_file`` column is refused (which one is meant?).
+    """
+    names = list(samples["sample"])
+    has_column = "counts_file" in samples.columns
+    files = None
+    if counts is None:
+        if not has_column:
+            raise InputError(
+                "counts is null but the sample sheet has no 'counts_file' column",
+                path=samples_path,
+                fix="set counts to the count file (or a pattern with {sample}), or add a "
+                "counts_file column with each sample's file",
+            )
+        files = dict(zip(names, samples["counts_file"], strict=True))
+    elif "{sample}" in counts:
+        if has_column:
+            raise InputError(
+                "both a counts pattern and a 'counts_file' column give the per-sample files",
+                path=samples_path,
+                fix="use one: counts: null with the column, or drop the column",
+            )
+        files = {name: counts.replace("{sample}", name) for name in names}
+    elif has_column:
+        raise InputError(
+            f"the sample sheet has a 'counts_file' column and counts is a file ({counts})",
+            path=samples_path,
+            fix="set counts: null to read the files of the counts_file column, or drop the "
+            "column to read the one file",
+        )
+    return {
+        "counts": None if files else counts,
+        "files": files,
+        "format": counts_format,
+        "strand": strand,
+        "round_estimated": round_estimated,
+        "samples": names,
+    }
