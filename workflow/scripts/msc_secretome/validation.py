@@ -144,7 +144,7 @@ def match_counts_to_samples(
             "the matrix looks transposed (samples as rows, genes as columns)",
             path=counts_path,
             fix="transpose it: one row per gene, one column per sample, the gene id first "
-            "(in R: write.table(t(m)); in pandas: df.T.to_csv(...))",
+            "(in R: write.table(t(m)); in pandas: save df.T rather than df)",
         )
     if missing:
         near = _near_names(missing, list(counts.columns))
