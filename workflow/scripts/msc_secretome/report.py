@@ -272,25 +272,33 @@ def _group_columns(samples: pd.DataFrame) -> list[str]:
     return out
 
 
-def parse_subset(subset: Any) -> list[tuple[str, str]]:
-    """``'cell_type=cancer&therapy=chemo'`` -> ``[('cell_type','cancer'), ('therapy','chemo')]``."""
+def parse_subset(subset: Any) -> list[tuple[str, tuple[str, ...]]]:
+    """A model's subset as the pipeline writes it (``Model.subset_label``) -> (column, levels).
+
+    ``'cell_type=cancer; therapy=chemo,none'`` ->
+    ``[('cell_type', ('cancer',)), ('therapy', ('chemo', 'none'))]``: conditions are joined by
+    ``'; '``, the levels of one column by ``','``. An empty subset (all samples) gives ``[]``.
+    Raises ``ValueError`` for a condition without ``=``, so no condition is silently dropped.
+    """
     if _is_missing(subset):
         return []
     out = []
-    for part in re.split(r"\s*(?:&|,|;|\band\b)\s*", str(subset)):
-        if "=" not in part:
+    for part in str(subset).split(";"):
+        if not part.strip():
             continue
-        key, value = part.split("==", 1) if "==" in part else part.split("=", 1)
-        out.append((key.strip(), value.strip().strip("'\"")))
+        if "=" not in part:
+            raise ValueError(f"subset condition {part.strip()!r} of {subset!r} has no '='")
+        key, levels = part.split("=", 1)
+        out.append((key.strip(), tuple(v.strip() for v in levels.split(",") if v.strip())))
     return out
 
 
 def subset_samples(samples: pd.DataFrame, subset: Any) -> pd.DataFrame:
-    """The rows of the sample sheet that a contrast's subset string selects."""
+    """The rows of the sample sheet that a contrast's subset string selects (any listed level)."""
     out = samples
-    for key, value in parse_subset(subset):
+    for key, levels in parse_subset(subset):
         if key in out.columns:
-            out = out[out[key].astype(str) == value]
+            out = out[out[key].astype(str).isin(levels)]
     return out
 
 
