@@ -90,7 +90,7 @@ def test_library_names_must_be_plain(name):
 
 
 def test_downloaded_library_is_readable_by_others_of_a_shared_cache(tmp_path):
-    """Issue #17 defect 3: the cached GMT gets the umask's normal mode (0644), not mkstemp's 0600."""
+    """Issue #17 defect 3: the cached GMT gets the umask mode (0644), not mkstemp's 0600."""
     import os
 
     previous = os.umask(0o022)

@@ -1,4 +1,4 @@
-"""Defect 1 of issue #17: subsets are read in the format the pipeline writes (Model.subset_label)."""
+"""Issue #17 defect 1: subsets are read as the pipeline writes them (Model.subset_label)."""
 
 from __future__ import annotations
 
