@@ -109,7 +109,9 @@ def gene_set_files():
     """
     files = [s["path"] for s in GENE_SET_SOURCES.values() if s["kind"] == "gmt"]
     if not config["gene_sets"]["enrichr"]["download"]:
-        files += [s["path"] for s in GENE_SET_SOURCES.values() if s["kind"] == "enrichr"]
+        files += [
+            s["path"] for s in GENE_SET_SOURCES.values() if s["kind"] == "enrichr"
+        ]
     return catalogue_input() + files
 
 
