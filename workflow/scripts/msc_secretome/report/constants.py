@@ -1,0 +1,107 @@
+"""constants"""
+
+from __future__ import annotations
+
+DEFAULT_TITLE = "MSC secretome dual-benefit report"
+
+# Volcano / MA plots: all genes with padj < PLOT_PADJ (at most MAX_SIGNIFICANT_POINTS, the
+# smallest padj kept first) plus every k-th of the rest in baseMean order (at most
+# MAX_BACKGROUND_POINTS).
+PLOT_PADJ = 0.1
+MAX_SIGNIFICANT_POINTS = 4000
+MAX_BACKGROUND_POINTS = 1500
+TOP_GENES = 50
+TOP_TERMS = 10
+TOP_ORA = 10  # ORA rows per direction and contrast
+PROGRAMS_LIBRARY = "programs"
+# GSEA running-score small multiples: the called programmes of a contrast with the largest
+# |NES|, at most MAX_RUNNING_PANELS, RUNNING_COLUMNS per row. The running sum is piecewise
+# linear (it only jumps at hits), so the line through its corners (each hit and the gene just
+# before it, plus both ends and the extremes) is exact; sets with more than
+# MAX_RUNNING_LINE_POINTS corners fall back to every k-th point plus the extremes.
+MAX_RUNNING_PANELS = 12
+RUNNING_COLUMNS = 4
+MAX_RUNNING_LINE_POINTS = 600
+# Per-sample programme scores: z-scores beyond this saturate the colour scale.
+SAMPLE_SCORE_Z_CAP = 3.0
+
+# Single cells: the UMAP draws at most MAX_UMAP_CELLS cells (every k-th in sample x cell type
+# order), shuffled with UMAP_DRAW_SEED; per-cell score boxes for at most MAX_CELL_SCORE_PANELS
+# called programmes, CELL_SCORE_COLUMNS per row.
+MAX_UMAP_CELLS = 10_000
+UMAP_DRAW_SEED = 0
+MAX_CELL_SCORE_PANELS = 12
+CELL_SCORE_COLUMNS = 3
+CELL_RESERVED_COLUMNS = ("cell", "sample", "cell_type", "UMAP1", "UMAP2")
+SHEET_ONLY_COLUMNS = ("original_sample", "n_cells")  # pseudobulk sheet columns, not factors
+SCORE_COLOURSCALE = "Viridis"
+CELL_COUNT_COLOURSCALE = [[0.0, "#f7fbff"], [0.5, "#9ecae1"], [1.0, "#2171b5"]]
+
+# Outlier rules (stated in the report).
+LIBSIZE_FRACTION = 1 / 3  # total_counts below this fraction of the median
+PCA_MAD_CUTOFF = 3.0  # distance to group centroid (PC1-PC2) above median + 3 scaled MADs
+PCA_MIN_GROUP = 3  # groups smaller than this are not judged on PCA
+PCA_MIN_SPAN_FRACTION = 0.1  # ... and farther than 10% of the largest PC1-PC2 distance
+NON_GROUP_COLUMNS = ("batch", "replicate", "rep", "donor", "lane", "run", "date")
+
+# "Why nothing is significant" hints.
+FEW_SAMPLES = 6
+LOW_LIBRARY_SIZE = 5_000_000
+HIGH_FILTERED_FRACTION = 0.5
+
+CATEGORY_ORDER = ("cytotoxic", "stress_damage", "regenerative_protective", "pro_tumour_risk")
+CATEGORY_LABEL = {
+    "cytotoxic": "cytotoxic",
+    "stress_damage": "stress/damage",
+    "regenerative_protective": "regenerative/protective",
+    "pro_tumour_risk": "pro-tumour risk",
+}
+VERDICT_LABEL = {
+    "dual_benefit": "Dual benefit: yes",
+    "no_dual_benefit": "Dual benefit: no",
+    "unclear": "Dual benefit: unclear",
+    "incomplete": "Incomplete: contrasts missing",
+}
+VERDICT_WORDS = {
+    "dual_benefit": "dual benefit",
+    "no_dual_benefit": "no dual benefit",
+    "unclear": "unclear",
+    "incomplete": "incomplete (a needed contrast is missing)",
+}
+THERAPY_NONE_LABEL = "no therapy"
+PROGRAMME_PREFIX_CATEGORY = {
+    "CYT": "cytotoxic",
+    "STRESS": "stress_damage",
+    "REG": "regenerative_protective",
+    "RISK": "pro_tumour_risk",
+}
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+UP_COLOUR, DOWN_COLOUR, NS_COLOUR = "#c0392b", "#2166ac", "#b0b0b0"
+# blue (down) - white - red (up); explicit so the direction never depends on a named scale
+DIVERGING = [
+    [0.0, "#2166ac"],
+    [0.25, "#92c5de"],
+    [0.5, "#f7f7f7"],
+    [0.75, "#f4a582"],
+    [1.0, "#b2182b"],
+]
+# showSendToCloud defaults to true in plotly.js 3 ("Share chart..." uploads to Plotly Cloud):
+# an offline report must never offer that.
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "showSendToCloud": False,
+    "showLink": False,
+    "modeBarButtonsToRemove": ["sendDataToCloud", "select2d", "lasso2d"],
+}

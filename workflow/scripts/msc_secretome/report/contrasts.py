@@ -1,0 +1,373 @@
+"""contrasts"""
+
+from __future__ import annotations
+
+import math
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .constants import (
+    DOWN_COLOUR,
+    FEW_SAMPLES,
+    HIGH_FILTERED_FRACTION,
+    LOW_LIBRARY_SIZE,
+    MAX_BACKGROUND_POINTS,
+    MAX_SIGNIFICANT_POINTS,
+    NS_COLOUR,
+    PLOT_PADJ,
+    TOP_GENES,
+    UP_COLOUR,
+)
+from .formatting import (
+    _axis,
+    _figure,
+    _group_columns,
+    _int,
+    _is_missing,
+    _num,
+    _plural,
+    esc,
+    fmt_value,
+    html_table,
+    sig4,
+    subset_samples,
+)
+
+# --------------------------------------------------------------------------------------------
+# 4. per contrast
+# --------------------------------------------------------------------------------------------
+
+
+def select_plot_genes(de: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Genes to draw: all with padj < 0.1 (capped, smallest padj first) plus every k-th of the
+    rest in (baseMean, gene_id) order. Returns the rows and counts for the caption."""
+    padj = pd.to_numeric(de["padj"], errors="coerce")
+    sig_mask = padj < PLOT_PADJ
+    sig = de[sig_mask]
+    n_sig = len(sig)
+    if n_sig > MAX_SIGNIFICANT_POINTS:
+        sig = sig.assign(_p=padj[sig_mask]).sort_values(["_p", "gene_id"], kind="stable")
+        sig = sig.head(MAX_SIGNIFICANT_POINTS).drop(columns="_p")
+    rest = de[~sig_mask]
+    rest = rest.assign(_bm=pd.to_numeric(rest["baseMean"], errors="coerce").fillna(0.0))
+    rest = rest.sort_values(["_bm", "gene_id"], kind="stable").drop(columns="_bm")
+    k = max(1, math.ceil(len(rest) / MAX_BACKGROUND_POINTS))
+    sampled = rest.iloc[::k]
+    chosen = pd.concat([sig, sampled])
+    return chosen, {
+        "n_total": len(de),
+        "n_sig": n_sig,
+        "n_sig_shown": len(sig),
+        "n_rest": len(rest),
+        "n_rest_shown": len(sampled),
+        "k": k,
+    }
+
+
+def _gene_label(df: pd.DataFrame) -> list[str]:
+    sym = df["symbol"] if "symbol" in df.columns else pd.Series([None] * len(df), index=df.index)
+    return [
+        esc(s) if not _is_missing(s) else esc(g)
+        for s, g in zip(sym.tolist(), df["gene_id"].tolist(), strict=True)
+    ]
+
+
+def _de_classes(df: pd.DataFrame, alpha: float) -> tuple[pd.Series, pd.Series]:
+    padj = pd.to_numeric(df["padj"], errors="coerce")
+    lfc = pd.to_numeric(df["log2FoldChange"], errors="coerce")
+    up = (padj < alpha) & (lfc > 0)
+    down = (padj < alpha) & (lfc < 0)
+    return up, down
+
+
+def _volcano_ma(de: pd.DataFrame, alpha: float, fid: str, label: str) -> tuple[str, str]:
+    chosen, counts = select_plot_genes(de)
+    up_all, down_all = _de_classes(de, alpha)
+    up, down = _de_classes(chosen, alpha)
+    classes = [
+        ("not significant", ~(up | down), NS_COLOUR, 5),
+        (f"down (n={int(down_all.sum())})", down, DOWN_COLOUR, 6),
+        (f"up (n={int(up_all.sum())})", up, UP_COLOUR, 6),
+    ]
+    volcano, ma = [], []
+    padj_floor = 1e-300
+    for name, mask, colour, size in classes:
+        sel = chosen[mask.to_numpy()]
+        lfc = pd.to_numeric(sel["log2FoldChange"], errors="coerce")
+        padj = pd.to_numeric(sel["padj"], errors="coerce")
+        bm = pd.to_numeric(sel["baseMean"], errors="coerce")
+        labels = _gene_label(sel)
+        vmask = padj.notna() & lfc.notna()
+        marker = {"color": colour, "size": size, "opacity": 0.75}
+        volcano.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": name,
+                "x": [sig4(v) for v in lfc[vmask]],
+                "y": [sig4(-math.log10(max(p, padj_floor))) for p in padj[vmask]],
+                "text": [t for t, m in zip(labels, vmask, strict=True) if m],
+                "hovertemplate": "<b>%{text}</b><br>log2FC %{x}<br>-log10 padj %{y}<extra></extra>",
+                "marker": marker,
+            }
+        )
+        mmask = bm.notna() & (bm > 0) & lfc.notna()
+        ma.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": name,
+                "x": [sig4(v) for v in bm[mmask]],
+                "y": [sig4(v) for v in lfc[mmask]],
+                "text": [t for t, m in zip(labels, mmask, strict=True) if m],
+                "hovertemplate": "<b>%{text}</b><br>baseMean %{x}<br>log2FC %{y}<extra></extra>",
+                "marker": marker,
+            }
+        )
+    thr = sig4(-math.log10(alpha)) if 0 < alpha < 1 else None
+    vshapes = []
+    if thr is not None:
+        vshapes.append(
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "y0": thr,
+                "y1": thr,
+                "line": {"dash": "dot", "color": "#555", "width": 1},
+            }
+        )
+    legend = {"orientation": "h", "y": -0.2}
+    vfig = {
+        "data": volcano,
+        "layout": {
+            "title": {"text": f"Volcano: {label}"},
+            "xaxis": _axis("log2 fold change"),
+            "yaxis": _axis("-log10 padj"),
+            "shapes": vshapes,
+            "legend": legend,
+        },
+    }
+    mfig = {
+        "data": ma,
+        "layout": {
+            "title": {"text": f"MA plot: {label}"},
+            "xaxis": _axis("baseMean (log scale)", type="log"),
+            "yaxis": _axis("log2 fold change", zeroline=True, zerolinecolor="#888"),
+            "legend": legend,
+        },
+    }
+    caption = (
+        f"Plotted: all {counts['n_sig_shown']} genes with padj &lt; {PLOT_PADJ}"
+        + (
+            f" (the {MAX_SIGNIFICANT_POINTS} smallest padj of {counts['n_sig']})"
+            if counts["n_sig_shown"] < counts["n_sig"]
+            else ""
+        )
+        + (
+            f" and all {counts['n_rest']} other genes; "
+            if counts["k"] == 1
+            else f" and every {counts['k']}th of the other {counts['n_rest']} in baseMean order "
+            f"({counts['n_rest_shown']} shown); "
+        )
+        + f"{counts['n_total']} genes in total. Genes without padj (filtered) appear only in the "
+        "MA plot."
+    )
+    return (
+        '<div class="grid2">'
+        + _figure(f"{fid}-volcano", vfig, height=400, css_class="volcano")
+        + _figure(f"{fid}-ma", mfig, height=400, css_class="ma")
+        + "</div>",
+        f'<p class="small">{caption}</p>',
+    )
+
+
+def _pvalue_hist(de: pd.DataFrame, fid: str) -> str:
+    p = pd.to_numeric(de["pvalue"], errors="coerce").dropna()
+    counts, edges = np.histogram(p.clip(0, 1), bins=20, range=(0, 1))
+    expected = len(p) / 20 if len(p) else 0
+    fig = {
+        "data": [
+            {
+                "type": "bar",
+                "x": [sig4((a + b) / 2) for a, b in zip(edges[:-1], edges[1:], strict=True)],
+                "y": [int(c) for c in counts],
+                "width": 0.05,
+                "marker": {"color": "#7f8c8d"},
+                "hovertemplate": "p %{x}: %{y} genes<extra></extra>",
+            }
+        ],
+        "layout": {
+            "title": {"text": "p-value histogram (dotted: flat = no signal)"},
+            "xaxis": _axis("p-value", range=[0, 1]),
+            "yaxis": _axis("genes"),
+            "bargap": 0,
+            "shapes": [
+                {
+                    "type": "line",
+                    "xref": "paper",
+                    "x0": 0,
+                    "x1": 1,
+                    "y0": sig4(expected),
+                    "y1": sig4(expected),
+                    "line": {"dash": "dot", "color": "#333", "width": 1},
+                }
+            ],
+        },
+    }
+    return _figure(f"{fid}-pvalues", fig, height=260, css_class="phist")
+
+
+def no_hits_reasons(
+    de: pd.DataFrame,
+    contrast_row: Mapping[str, Any],
+    samples: pd.DataFrame,
+    library_sizes: pd.DataFrame,
+    outliers: Mapping[str, list[str]],
+) -> list[str]:
+    """Plain-language reasons why a contrast may have no gene with padj < alpha."""
+    reasons = []
+    n = _int(contrast_row.get("n_samples"), default=-1)
+    sub = subset_samples(samples, contrast_row.get("subset")) if samples is not None else None
+    smallest = None
+    groups = _group_columns(samples) if samples is not None else []
+    if sub is not None and not sub.empty and groups:
+        smallest = int(sub.groupby(groups, dropna=False).size().min())
+    if 0 <= n < FEW_SAMPLES or (smallest is not None and smallest < 3):
+        detail = f"the model uses {n} samples" if n >= 0 else "few samples"
+        if smallest is not None:
+            detail += f" and the smallest group has {_plural(smallest, 'replicate')}"
+        reasons.append(f"Few replicates: {detail}; power to detect single genes is low.")
+    p = pd.to_numeric(de["pvalue"], errors="coerce").dropna()
+    if len(p):
+        frac = float((p < 0.05).mean())
+        if frac < 1.5 * 0.05:
+            reasons.append(
+                f"The p-value histogram is flat: {100 * frac:.1f}% of p-values are below 0.05, "
+                "about the 5% expected when nothing changes — there is little signal to find."
+            )
+        else:
+            reasons.append(
+                f"p-values are enriched near 0 ({100 * frac:.1f}% below 0.05 vs 5% expected), "
+                "but no single gene survives the FDR correction: effects are likely small and "
+                "spread over many genes; the programme-level GSEA can still detect them."
+            )
+    padj = pd.to_numeric(de["padj"], errors="coerce")
+    if len(padj):
+        filtered = float(padj.isna().mean())
+        if filtered > HIGH_FILTERED_FRACTION:
+            reasons.append(
+                f"{100 * filtered:.0f}% of genes have no padj (independent filtering of "
+                "low-count genes), so few genes were tested."
+            )
+    if library_sizes is not None and not library_sizes.empty and sub is not None:
+        ls = library_sizes[library_sizes["sample"].astype(str).isin(sub["sample"].astype(str))]
+        if not ls.empty:
+            med = float(pd.to_numeric(ls["total_counts"], errors="coerce").median())
+            if math.isfinite(med) and med < LOW_LIBRARY_SIZE:
+                reasons.append(
+                    f"Small libraries: median {fmt_value(med)} counts per sample in this model "
+                    f"(< {LOW_LIBRARY_SIZE / 1e6:g} million) limits power for low-expressed genes."
+                )
+            bad = sorted(s for s in ls["sample"].astype(str) if s in outliers)
+            if bad:
+                reasons.append(
+                    "Possible outlier sample(s) in this model inflate the variance: "
+                    + ", ".join(bad)
+                    + " (see Design & QC)."
+                )
+    if not reasons:
+        reasons.append("No obvious technical cause: the biological effect may simply be small.")
+    return reasons
+
+
+def _top_genes_table(de: pd.DataFrame, table_id: str) -> str:
+    d = de.assign(
+        _padj=pd.to_numeric(de["padj"], errors="coerce").fillna(np.inf),
+        _p=pd.to_numeric(de["pvalue"], errors="coerce").fillna(np.inf),
+    )
+    top = d.sort_values(["_padj", "_p", "gene_id"], kind="stable").head(TOP_GENES)
+    cols = ["symbol", "gene_id", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
+    rows = []
+    for r in top.to_dict("records"):
+        row = []
+        for c in cols:
+            v = r.get(c)
+            if c in ("symbol", "gene_id"):
+                row.append("" if _is_missing(v) else str(v))
+            else:
+                x = _num(v)
+                row.append(float("nan") if x is None else x)
+        rows.append(row)
+    return html_table(table_id, cols, rows, caption=f"Top {TOP_GENES} genes by padj")
+
+
+def _contrast_section(
+    name: str,
+    sid: str,
+    row: Mapping[str, Any],
+    de: pd.DataFrame | None,
+    samples: pd.DataFrame,
+    library_sizes: pd.DataFrame,
+    outliers: Mapping[str, list[str]],
+    running_html: str = "",
+) -> str:
+    alpha = _num(row.get("alpha"))
+    alpha = alpha if alpha is not None and 0 < alpha < 1 else 0.05
+    out = [f'<section class="contrast" id="{sid}"><h3>{esc(name)}</h3>']
+    desc = row.get("description")
+    if not _is_missing(desc):
+        out.append(f'<p class="desc">{esc(desc)}</p>')
+    meta = [
+        ("kind", row.get("kind")),
+        ("model", row.get("model")),
+        ("design", row.get("design")),
+        ("subset", row.get("subset") if not _is_missing(row.get("subset")) else "all samples"),
+        ("samples", row.get("n_samples")),
+        ("alpha", alpha),
+    ]
+    out.append(
+        '<p class="meta">'
+        + " · ".join(
+            f"{esc(k)}: <code>{esc(fmt_value(v))}</code>" for k, v in meta if v is not None
+        )
+        + "</p>"
+    )
+    href = "../de/" + urllib.parse.quote(str(name), safe="") + ".tsv"
+    if de is None or de.empty:
+        out.append(
+            f'<p class="warn">No DE table for this contrast. Full table (if any): '
+            f'<a href="{esc(href)}">{esc(href)}</a></p></section>'
+        )
+        return "\n".join(out)
+    up, down = _de_classes(de, alpha)
+    n_up = _int(row.get("n_up"), default=int(up.sum()))
+    n_down = _int(row.get("n_down"), default=int(down.sum()))
+    tested = int(pd.to_numeric(de["padj"], errors="coerce").notna().sum())
+    out.append(
+        f'<div class="counts"><span class="up">▲ {n_up} up</span> '
+        f'<span class="down">▼ {n_down} down</span> '
+        f'<span class="muted">at padj &lt; {fmt_value(alpha)}; {tested} of {len(de)} genes '
+        f'tested</span> · <a href="{esc(href)}">full table (TSV)</a></div>'
+    )
+    if not bool((pd.to_numeric(de["padj"], errors="coerce") < alpha).any()):
+        reasons = no_hits_reasons(de, row, samples, library_sizes, outliers)
+        out.append(
+            f'<div class="box hint" id="{sid}-why"><b>Why nothing is significant here</b>'
+            "<ul>" + "".join(f"<li>{esc(r)}</li>" for r in reasons) + "</ul></div>"
+        )
+    plots, caption = _volcano_ma(de, alpha, sid, esc(name))
+    out.append(plots)
+    out.append(caption)
+    if running_html:
+        out.append(running_html)
+    out.append('<div class="grid2b">')
+    out.append(_pvalue_hist(de, sid))
+    out.append(f"<div>{_top_genes_table(de, f'{sid}-top')}</div>")
+    out.append("</div></section>")
+    return "\n".join(out)

@@ -1,0 +1,152 @@
+"""enrichment_tables"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .constants import PROGRAMS_LIBRARY, TOP_ORA, TOP_TERMS
+from .formatting import _is_missing, _num, _short_genes, esc, fmt_value, html_table, slugify
+
+# --------------------------------------------------------------------------------------------
+# 5. other libraries, 6. methods
+# --------------------------------------------------------------------------------------------
+
+
+def _prerank_table(table: pd.DataFrame | None, table_id: str) -> tuple[str, int]:
+    """Top GSEA prerank terms of the libraries other than the programme catalogue."""
+    if table is None or table.empty or "library" not in table.columns:
+        return "", 0
+    other = table[table["library"].astype(str) != PROGRAMS_LIBRARY]
+    if other.empty:
+        return "", 0
+    other = other.assign(
+        _f=pd.to_numeric(other["fdr"], errors="coerce").fillna(np.inf),
+        _p=pd.to_numeric(other["pvalue"], errors="coerce").fillna(np.inf),
+    ).sort_values(["_f", "_p", "library", "term"], kind="stable")
+    top = other.head(TOP_TERMS)
+    cols = ["library", "term", "NES", "fdr", "size", "leading_edge"]
+    rows = [
+        [
+            str(r["library"]),
+            str(r["term"]),
+            _num(r.get("NES")) if _num(r.get("NES")) is not None else float("nan"),
+            _num(r.get("fdr")) if _num(r.get("fdr")) is not None else float("nan"),
+            _num(r.get("size")) if _num(r.get("size")) is not None else float("nan"),
+            _short_genes(r.get("leading_edge"), limit=12),
+        ]
+        for r in top.to_dict("records")
+    ]
+    return (
+        html_table(
+            table_id,
+            cols,
+            rows,
+            searchable=False,
+            caption=f"GSEA prerank: top {TOP_TERMS} of {len(other)} terms by FDR",
+            css_class="compact",
+        ),
+        len(other),
+    )
+
+
+def ora_top(ora: pd.DataFrame, per_direction: int = TOP_ORA) -> pd.DataFrame:
+    """The ``per_direction`` smallest-FDR ORA rows of each direction (up, then down, then any
+    other), ties broken by p-value, library and term."""
+    if ora is None or ora.empty or "direction" not in ora.columns:
+        return pd.DataFrame(columns=list(ora.columns) if ora is not None else [])
+    rank = {"up": 0, "down": 1}
+    d = ora.assign(
+        _d=ora["direction"].astype(str).map(rank).fillna(len(rank)),
+        _dir=ora["direction"].astype(str),
+        _f=pd.to_numeric(ora["fdr"], errors="coerce").fillna(np.inf),
+        _p=pd.to_numeric(ora["pvalue"], errors="coerce").fillna(np.inf),
+        _l=ora["library"].astype(str) if "library" in ora.columns else "",
+        _t=ora["term"].astype(str),
+    ).sort_values(["_d", "_dir", "_f", "_p", "_l", "_t"], kind="stable")
+    top = d.groupby("_dir", sort=False).head(per_direction)
+    return top.drop(columns=["_d", "_dir", "_f", "_p", "_l", "_t"])
+
+
+def _ora_table(ora: pd.DataFrame | None, table_id: str) -> str:
+    if ora is None or ora.empty or "direction" not in ora.columns:
+        return ""
+    informative = ora
+    if "overlap" in ora.columns:
+        informative = ora[~(pd.to_numeric(ora["overlap"], errors="coerce") == 0)]
+    n_empty = len(ora) - len(informative)
+    top = ora_top(informative)
+    cols = ["direction", "library", "term", "overlap", "fdr", "genes"]
+    rows = []
+    for r in top.to_dict("records"):
+        overlap, size = _num(r.get("overlap")), _num(r.get("size"))
+        rows.append(
+            [
+                str(r.get("direction", "")),
+                "" if _is_missing(r.get("library")) else str(r.get("library")),
+                str(r.get("term", "")),
+                (
+                    f"{fmt_value(overlap)} / {fmt_value(size)}"
+                    if overlap is not None and size is not None
+                    else ""
+                ),
+                _num(r.get("fdr")) if _num(r.get("fdr")) is not None else float("nan"),
+                _short_genes(r.get("genes"), limit=10),
+            ]
+        )
+    notes = []
+    if "background" in ora.columns:
+        background = pd.to_numeric(ora["background"], errors="coerce")
+        if background.notna().any():
+            notes.append(f"background {fmt_value(float(background.max()))} genes")
+    if n_empty:
+        notes.append(f"{n_empty} tests without any DE gene not listed")
+    caption = f"ORA: top {TOP_ORA} per direction of {len(ora)} tests by FDR" + (
+        f" ({'; '.join(notes)})" if notes else ""
+    )
+    if not rows:
+        return f'<p class="small ora-empty" id="{esc(table_id)}">{esc(caption)}: none.</p>'
+    return html_table(table_id, cols, rows, searchable=False, caption=caption, css_class="compact")
+
+
+def _enrichment_section(
+    enrichment: Mapping[str, pd.DataFrame],
+    order: list[str],
+    ids: Mapping[str, str],
+    ora: Mapping[str, pd.DataFrame] | None = None,
+) -> str:
+    out = [
+        '<section id="enrichment"><h2>5. Gene-set tables: other libraries (GSEA) and '
+        "over-representation (ORA)</h2>"
+    ]
+    blocks, any_prerank, any_ora = [], False, False
+    for name in order:
+        base = ids.get(name, "contrast-" + slugify(name))
+        prerank, _ = _prerank_table((enrichment or {}).get(name), f"{base}-enrichment")
+        ora_html = _ora_table((ora or {}).get(name), f"{base}-ora")
+        if not prerank and not ora_html:
+            continue
+        any_prerank, any_ora = any_prerank or bool(prerank), any_ora or bool(ora_html)
+        blocks.append(f'<h3 id="{base}-genesets">{esc(name)}</h3>')
+        if prerank and ora_html:
+            blocks.append(f'<div class="grid2"><div>{prerank}</div><div>{ora_html}</div></div>')
+        else:
+            blocks.append(prerank or ora_html)
+    if not any_prerank:
+        out.append("<p>No gene-set library other than the programme catalogue was run.</p>")
+    if any_ora:
+        out.append(
+            '<p class="small">ORA (over-representation): for each library, the up- and the '
+            "down-regulated genes (padj below the contrast's alpha) are tested separately for "
+            "enrichment in each set, one-sided hypergeometric test against the tested genes as "
+            "background, Benjamini–Hochberg FDR within library and direction. overlap = DE genes "
+            "in the set / the set's tested genes. Unlike GSEA prerank, which uses every gene's "
+            "rank, ORA only sees genes past the cut-off; the programme catalogue is included.</p>"
+        )
+    elif ora is not None:
+        out.append("<p>No over-representation analysis was run (<code>enrichment: ora</code>).</p>")
+    out.extend(blocks)
+    out.append("</section>")
+    return "\n".join(out)

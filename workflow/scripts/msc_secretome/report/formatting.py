@@ -1,0 +1,255 @@
+"""formatting"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .constants import NON_GROUP_COLUMNS
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value (``None``/NaN become an empty string)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def slugify(name: str) -> str:
+    """A stable HTML id fragment for a contrast name: ``[A-Za-z0-9_-]`` only."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", str(name)).strip("-")
+    return slug or "x"
+
+
+def contrast_ids(names: Iterable[str]) -> dict[str, str]:
+    """Map contrast names to unique section ids ``contrast-<slug>`` (``-2``, ``-3`` on clashes)."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        if name in out:
+            continue
+        base = f"contrast-{slugify(name)}"
+        candidate, k = base, 2
+        while candidate in used:
+            candidate, k = f"{base}-{k}", k + 1
+        used.add(candidate)
+        out[name] = candidate
+    return out
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float | np.floating) and math.isnan(float(value)):
+        return True
+    return isinstance(value, str) and value.strip() == ""
+
+
+def sig4(value: Any) -> float | None:
+    """Round to 4 significant digits for embedded figure data (``None`` for NaN/inf)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(x):
+        return None
+    return float(f"{x:.4g}")
+
+
+def fmt_value(value: Any) -> str:
+    """Human format: bools as yes/no, floats to 3-4 significant digits, NaN as 'NA'."""
+    if value is None:
+        return "NA"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}" if abs(int(value)) >= 1e4 else str(int(value))
+    if isinstance(value, float | np.floating):
+        x = float(value)
+        if math.isnan(x):
+            return "NA"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        if x == int(x) and abs(x) < 1e15:
+            return f"{int(x):,}" if abs(x) >= 1e4 else str(int(x))
+        if abs(x) < 1e-3 or abs(x) >= 1e9:
+            return f"{x:.3g}"
+        if abs(x) >= 1e3:
+            return f"{x:,.0f}"
+        return f"{x:.4g}"
+    return str(value)
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool | np.bool_):
+        return float(value)
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x
+
+
+def _json(obj: Any) -> str:
+    """Deterministic JSON that is safe inside a <script> element."""
+    text = json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _int(value: Any, default: int = 0) -> int:
+    x = _num(value)
+    if x is None or not math.isfinite(x):
+        return default
+    return int(x)
+
+
+def _split_list(value: Any, sep: str = ";") -> list[str]:
+    if _is_missing(value):
+        return []
+    return [part.strip() for part in str(value).split(sep) if part.strip()]
+
+
+def _short_genes(value: Any, limit: int = 20) -> str:
+    genes = _split_list(value)
+    text = ", ".join(genes[:limit])
+    if len(genes) > limit:
+        text += f" … (+{len(genes) - limit})"
+    return text
+
+
+def _factor_columns(samples: pd.DataFrame) -> list[str]:
+    return [c for c in samples.columns if c != "sample"]
+
+
+def _group_columns(samples: pd.DataFrame) -> list[str]:
+    """Factor columns that define biological groups (not batch-like, not unique per sample)."""
+    out = []
+    for col in _factor_columns(samples):
+        if col.lower() in NON_GROUP_COLUMNS:
+            continue
+        if len(samples) > 1 and samples[col].nunique(dropna=False) == len(samples):
+            continue
+        out.append(col)
+    return out
+
+
+def parse_subset(subset: Any) -> list[tuple[str, tuple[str, ...]]]:
+    """A model's subset as the pipeline writes it (``Model.subset_label``) -> (column, levels).
+
+    ``'cell_type=cancer; therapy=chemo,none'`` ->
+    ``[('cell_type', ('cancer',)), ('therapy', ('chemo', 'none'))]``: conditions are joined by
+    ``'; '``, the levels of one column by ``','``. An empty subset (all samples) gives ``[]``.
+    Raises ``ValueError`` for a condition without ``=``, so no condition is silently dropped.
+    """
+    if _is_missing(subset):
+        return []
+    out = []
+    for part in str(subset).split(";"):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise ValueError(f"subset condition {part.strip()!r} of {subset!r} has no '='")
+        key, levels = part.split("=", 1)
+        out.append((key.strip(), tuple(v.strip() for v in levels.split(",") if v.strip())))
+    return out
+
+
+def subset_samples(samples: pd.DataFrame, subset: Any) -> pd.DataFrame:
+    """The rows of the sample sheet that a contrast's subset string selects (any listed level)."""
+    out = samples
+    for key, levels in parse_subset(subset):
+        if key in out.columns:
+            out = out[out[key].astype(str).isin(levels)]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# tables and figures (markup builders)
+# --------------------------------------------------------------------------------------------
+
+
+def html_table(
+    table_id: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    searchable: bool = True,
+    caption: str = "",
+    raw_columns: Sequence[str] = (),
+    css_class: str = "",
+) -> str:
+    """A sortable table; numbers get ``data-v`` for numeric sorting. Cells are escaped unless
+    their column is in ``raw_columns`` (already-escaped markup)."""
+    raw = set(raw_columns)
+    head = "".join(f'<th title="sort">{esc(c)}</th>' for c in columns)
+    body = []
+    n = 0
+    for row in rows:
+        n += 1
+        cells = []
+        for col, value in zip(columns, row, strict=True):
+            if col in raw:
+                cells.append(f"<td>{value}</td>")
+                continue
+            is_number = isinstance(
+                value, int | float | np.integer | np.floating
+            ) and not isinstance(value, bool | np.bool_)
+            if is_number:
+                v = float(value)
+                data_v = "NaN" if math.isnan(v) else repr(sig4(v) if math.isfinite(v) else v)
+                cells.append(f'<td class="num" data-v="{data_v}">{esc(fmt_value(value))}</td>')
+            else:
+                cells.append(f"<td>{esc(fmt_value(value))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    search = ""
+    if searchable:
+        search = (
+            f'<div class="tsearch"><input type="search" class="table-search" '
+            f'data-table="{table_id}" placeholder="Search table…" aria-label="search table"> '
+            f'<span class="tcount" data-table="{table_id}">{n} rows</span></div>'
+        )
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    cls = f"sortable {css_class}".strip()
+    return (
+        f'{search}<div class="tablewrap"><table id="{table_id}" class="{cls}">{cap}'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _figure(fig_id: str, spec: Mapping[str, Any], *, height: int, css_class: str = "") -> str:
+    """A plot placeholder plus its JSON spec; the page script draws it with Plotly.newPlot."""
+    layout = dict(spec.get("layout", {}))
+    layout.setdefault("height", height)
+    layout.setdefault("margin", {"l": 60, "r": 20, "t": 40, "b": 50})
+    layout.setdefault("font", {"family": "system-ui, -apple-system, Segoe UI, Arial, sans-serif"})
+    layout.setdefault("paper_bgcolor", "white")
+    layout.setdefault("plot_bgcolor", "white")
+    payload = {"data": list(spec.get("data", [])), "layout": layout}
+    cls = f"plot {css_class}".strip()
+    return (
+        f'<div id="{fig_id}" class="{cls}" data-fig="{fig_id}-spec" style="min-height:{height}px">'
+        f'</div><script type="application/json" id="{fig_id}-spec">{_json(payload)}</script>'
+    )
+
+
+def _axis(title: str, **extra: Any) -> dict[str, Any]:
+    out = {"title": {"text": title}, "zeroline": False, "gridcolor": "#eeeeee", "automargin": True}
+    out.update(extra)
+    return out

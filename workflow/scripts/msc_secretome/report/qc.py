@@ -1,0 +1,320 @@
+"""qc"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .constants import (
+    LIBSIZE_FRACTION,
+    PALETTE,
+    PCA_MAD_CUTOFF,
+    PCA_MIN_GROUP,
+    PCA_MIN_SPAN_FRACTION,
+)
+from .formatting import (
+    _axis,
+    _factor_columns,
+    _figure,
+    _group_columns,
+    _plural,
+    esc,
+    fmt_value,
+    html_table,
+    sig4,
+)
+
+# --------------------------------------------------------------------------------------------
+# 2. design & QC
+# --------------------------------------------------------------------------------------------
+
+
+def find_outliers(
+    samples: pd.DataFrame, library_sizes: pd.DataFrame, pca: pd.DataFrame
+) -> dict[str, list[str]]:
+    """sample -> reasons. Rules: total_counts < 1/3 of the median; or distance to its group
+    centroid on PC1-PC2 > median + 3 x 1.4826 x MAD of all such distances (groups of >= 3)."""
+    reasons: dict[str, list[str]] = {}
+    if library_sizes is not None and not library_sizes.empty:
+        totals = pd.to_numeric(library_sizes["total_counts"], errors="coerce")
+        median = float(np.nanmedian(totals)) if totals.notna().any() else float("nan")
+        if math.isfinite(median) and median > 0:
+            for s, t in zip(library_sizes["sample"].astype(str), totals, strict=True):
+                if pd.notna(t) and t < LIBSIZE_FRACTION * median:
+                    reasons.setdefault(s, []).append(
+                        f"library size {fmt_value(float(t))} < 1/3 of the median "
+                        f"({fmt_value(median)})"
+                    )
+    pcs = [c for c in ("PC1", "PC2") if pca is not None and c in pca.columns]
+    groups = _group_columns(samples)
+    if pcs and groups and samples is not None and not samples.empty:
+        merged = samples.astype({"sample": str}).merge(
+            pca.astype({"sample": str})[["sample", *pcs]], on="sample", how="inner"
+        )
+        dist_rows = []
+        for _, grp in merged.groupby(groups, sort=True, dropna=False):
+            if len(grp) < PCA_MIN_GROUP:
+                continue
+            xy = grp[pcs].to_numpy(dtype=float)
+            d = np.sqrt(((xy - xy.mean(axis=0)) ** 2).sum(axis=1))
+            dist_rows.extend(zip(grp["sample"], d, strict=True))
+        if len(dist_rows) >= 2 * PCA_MIN_GROUP:
+            d_all = np.array([d for _, d in dist_rows])
+            med = float(np.median(d_all))
+            mad = 1.4826 * float(np.median(np.abs(d_all - med)))
+            xy_all = merged[pcs].to_numpy(dtype=float)
+            span = float(np.sqrt(((xy_all[:, None, :] - xy_all[None, :, :]) ** 2).sum(-1)).max())
+            if mad > 0:
+                cut = max(med + PCA_MAD_CUTOFF * mad, PCA_MIN_SPAN_FRACTION * span)
+                for s, d in dist_rows:
+                    if d > cut:
+                        reasons.setdefault(str(s), []).append(
+                            f"PCA distance to its group centroid {d:.3g} > {cut:.3g} "
+                            f"(median + 3 MAD, at least 10% of the PC1–PC2 span)"
+                        )
+    return reasons
+
+
+def _sample_order(samples: pd.DataFrame) -> list[str]:
+    groups = _group_columns(samples)
+    ordered = samples.sort_values(groups, kind="stable") if groups else samples
+    return ordered["sample"].astype(str).tolist()
+
+
+def _colour_map(values: Sequence[Any]) -> dict[str, str]:
+    levels: list[str] = []
+    for v in values:
+        if str(v) not in levels:
+            levels.append(str(v))
+    return {lvl: PALETTE[i % len(PALETTE)] for i, lvl in enumerate(levels)}
+
+
+def _annotated_heatmap(
+    z: list, x: list, y: list, text: list, hover: list, *, text_size: int, **style: Any
+) -> dict:
+    """A plotly heatmap trace with a label in each cell and an HTML hover (``hover``, same
+    shape as ``z``); ``style``: colour scale, range and colour bar."""
+    return {
+        "type": "heatmap",
+        "z": z,
+        "x": x,
+        "y": y,
+        "text": text,
+        "texttemplate": "%{text}",
+        "textfont": {"size": text_size},
+        "customdata": hover,
+        "hovertemplate": "%{customdata}<extra></extra>",
+        "xgap": 1,
+        "ygap": 1,
+        **style,
+    }
+
+
+def _pca_figure(samples: pd.DataFrame, pca: pd.DataFrame, pca_variance: pd.DataFrame) -> dict:
+    merged = pca.astype({"sample": str}).merge(
+        samples.astype({"sample": str}), on="sample", how="left"
+    )
+    factors = [c for c in _factor_columns(samples)] or ["sample"]
+    var = {}
+    if pca_variance is not None and not pca_variance.empty:
+        var = dict(
+            zip(
+                pca_variance["component"].astype(str),
+                pd.to_numeric(pca_variance["variance_ratio"], errors="coerce"),
+                strict=True,
+            )
+        )
+    hover = []
+    for rec in merged.to_dict("records"):
+        bits = [f"<b>{esc(rec['sample'])}</b>"]
+        bits += [f"{esc(f)}: {esc(rec.get(f))}" for f in _factor_columns(samples)]
+        hover.append("<br>".join(bits))
+    merged = merged.assign(_hover=hover)
+    traces, owner = [], []
+    for fi, factor in enumerate(factors):
+        colours = _colour_map(merged[factor].tolist())
+        for level, colour in colours.items():
+            sel = merged[merged[factor].astype(str) == level]
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": esc(level),
+                    "x": [sig4(v) for v in sel["PC1"]],
+                    "y": [sig4(v) for v in sel["PC2"]] if "PC2" in sel else [0] * len(sel),
+                    "text": sel["_hover"].tolist(),
+                    "hovertemplate": "%{text}<extra></extra>",
+                    "marker": {"color": colour, "size": 11, "line": {"width": 1, "color": "#333"}},
+                    "visible": fi == 0,
+                }
+            )
+            owner.append(fi)
+    buttons = [
+        {
+            "label": f"colour by {esc(factor)}",
+            "method": "update",
+            "args": [{"visible": [o == fi for o in owner]}, {"legend.title.text": esc(factor)}],
+        }
+        for fi, factor in enumerate(factors)
+    ]
+
+    def label(pc: str) -> str:
+        r = var.get(pc)
+        return f"{pc} ({100 * r:.1f}% variance)" if r is not None and math.isfinite(r) else pc
+
+    return {
+        "data": traces,
+        "layout": {
+            "title": {"text": "PCA of VST counts", "x": 0.98, "xanchor": "right"},
+            "margin": {"l": 60, "r": 20, "t": 80, "b": 50},
+            "xaxis": _axis(label("PC1")),
+            "yaxis": _axis(label("PC2")),
+            "legend": {"title": {"text": esc(factors[0])}},
+            "updatemenus": [
+                {
+                    "buttons": buttons,
+                    "direction": "down",
+                    "x": 0,
+                    "xanchor": "left",
+                    "y": 1.02,
+                    "yanchor": "bottom",
+                    "pad": {"t": 0, "b": 0},
+                    "showactive": True,
+                }
+            ],
+        },
+    }
+
+
+def _qc_section(
+    samples: pd.DataFrame,
+    library_sizes: pd.DataFrame,
+    pca: pd.DataFrame,
+    pca_variance: pd.DataFrame,
+    distances: pd.DataFrame,
+    outliers: Mapping[str, list[str]],
+) -> str:
+    out = ['<section id="qc"><h2>2. Design &amp; quality control</h2>']
+    # sample table
+    lib = (
+        library_sizes.astype({"sample": str}).set_index("sample")
+        if library_sizes is not None
+        else None
+    )
+    factors = _factor_columns(samples)
+    cols = ["sample", *factors, "total_counts", "detected_genes", "size_factor", "outlier"]
+    rows = []
+    for rec in samples.astype({"sample": str}).to_dict("records"):
+        s = rec["sample"]
+        lib_vals = []
+        for c in ("total_counts", "detected_genes", "size_factor"):
+            v = lib.at[s, c] if lib is not None and s in lib.index and c in lib.columns else np.nan
+            lib_vals.append(float(v) if pd.notna(v) else float("nan"))
+        rows.append([s, *[rec.get(f) for f in factors], *lib_vals, "; ".join(outliers.get(s, []))])
+    out.append(f"<h3>Samples ({len(samples)})</h3>")
+    out.append(html_table("table-samples", cols, rows))
+    # outlier box
+    rule = (
+        "Outlier rule: a sample is flagged when its library size is below 1/3 of the median, or "
+        "when its distance to its group centroid on PC1–PC2 exceeds the median + 3 × MAD "
+        "(scaled by 1.4826) of all samples' distances and 10% of the largest sample-to-sample "
+        "distance on PC1–PC2; a group is the samples sharing "
+        f"{', '.join(_group_columns(samples)) or 'all factors'} (groups with ≥ {PCA_MIN_GROUP} "
+        "samples). Flagged samples are kept in the analysis; judge them from the plots."
+    )
+    if outliers:
+        items = "".join(
+            f"<li><b>{esc(s)}</b>: {esc('; '.join(r))}</li>" for s, r in sorted(outliers.items())
+        )
+        out.append(
+            f'<div class="box warn" id="outliers"><b>{_plural(len(outliers), "possible outlier")}'
+            f"</b><ul>{items}</ul><p class='small'>{esc(rule)}</p></div>"
+        )
+    else:
+        out.append(
+            f'<div class="box ok" id="outliers"><b>No outlier samples flagged.</b>'
+            f"<p class='small'>{esc(rule)}</p></div>"
+        )
+    out.append('<div class="grid2">')
+    # library sizes
+    if library_sizes is not None and not library_sizes.empty:
+        ls = library_sizes.astype({"sample": str})
+        totals = pd.to_numeric(ls["total_counts"], errors="coerce")
+        median = float(np.nanmedian(totals)) if totals.notna().any() else float("nan")
+        colours = ["#d62728" if s in outliers else "#4c78a8" for s in ls["sample"]]
+        hover = [
+            f"<b>{esc(s)}</b><br>total {fmt_value(float(t))}<br>detected genes "
+            f"{fmt_value(d)}<br>size factor {fmt_value(sf)}"
+            for s, t, d, sf in zip(
+                ls["sample"], totals, ls["detected_genes"], ls["size_factor"], strict=True
+            )
+        ]
+        shapes = []
+        if math.isfinite(median):
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": "paper",
+                    "x0": 0,
+                    "x1": 1,
+                    "y0": sig4(median * LIBSIZE_FRACTION),
+                    "y1": sig4(median * LIBSIZE_FRACTION),
+                    "line": {"dash": "dash", "color": "#d62728", "width": 1},
+                }
+            )
+        fig = {
+            "data": [
+                {
+                    "type": "bar",
+                    "x": [esc(s) for s in ls["sample"]],
+                    "y": [sig4(t) for t in totals],
+                    "text": hover,
+                    "textposition": "none",
+                    "hovertemplate": "%{text}<extra></extra>",
+                    "marker": {"color": colours},
+                }
+            ],
+            "layout": {
+                "title": {"text": "Library sizes (dashed: 1/3 of median)"},
+                "xaxis": _axis("", tickangle=-45, tickfont={"size": 10 if len(ls) <= 24 else 8}),
+                "yaxis": _axis("total counts"),
+                "shapes": shapes,
+            },
+        }
+        out.append(_figure("fig-libsizes", fig, height=380))
+    if pca is not None and not pca.empty and "PC1" in pca.columns:
+        out.append(_figure("fig-pca", _pca_figure(samples, pca, pca_variance), height=380))
+    out.append("</div>")
+    if distances is not None and not distances.empty:
+        order = [s for s in _sample_order(samples) if s in set(map(str, distances.index))]
+        d = distances.copy()
+        d.index, d.columns = d.index.astype(str), d.columns.astype(str)
+        order += [s for s in d.index if s not in order]
+        d = d.loc[order, [c for c in order if c in d.columns]]
+        fig = {
+            "data": [
+                {
+                    "type": "heatmap",
+                    "z": [[sig4(v) for v in r] for r in d.to_numpy(dtype=float)],
+                    "x": [esc(s) for s in d.columns],
+                    "y": [esc(s) for s in d.index],
+                    "colorscale": "Viridis",
+                    "reversescale": True,
+                    "colorbar": {"title": {"text": "distance"}},
+                    "hovertemplate": "%{y} – %{x}: %{z}<extra></extra>",
+                }
+            ],
+            "layout": {
+                "title": {"text": "Sample-to-sample Euclidean distance (VST), grouped by factors"},
+                "xaxis": {"tickangle": -45, "automargin": True},
+                "yaxis": {"autorange": "reversed", "automargin": True},
+            },
+        }
+        size = max(420, min(900, 160 + 18 * len(d)))
+        out.append(_figure("fig-distances", fig, height=size, css_class="square"))
+    out.append("</section>")
+    return "\n".join(out)
