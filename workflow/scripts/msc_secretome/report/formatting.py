@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,8 +10,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from .constants import NON_GROUP_COLUMNS
+from .templating import json_for_script, render
 
 # --------------------------------------------------------------------------------------------
 # small helpers
@@ -101,12 +102,7 @@ def _num(value: Any) -> float | None:
     return x
 
 
-def _json(obj: Any) -> str:
-    """Deterministic JSON that is safe inside a <script> element."""
-    text = json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+_json = json_for_script  # one serialiser for embedded JSON (templating.json_for_script)
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -185,7 +181,25 @@ def subset_samples(samples: pd.DataFrame, subset: Any) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
-def html_table(
+def table_cell(value: Any) -> dict[str, Any]:
+    """One table cell as the ``table`` macro draws it: ``text``, and ``sort`` (the ``data-v``
+    sort key) for numbers; ``markup`` is ``None`` (see :func:`markup_cell`)."""
+    is_number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+    sort = None
+    if is_number:
+        v = float(value)
+        sort = "NaN" if math.isnan(v) else repr(sig4(v) if math.isfinite(v) else v)
+    return {"text": fmt_value(value), "sort": sort, "markup": None}
+
+
+def markup_cell(markup: str) -> dict[str, Any]:
+    """A cell whose content is markup a template (or this package) already rendered."""
+    return {"text": "", "sort": None, "markup": Markup(markup)}
+
+
+def table_view(
     table_id: str,
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
@@ -194,59 +208,58 @@ def html_table(
     caption: str = "",
     raw_columns: Sequence[str] = (),
     css_class: str = "",
-) -> str:
-    """A sortable table; numbers get ``data-v`` for numeric sorting. Cells are escaped unless
-    their column is in ``raw_columns`` (already-escaped markup)."""
-    raw = set(raw_columns)
-    head = "".join(f'<th title="sort">{esc(c)}</th>' for c in columns)
+) -> dict[str, Any]:
+    """The view model of a sortable table (``templates/macros.html.j2``, macro ``table``).
+
+    ``rows``: sequences with one value per column; values of ``raw_columns`` are rendered
+    markup, every other value is formatted with :func:`fmt_value` and escaped by the template.
+    """
+    raw = {i for i, c in enumerate(columns) if c in set(raw_columns)}
     body = []
-    n = 0
     for row in rows:
-        n += 1
-        cells = []
-        for col, value in zip(columns, row, strict=True):
-            if col in raw:
-                cells.append(f"<td>{value}</td>")
-                continue
-            is_number = isinstance(
-                value, int | float | np.integer | np.floating
-            ) and not isinstance(value, bool | np.bool_)
-            if is_number:
-                v = float(value)
-                data_v = "NaN" if math.isnan(v) else repr(sig4(v) if math.isfinite(v) else v)
-                cells.append(f'<td class="num" data-v="{data_v}">{esc(fmt_value(value))}</td>')
-            else:
-                cells.append(f"<td>{esc(fmt_value(value))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    search = ""
-    if searchable:
-        search = (
-            f'<div class="tsearch"><input type="search" class="table-search" '
-            f'data-table="{table_id}" placeholder="Search table…" aria-label="search table"> '
-            f'<span class="tcount" data-table="{table_id}">{n} rows</span></div>'
-        )
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    cls = f"sortable {css_class}".strip()
-    return (
-        f'{search}<div class="tablewrap"><table id="{table_id}" class="{cls}">{cap}'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
-    )
+        values = list(row)
+        if len(values) != len(columns):
+            raise ValueError(
+                f"table {table_id}: a row has {len(values)} values, not {len(columns)}"
+            )
+        body.append([markup_cell(v) if i in raw else table_cell(v) for i, v in enumerate(values)])
+    return {
+        "id": table_id,
+        "columns": [str(c) for c in columns],
+        "rows": body,
+        "searchable": searchable,
+        "caption": caption,
+        "css_class": f"sortable {css_class}".strip(),
+    }
 
 
-def _figure(fig_id: str, spec: Mapping[str, Any], *, height: int, css_class: str = "") -> str:
-    """A plot placeholder plus its JSON spec; the page script draws it with Plotly.newPlot."""
+def html_table(table_id: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], **kw) -> str:
+    """A sortable table rendered by the ``table`` macro (arguments of :func:`table_view`)."""
+    return render("table.html.j2", t=table_view(table_id, columns, rows, **kw))
+
+
+def figure_view(
+    fig_id: str, spec: Mapping[str, Any], *, height: int, css_class: str = ""
+) -> dict[str, Any]:
+    """The view model of a plot: its placeholder's id, class and height and the plotly spec
+    (``{"data": [...], "layout": {...}}``, house defaults filled in)."""
     layout = dict(spec.get("layout", {}))
     layout.setdefault("height", height)
     layout.setdefault("margin", {"l": 60, "r": 20, "t": 40, "b": 50})
     layout.setdefault("font", {"family": "system-ui, -apple-system, Segoe UI, Arial, sans-serif"})
     layout.setdefault("paper_bgcolor", "white")
     layout.setdefault("plot_bgcolor", "white")
-    payload = {"data": list(spec.get("data", [])), "layout": layout}
-    cls = f"plot {css_class}".strip()
-    return (
-        f'<div id="{fig_id}" class="{cls}" data-fig="{fig_id}-spec" style="min-height:{height}px">'
-        f'</div><script type="application/json" id="{fig_id}-spec">{_json(payload)}</script>'
-    )
+    return {
+        "id": fig_id,
+        "css_class": f"plot {css_class}".strip(),
+        "height": height,
+        "spec": {"data": list(spec.get("data", [])), "layout": layout},
+    }
+
+
+def _figure(fig_id: str, spec: Mapping[str, Any], *, height: int, css_class: str = "") -> str:
+    """A plot placeholder plus its JSON spec; the page script draws it with Plotly.newPlot."""
+    return render("figure.html.j2", f=figure_view(fig_id, spec, height=height, css_class=css_class))
 
 
 def _axis(title: str, **extra: Any) -> dict[str, Any]:
