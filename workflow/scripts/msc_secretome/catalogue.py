@@ -43,6 +43,23 @@ PREFIX_OF_CATEGORY = {
     "regenerative_protective": "REG_",
     "pro_tumour_risk": "RISK_",
 }
+#: How people read each category (report headings, legends, verdict cards).
+CATEGORY_LABEL = {
+    "cytotoxic": "cytotoxic",
+    "stress_damage": "stress/damage",
+    "regenerative_protective": "regenerative/protective",
+    "pro_tumour_risk": "pro-tumour risk",
+}
+
+
+def category_of_programme(name: str) -> str | None:
+    """The category a programme name's prefix stands for (``CYT_X`` -> cytotoxic), else None."""
+    for category, prefix in PREFIX_OF_CATEGORY.items():
+        if str(name).startswith(prefix):
+            return category
+    return None
+
+
 COLUMNS = (
     "program",
     "category",

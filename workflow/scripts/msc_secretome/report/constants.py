@@ -1,6 +1,9 @@
-"""constants"""
+"""Constants of the report: sizes, caps, colours and labels of what it draws."""
 
 from __future__ import annotations
+
+from ..catalogue import CATEGORIES
+from ..catalogue import CATEGORY_LABEL as CATALOGUE_CATEGORY_LABEL
 
 DEFAULT_TITLE = "MSC secretome dual-benefit report"
 
@@ -49,13 +52,9 @@ FEW_SAMPLES = 6
 LOW_LIBRARY_SIZE = 5_000_000
 HIGH_FILTERED_FRACTION = 0.5
 
-CATEGORY_ORDER = ("cytotoxic", "stress_damage", "regenerative_protective", "pro_tumour_risk")
-CATEGORY_LABEL = {
-    "cytotoxic": "cytotoxic",
-    "stress_damage": "stress/damage",
-    "regenerative_protective": "regenerative/protective",
-    "pro_tumour_risk": "pro-tumour risk",
-}
+# Categories, their order and labels are the catalogue's (one owner).
+CATEGORY_ORDER = CATEGORIES
+CATEGORY_LABEL = CATALOGUE_CATEGORY_LABEL
 VERDICT_LABEL = {
     "dual_benefit": "Dual benefit: yes",
     "no_dual_benefit": "Dual benefit: no",
@@ -69,12 +68,6 @@ VERDICT_WORDS = {
     "incomplete": "incomplete (a needed contrast is missing)",
 }
 THERAPY_NONE_LABEL = "no therapy"
-PROGRAMME_PREFIX_CATEGORY = {
-    "CYT": "cytotoxic",
-    "STRESS": "stress_damage",
-    "REG": "regenerative_protective",
-    "RISK": "pro_tumour_risk",
-}
 PALETTE = (
     "#1f77b4",
     "#ff7f0e",

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..catalogue import category_of_programme
 from .constants import (
     CATEGORY_LABEL,
     CATEGORY_ORDER,
     DIVERGING,
     PALETTE,
-    PROGRAMME_PREFIX_CATEGORY,
     SAMPLE_SCORE_Z_CAP,
 )
 from .formatting import (
@@ -196,10 +196,7 @@ def programme_categories(
         for p, c in zip(program_calls["program"], program_calls["category"], strict=True):
             if not _is_missing(c):
                 known.setdefault(str(p), str(c))
-    return {
-        p: known.get(p, PROGRAMME_PREFIX_CATEGORY.get(p.split("_", 1)[0], "other"))
-        for p in map(str, programmes)
-    }
+    return {p: known.get(p, category_of_programme(p) or "other") for p in map(str, programmes)}
 
 
 def zscore_sample_scores(scores: pd.DataFrame) -> pd.DataFrame:
