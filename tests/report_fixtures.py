@@ -332,6 +332,14 @@ def _count(calls: pd.DataFrame, contrast: str, category: str, call: str) -> int:
     return len(sel)
 
 
+def _names(calls: pd.DataFrame, contrast: str, category: str, call: str) -> list[str]:
+    """Programmes of a category called ``call`` in a contrast (all tiers), sorted."""
+    hit = calls[
+        (calls["contrast"] == contrast) & (calls["category"] == category) & (calls["call"] == call)
+    ]
+    return sorted(hit["program"].astype(str).unique())
+
+
 def _dual_benefit(calls: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     rows = []
     for therapy in ("chemo", "radiation"):
@@ -385,6 +393,13 @@ def _dual_benefit(calls: pd.DataFrame, names: list[str]) -> pd.DataFrame:
                 "adverse_normal": len(risk_n),
                 "verdict": verdict,
                 "risk_flags": ";".join(flags),
+                "cancer_evidence": ";".join(_names(calls, cancer, "cytotoxic", "up")),
+                "normal_evidence": ";".join(
+                    sorted(
+                        _names(calls, normal, "regenerative_protective", "up")
+                        + _names(calls, normal, "stress_damage", "down")
+                    )
+                ),
                 "explanation": explanation,
             }
         )

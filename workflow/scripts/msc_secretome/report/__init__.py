@@ -37,7 +37,7 @@ from .programmes import (
 )
 from .qc import find_outliers
 from .running_score import running_score_figure, running_sum_points
-from .verdict import therapy_label, verdict_explanation, verdict_summary
+from .verdict import potentiation_text, programme_segments, therapy_label, verdict_view
 
 __all__ = [
     "CATEGORY_LABEL",
@@ -73,8 +73,9 @@ __all__ = [
     "subset_samples",
     "therapy_label",
     "umap_figure",
-    "verdict_explanation",
-    "verdict_summary",
+    "potentiation_text",
+    "programme_segments",
+    "verdict_view",
     "write_report",
     "zscore_sample_scores",
     "_programme_order",

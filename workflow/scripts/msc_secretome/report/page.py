@@ -20,7 +20,8 @@ from .methods import _methods_section
 from .programmes import _programmes_section
 from .qc import _qc_section, find_outliers
 from .running_score import _running_block
-from .verdict import _verdict_section
+from .templating import render
+from .verdict import verdict_view
 
 
 def _therapy_none_level(config: Any) -> Any:
@@ -163,7 +164,7 @@ def render_report(
         f"{_plural(len(order), 'contrast')}</div></header>",
         nav,
         "<main>",
-        _verdict_section(dual_benefit, program_calls, none_level),
+        render("verdict.html.j2", view=verdict_view(dual_benefit, program_calls, none_level)),
         _qc_section(samples, library_sizes, pca, pca_variance, distances, outliers),
         *(
             [_single_cell_section(single_cell, samples, program_calls, config)]

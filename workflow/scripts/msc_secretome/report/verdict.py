@@ -1,4 +1,10 @@
-"""verdict"""
+"""Section 1, the verdict: one card per row of ``results/programs/dual_benefit.tsv``.
+
+The verdict and its prose belong to the verdict's owner (the table's ``verdict`` and
+``explanation`` columns); this module only lays out what the table says. Cards are generic over
+the table's columns: the known ones get their labels, any column the verdict owner adds later
+(``receiver_group``, ``exposure``, ``stability``...) is shown under its own name.
+"""
 
 from __future__ import annotations
 
@@ -9,60 +15,29 @@ from typing import Any
 import pandas as pd
 
 from .constants import THERAPY_NONE_LABEL, VERDICT_LABEL, VERDICT_WORDS
-from .formatting import _int, _is_missing, _plural, _split_list, esc, fmt_value, slugify
+from .formatting import _is_missing, _split_list, fmt_value, slugify
 
-# --------------------------------------------------------------------------------------------
-# 1. verdict
-# --------------------------------------------------------------------------------------------
-
-
-def _calls_for(program_calls: pd.DataFrame, contrast: Any, category: str, call: str) -> list[str]:
-    if program_calls is None or program_calls.empty or _is_missing(contrast):
-        return []
-    sel = program_calls[
-        (program_calls["contrast"].astype(str) == str(contrast))
-        & (program_calls["category"] == category)
-        & (program_calls["call"] == call)
-    ]
-    if "tier" in sel.columns and (sel["tier"] == "core").any():
-        sel = sel[sel["tier"] == "core"]
-    return sorted(sel["program"].astype(str).unique().tolist())
-
-
-def _named(count: int, names: list[str]) -> str:
-    """' (A, B)' when the names match the count, else ''."""
-    if count > 0 and len(names) == count:
-        return " (" + ", ".join(names[:6]) + (", …" if len(names) > 6 else "") + ")"
-    return ""
-
-
-def _describe_flag(flag: str, row: Mapping[str, Any], program_calls: pd.DataFrame) -> str:
-    category = ""
-    verb, where = "flagged", ""
-    if program_calls is not None and not program_calls.empty:
-        rows = program_calls[program_calls["program"].astype(str) == flag]
-        if not rows.empty:
-            category = str(rows["category"].iloc[0])
-        for key, cells in (
-            ("cancer_contrast", "in cancer cells"),
-            ("normal_contrast", "in normal cells"),
-            ("potentiation_contrast", "on top of the therapy (interaction)"),
-        ):
-            contrast = row.get(key)
-            if _is_missing(contrast):
-                continue
-            hit = rows[(rows["contrast"].astype(str) == str(contrast)) & (rows["call"] != "ns")]
-            if not hit.empty:
-                verb = "raised" if hit["call"].iloc[0] == "up" else "lowered"
-                where = f" {cells}"
-                break
-    kind = {
-        "pro_tumour_risk": "a pro-tumour risk",
-        "stress_damage": "a damage programme",
-        "cytotoxic": "a cytotoxic programme",
-        "regenerative_protective": "a protective programme",
-    }.get(category, "a risk flag")
-    return f"{verb} {flag}{where}, {kind}"
+#: Optional columns of the verdict owner that state the rule or question the verdict answers.
+RULE_COLUMNS = ("verdict_rule", "rule", "question")
+COMPONENTS = (
+    ("cancer_gain", "cancer gain"),
+    ("potentiation", "potentiation"),
+    ("normal_protection", "normal protection"),
+    ("cytotoxic_up", "cytotoxic ↑ (cancer)"),
+    ("protective_up", "protective ↑ (normal)"),
+    ("damage_down", "damage ↓ (normal)"),
+    ("adverse_cancer", "adverse (cancer)"),
+    ("adverse_normal", "adverse (normal)"),
+)
+CONTRASTS = (
+    ("cancer_contrast", "cancer contrast"),
+    ("potentiation_contrast", "potentiation contrast"),
+    ("normal_contrast", "normal contrast"),
+)
+EVIDENCE = (("cancer_evidence", "evidence (cancer)"), ("normal_evidence", "evidence (normal)"))
+#: Columns a card shows in its head or not at all (everything else is a row of the card).
+HEADLINE = ("therapy", "verdict", "explanation", "risk_flags", *RULE_COLUMNS)
+_PROGRAMME_NAME = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
 
 
 def therapy_label(therapy: Any, none_level: Any = "none") -> str:
@@ -73,179 +48,118 @@ def therapy_label(therapy: Any, none_level: Any = "none") -> str:
     return text
 
 
-def _under(therapy: Any, none_level: Any) -> str:
-    label = therapy_label(therapy, none_level)
-    if label == THERAPY_NONE_LABEL:
-        return "Without therapy"
-    return f"Under {label or 'this therapy'}"
+def programme_segments(text: Any) -> list[dict[str, Any]]:
+    """``text`` cut into pieces, programme identifiers (``CYT_FERROPTOSIS``) marked as such.
+
+    Returns a list of ``{"text": str, "programme": bool}``; joined, the texts give ``text``.
+    """
+    text = "" if _is_missing(text) else str(text)
+    out, start = [], 0
+    for match in _PROGRAMME_NAME.finditer(text):
+        if match.start() > start:
+            out.append({"text": text[start : match.start()], "programme": False})
+        out.append({"text": match.group(0), "programme": True})
+        start = match.end()
+    if start < len(text):
+        out.append({"text": text[start:], "programme": False})
+    return out
 
 
-def verdict_summary(
-    row: Mapping[str, Any], program_calls: pd.DataFrame | None = None, none_level: Any = "none"
-) -> str:
-    """One plain-language paragraph (plain text, not escaped) from a dual-benefit row.
+def potentiation_text(row: Mapping[str, Any], program_calls: pd.DataFrame | None) -> str:
+    """The potentiation value in words where a bare number would mislead.
 
-    The pipeline's own ``explanation`` is not part of it: :func:`verdict_explanation` returns
-    the part of it that adds to this paragraph."""
-    calls = program_calls if program_calls is not None else pd.DataFrame()
-    under = _under(row.get("therapy"), none_level)
+    No interaction contrast (e.g. without therapy): 'not applicable'; a score of 0 because no
+    cytotoxic programme was called in the interaction contrast says so (it is not a measured
+    zero effect).
+    """
+    value, contrast = row.get("potentiation"), row.get("potentiation_contrast")
+    if _is_missing(contrast):
+        return "not applicable (no interaction contrast)"
+    if _is_missing(value):
+        return "NA (no cytotoxic programme tested in the interaction)"
+    called = pd.DataFrame()
+    if program_calls is not None and not program_calls.empty:
+        called = program_calls[
+            (program_calls["contrast"].astype(str) == str(contrast))
+            & (program_calls["category"] == "cytotoxic")
+            & program_calls["call"].isin(["up", "down"])
+        ]
+    if float(value) == 0 and called.empty:
+        return "0 (no cytotoxic programme called in the interaction)"
+    return fmt_value(value)
+
+
+def _card(i: int, row: Mapping[str, Any], program_calls, none_level) -> dict[str, Any]:
     verdict = str(row.get("verdict", "unclear"))
-    parts: list[str] = []
-    cancer_c, normal_c = row.get("cancer_contrast"), row.get("normal_contrast")
-    pot_c = row.get("potentiation_contrast")
-
-    if _is_missing(cancer_c):
-        parts.append(
-            f"{under}, there is no cancer-cell contrast, so cancer-cell effects are unknown"
-        )
-    else:
-        n = _int(row.get("cytotoxic_up"))
-        names = _calls_for(calls, cancer_c, "cytotoxic", "up")
-        what = (
-            f"raised {_plural(n, 'cytotoxic programme')}" if n else "raised no cytotoxic programme"
-        )
-        parts.append(f"{under}, the secretome {what} in cancer cells{_named(n, names)}")
-    if _is_missing(normal_c):
-        parts.append("there is no normal-cell contrast, so protection of normal cells is unknown")
-    else:
-        n_p, n_d = _int(row.get("protective_up")), _int(row.get("damage_down"))
-        p_names = _calls_for(calls, normal_c, "regenerative_protective", "up")
-        d_names = _calls_for(calls, normal_c, "stress_damage", "down")
-        p_txt = (
-            f"raised {_plural(n_p, 'protective programme')}{_named(n_p, p_names)}"
-            if n_p
-            else "raised no protective programme"
-        )
-        d_txt = (
-            f"lowered {_plural(n_d, 'damage programme')}{_named(n_d, d_names)}"
-            if n_d
-            else "lowered no damage programme"
-        )
-        parts.append(f"in normal cells it {p_txt} and {d_txt}")
-    text = "; ".join(parts) + "."
-    pot = row.get("potentiation")
-    if not _is_missing(pot_c) and not _is_missing(pot):
-        text += (
-            f" Potentiation of the therapy's effect in cancer cells (interaction contrast "
-            f"{pot_c}): {fmt_value(pot)}."
-        )
     flags = _split_list(row.get("risk_flags"))
-    if flags:
-        described = [_describe_flag(f, row, calls) for f in flags]
-        text += " But it also " + "; and ".join(described) + "."
-    else:
-        adverse = _int(row.get("adverse_cancer")) + _int(row.get("adverse_normal"))
-        if adverse:
-            text += f" It also made {_plural(adverse, 'adverse programme change')}."
-        else:
-            text += " No risk programme was flagged."
-    text += f" Verdict: {VERDICT_WORDS.get(verdict, verdict)}."
-    return text
-
-
-_PROGRAMME_NAME = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
-
-
-def _mark_programmes(escaped: str) -> str:
-    """Wrap programme identifiers of already-escaped text in ``<span class="pname">``."""
-    return _PROGRAMME_NAME.sub(lambda m: f'<span class="pname">{m.group(0)}</span>', escaped)
-
-
-def verdict_explanation(row: Mapping[str, Any], summary: str, none_level: Any = "none") -> str:
-    """The sentences of the pipeline's ``explanation`` that add to ``summary`` ('' if none).
-
-    The summary already gives the counts, the programmes' names, the risk flags and the
-    verdict, so a sentence is dropped when it names no programme that the summary does not
-    name and it is either a ``Risk: ...`` sentence or belongs to a ``dual_benefit`` verdict
-    (which the summary fully explains). What stays says why a verdict is not a dual benefit
-    (which side failed or moved against the aim) or what is missing (``incomplete``). The
-    no-therapy level reads 'without therapy'."""
-    explanation = row.get("explanation")
-    if _is_missing(explanation):
-        return ""
-    text = " ".join(str(explanation).split())
-    therapy = row.get("therapy")
-    if therapy_label(therapy, none_level) == THERAPY_NONE_LABEL:
-        level = re.escape(str(therapy))
-        text = re.sub(rf"\bUnder {level}\b", "Without therapy", text)
-        text = re.sub(rf"\bunder {level}\b", "without therapy", text)
-    named = set(_PROGRAMME_NAME.findall(summary))
-    verdict = str(row.get("verdict", ""))
-    kept = []
-    for sentence in re.split(r"(?<=[.!?])\s+", text):
-        if not sentence or sentence in summary:
-            continue
-        nothing_new = set(_PROGRAMME_NAME.findall(sentence)) <= named
-        if nothing_new and (sentence.startswith("Risk:") or verdict == "dual_benefit"):
-            continue
-        kept.append(sentence)
-    return " ".join(kept)
-
-
-def _verdict_section(
-    dual_benefit: pd.DataFrame, program_calls: pd.DataFrame, none_level: Any = "none"
-) -> str:
-    out = ['<section id="verdict"><h2>1. Verdict: does the MSC secretome give a dual benefit?</h2>']
-    out.append(
-        '<p class="lead">For each therapy: did the conditioned medium raise death (cytotoxic) '
-        "programmes in cancer cells <em>and</em> raise protective or lower damage programmes in "
-        "normal cells, without raising pro-tumour risk programmes?</p>"
-    )
-    if dual_benefit is None or dual_benefit.empty:
-        out.append('<p class="warn">No dual-benefit verdict was computed.</p></section>')
-        return "\n".join(out)
-    chips = []
-    for row in dual_benefit.to_dict("records"):
-        v = str(row.get("verdict", "unclear"))
-        chips.append(
-            f'<span class="chip v-{esc(slugify(v))}">'
-            f"{esc(therapy_label(row.get('therapy'), none_level))}: "
-            f"{esc(VERDICT_WORDS.get(v, v))}</span>"
-        )
-    out.append(f'<p class="chips">{" ".join(chips)}</p><div class="cards">')
-    components = (
-        ("cancer_gain", "cancer gain"),
-        ("potentiation", "potentiation"),
-        ("normal_protection", "normal protection"),
-        ("cytotoxic_up", "cytotoxic ↑ (cancer)"),
-        ("protective_up", "protective ↑ (normal)"),
-        ("damage_down", "damage ↓ (normal)"),
-        ("adverse_cancer", "adverse (cancer)"),
-        ("adverse_normal", "adverse (normal)"),
-    )
-    for i, row in enumerate(dual_benefit.to_dict("records")):
-        v = str(row.get("verdict", "unclear"))
-        flags = _split_list(row.get("risk_flags"))
-        comp_rows = "".join(
-            f"<tr><th>{esc(label)}</th><td>{esc(fmt_value(row.get(key)))}</td></tr>"
-            for key, label in components
-            if key in row
-        )
-        contrasts = "".join(
-            f"<tr><th>{esc(label)}</th><td><code>{esc(row.get(key)) or '—'}</code></td></tr>"
-            for key, label in (
-                ("cancer_contrast", "cancer contrast"),
-                ("potentiation_contrast", "potentiation contrast"),
-                ("normal_contrast", "normal contrast"),
+    label = VERDICT_LABEL.get(verdict, verdict)
+    components = []
+    for key, name in COMPONENTS:
+        if key in row:
+            value = (
+                potentiation_text(row, program_calls)
+                if key == "potentiation"
+                else fmt_value(row.get(key))
             )
-            if key in row
-        )
-        flag_html = (
-            "".join(f'<span class="flag">⚠ {esc(f)}</span>' for f in flags)
-            if flags
-            else '<span class="noflag">no risk flags</span>'
-        )
-        summary = verdict_summary(row, program_calls, none_level)
-        reason = verdict_explanation(row, summary, none_level)
-        reason_html = f'<p class="reason"><b>Reason:</b> {esc(reason)}</p>' if reason else ""
-        out.append(
-            f'<div class="card v-{esc(slugify(v))}" id="verdict-{i + 1}">'
-            f'<div class="cardhead"><span class="therapy">'
-            f"{esc(therapy_label(row.get('therapy'), none_level))}</span>"
-            f'<span class="badge">{esc(VERDICT_LABEL.get(v, v))}</span></div>'
-            f'<p class="summary">{_mark_programmes(esc(summary))}</p>{reason_html}'
-            f'<div class="flags">Risk flags: {flag_html}</div>'
-            f'<table class="kv">{comp_rows}{contrasts}</table></div>'
-        )
-    out.append("</div></section>")
-    return "\n".join(out)
+            components.append({"label": name, "value": value, "code": False})
+    contrasts = [
+        {"label": name, "value": "—" if _is_missing(row[key]) else str(row[key]), "code": True}
+        for key, name in CONTRASTS
+        if key in row
+    ]
+    evidence = [
+        {"label": name, "segments": programme_segments(", ".join(_split_list(row[key])) or "—")}
+        for key, name in EVIDENCE
+        if key in row
+    ]
+    known = {k for k, _ in (*COMPONENTS, *CONTRASTS, *EVIDENCE)} | set(HEADLINE)
+    extra = [
+        {"label": str(key), "value": "—" if _is_missing(v) else fmt_value(v), "code": False}
+        for key, v in row.items()
+        if key not in known
+    ]
+    return {
+        "id": f"verdict-{i + 1}",
+        "css": f"v-{slugify(verdict)}",
+        "therapy": therapy_label(row.get("therapy"), none_level),
+        "verdict": verdict,
+        "badge": label,
+        "risk_flags": flags,
+        "explanation": programme_segments(row.get("explanation")),
+        "evidence": evidence,
+        "rows": components + contrasts + extra,
+    }
+
+
+def verdict_view(
+    dual_benefit: pd.DataFrame | None,
+    program_calls: pd.DataFrame | None = None,
+    none_level: Any = "none",
+) -> dict[str, Any]:
+    """The verdict section's view model: the rule, one chip and one card per therapy.
+
+    ``dual_benefit``: the verdict owner's table, one row per therapy (``verdict`` and
+    ``explanation`` required for a card; other columns optional). ``program_calls`` only
+    tells whether a zero potentiation means "nothing called". The rule is the table's
+    ``verdict_rule`` (or ``rule``/``question``) column when present.
+    """
+    if dual_benefit is None or dual_benefit.empty:
+        return {"empty": True, "rule": None, "chips": [], "cards": []}
+    rows = dual_benefit.to_dict("records")
+    rule = None
+    for column in RULE_COLUMNS:
+        if column in dual_benefit.columns:
+            texts = [str(t) for t in dual_benefit[column] if not _is_missing(t)]
+            rule = texts[0] if texts else None
+            break
+    chips = [
+        {
+            "css": f"v-{slugify(str(r.get('verdict', 'unclear')))}",
+            "therapy": therapy_label(r.get("therapy"), none_level),
+            "words": VERDICT_WORDS.get(str(r.get("verdict")), str(r.get("verdict"))),
+            "n_flags": len(_split_list(r.get("risk_flags"))),
+        }
+        for r in rows
+    ]
+    cards = [_card(i, r, program_calls, none_level) for i, r in enumerate(rows)]
+    return {"empty": False, "rule": rule, "chips": chips, "cards": cards}
