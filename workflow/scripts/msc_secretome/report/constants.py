@@ -6,6 +6,18 @@ from ..catalogue import CATEGORIES
 from ..catalogue import CATEGORY_LABEL as CATALOGUE_CATEGORY_LABEL
 
 DEFAULT_TITLE = "MSC secretome dual-benefit report"
+# Shown on top of the page when the input is the bundled simulation (methods["simulated_example"]).
+EXAMPLE_BANNER = (
+    "This report is built from the bundled seeded simulation (synthetic genes SYN..., planted "
+    "programme shifts), not from a real experiment. Point samples and counts in "
+    "config/config.yaml at your data to analyse it."
+)
+# The per-contrast "full table (TSV)" links point at files beside the report, not inside it.
+TSV_LINK_NOTE = (
+    "The \u201cfull table (TSV)\u201d links are relative to results/report/: they work while "
+    "this file stays in the run's results folder. Send the results/ folder (or the TSVs) with "
+    "the report when you share it."
+)
 
 # Volcano / MA plots: all genes with padj < PLOT_PADJ (at most MAX_SIGNIFICANT_POINTS, the
 # smallest padj kept first) plus every k-th of the rest in baseMean order (at most

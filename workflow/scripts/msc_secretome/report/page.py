@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup
 
 from ..tables import write_text_atomic
 from .cells import _single_cell_section
-from .constants import DEFAULT_TITLE, PLOTLY_CONFIG
+from .constants import DEFAULT_TITLE, EXAMPLE_BANNER, PLOTLY_CONFIG, TSV_LINK_NOTE
 from .contrasts import _contrast_section
 from .enrichment_tables import _enrichment_section
-from .formatting import _is_missing, _json, _num, _plural, contrast_ids, esc
+from .formatting import _is_missing, _num, contrast_ids
 from .methods import _methods_section
 from .programmes import _programmes_section
 from .qc import _qc_section, find_outliers
 from .running_score import _running_block
-from .templating import render
+from .templating import render, static_text
 from .verdict import verdict_view
 
 
@@ -31,11 +31,6 @@ def _therapy_none_level(config: Any) -> Any:
     except (KeyError, TypeError):
         return "none"
     return "none" if _is_missing(level) else level
-
-
-def _static(name: str) -> str:
-    """Text of a file under ``report/static/`` (shipped as package data), inlined at render."""
-    return (files(__package__) / "static" / name).read_text(encoding="utf-8")
 
 
 def _plotly_js() -> str:
@@ -136,59 +131,69 @@ def render_report(
                 running,
             )
         )
-    jump = "".join(f'<option value="{ids[n]}">{esc(n)}</option>' for n in order)
-    cells_link = '<a href="#single-cells">Single cells</a>' if single_cell is not None else ""
-    nav = (
-        '<nav><a href="#verdict">Verdict</a><a href="#qc">Design &amp; QC</a>'
-        f"{cells_link}"
-        '<a href="#programmes">Programmes</a><a href="#contrasts">Contrasts</a>'
-        '<a href="#enrichment">Gene-set tables</a><a href="#methods">Methods</a>'
-        f'<select id="contrast-jump" aria-label="jump to contrast"><option value="">jump to '
-        f"contrast…</option>{jump}</select></nav>"
-    )
-    toc = "".join(
-        f'<li><a href="#{ids[n]}">{esc(n)}</a>'
-        + (
-            f" — {esc(rows_by_name[n].get('description'))}"
-            if n in rows_by_name and not _is_missing(rows_by_name[n].get("description"))
-            else ""
-        )
-        + "</li>"
+    described = {
+        n: str(rows_by_name[n].get("description"))
         for n in order
-    )
-    body = [
-        f"<header><h1>{esc(title)}</h1><div class='sub'>Generated "
-        f'<span class="report-date">{esc(methods.get("date", ""))}</span> · workflow '
-        f"{esc(methods.get('workflow_version', 'unknown'))} · {len(samples)} "
-        f"{'pseudo-samples' if single_cell is not None else 'samples'} · "
-        f"{_plural(len(order), 'contrast')}</div></header>",
-        nav,
-        "<main>",
-        render("verdict.html.j2", view=verdict_view(dual_benefit, program_calls, none_level)),
-        _qc_section(samples, library_sizes, pca, pca_variance, distances, outliers),
-        *(
-            [_single_cell_section(single_cell, samples, program_calls, config)]
-            if single_cell is not None
-            else []
+        if n in rows_by_name and not _is_missing(rows_by_name[n].get("description"))
+    }
+    contrast_links = [{"id": ids[n], "name": n, "description": described.get(n)} for n in order]
+    # One switch per optional section: a section is (nav id, nav label, markup).
+    sections = [
+        (
+            "verdict",
+            "Verdict",
+            render("verdict.html.j2", view=verdict_view(dual_benefit, program_calls, none_level)),
         ),
-        _programmes_section(program_calls, order, samples, sample_scores),
-        '<section id="contrasts"><h2>4. Differential expression per contrast</h2>'
-        f"<ul class='toc'>{toc}</ul></section>",
-        *contrast_html,
-        _enrichment_section(enrichment, order, ids, ora),
-        _methods_section(methods, contrasts, libraries, gene_mapping),
-        "</main>",
+        (
+            "qc",
+            "Design & QC",
+            _qc_section(samples, library_sizes, pca, pca_variance, distances, outliers),
+        ),
     ]
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{_static('report.css')}</style></head><body>\n"
-        + "\n".join(body)
-        + f'\n<script type="application/json" id="plotly-config">{_json(PLOTLY_CONFIG)}</script>'
-        + f'\n<script type="text/javascript">{_plotly_js()}</script>'
-        + f"\n<script>{_static('report.js')}</script>\n</body></html>\n"
+    if single_cell is not None:
+        sections.append(
+            (
+                "single-cells",
+                "Single cells",
+                _single_cell_section(single_cell, samples, program_calls, config),
+            )
+        )
+    sections += [
+        (
+            "programmes",
+            "Programmes",
+            _programmes_section(program_calls, order, samples, sample_scores),
+        ),
+        (
+            "contrasts",
+            "Contrasts",
+            render("contrast_index.html.j2", contrasts=contrast_links, tsv_note=TSV_LINK_NOTE),
+        ),
+        *((None, None, Markup(markup)) for markup in contrast_html),
+        ("enrichment", "Gene-set tables", _enrichment_section(enrichment, order, ids, ora)),
+        ("methods", "Methods", _methods_section(methods, contrasts, libraries, gene_mapping)),
+    ]
+    page = {
+        "title": title,
+        "date": methods.get("date", ""),
+        "workflow_version": methods.get("workflow_version", "unknown"),
+        "n_samples": len(samples),
+        "sample_word": "pseudo-samples" if single_cell is not None else "samples",
+        "n_contrasts": len(order),
+        "example_banner": EXAMPLE_BANNER if methods.get("simulated_example") else "",
+        "nav": [{"id": sid, "label": label} for sid, label, _ in sections if sid],
+        "contrasts": contrast_links,
+    }
+    assets = {
+        "css": Markup(static_text("report.css")),
+        "js": Markup(static_text("report.js")),
+        "plotly_js": Markup(_plotly_js()),
+        "plotly_config": PLOTLY_CONFIG,
+    }
+    html_text = render(
+        "page.html.j2", page=page, assets=assets, sections=[Markup(m) for _, _, m in sections]
     )
+    return html_text + "\n"
 
 
 def write_report(html_text: str, path: str | Path) -> Path:
