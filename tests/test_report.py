@@ -22,7 +22,6 @@ from report_fixtures import (
 from msc_secretome import report
 from msc_secretome.report import (
     contrast_ids,
-    find_outliers,
     fmt_value,
     no_hits_reasons,
     render_report,
@@ -176,16 +175,17 @@ def test_no_hits_reasons_mentions_small_libraries() -> None:
     assert "outlier" in text and "a" in text
 
 
-def test_outliers_rule(inputs: dict) -> None:
-    out = find_outliers(inputs["samples"], inputs["library_sizes"], inputs["pca"])
-    assert list(out) == ["CA_CM_radiation_r1"]
-    assert "1/3 of the median" in out["CA_CM_radiation_r1"][0]
-    # a PCA outlier: one replicate far from its group (3 replicates per group)
-    big = make_report_inputs(n_genes=50, n_contrasts=1, n_reps=3)
-    pca = big["pca"].copy()
-    pca.loc[pca["sample"] == "NO_CM_chemo_r2", "PC2"] += 40.0
-    out = find_outliers(big["samples"], big["library_sizes"], pca)
-    assert any("PCA distance" in r for r in out["NO_CM_chemo_r2"])
+def test_outliers_come_from_the_qc_table(inputs: dict) -> None:
+    """The report shows results/qc/outliers.tsv; it makes no outlier call of its own."""
+    kw = dict(inputs)
+    kw["outliers"] = pd.DataFrame(
+        [["CA_CM_chemo_r2", "library_size", 1.0, 2.0, "flagged by QC <b>"]],
+        columns=["sample", "rule", "value", "threshold", "reason"],
+    )
+    qc = _section(render_report(**kw), "qc")
+    assert "CA_CM_chemo_r2" in qc and "flagged by QC &lt;b&gt;" in qc
+    assert "CA_CM_radiation_r1</b>" not in qc  # the fixture's small library: not in this table
+    assert not hasattr(report, "find_outliers")
 
 
 def test_programme_heatmap_symmetric_with_stars_and_leading_edge(page: str) -> None:

@@ -9,6 +9,7 @@ rule html_report:
         pca="results/qc/pca.tsv",
         pca_variance="results/qc/pca_variance.tsv",
         distances="results/qc/sample_distances.tsv",
+        outliers="results/qc/outliers.tsv",
         contrasts="results/de/contrasts.tsv",
         de=expand("results/de/{contrast}.tsv", contrast=CONTRASTS),
         enrichment=expand("results/enrichment/{contrast}.tsv", contrast=CONTRASTS),

@@ -123,6 +123,7 @@ html = render_report(
     gene_mapping=optional_tsv(inputs.gene_mapping, dtype=str),
     programme_gene_sets=read_gmt(inputs.programs_gmt),
     single_cell=single_cell_tables(list(inputs.single_cell), samples),
+    outliers=tsv(inputs.outliers, dtype={"sample": str}),
 )
 write_report(html, snakemake.output.html)
 logger.info("report: %s (%.1f MB)", snakemake.output.html, len(html.encode()) / 1e6)

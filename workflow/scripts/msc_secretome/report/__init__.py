@@ -35,7 +35,6 @@ from .programmes import (
     sample_scores_figure,
     zscore_sample_scores,
 )
-from .qc import find_outliers
 from .running_score import running_score_figure, running_sum_points
 from .verdict import potentiation_text, programme_segments, therapy_label, verdict_view
 
@@ -54,7 +53,6 @@ __all__ = [
     "enrichment_score",
     "esc",
     "factor_level_colours",
-    "find_outliers",
     "fmt_value",
     "gene_ranking",
     "no_hits_reasons",

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
+from ..outliers import find_outliers, outlier_reasons
 from ..tables import write_text_atomic
 from .cells import _single_cell_section
 from .constants import DEFAULT_TITLE, EXAMPLE_BANNER, PLOTLY_CONFIG, TSV_LINK_NOTE
@@ -18,7 +19,7 @@ from .enrichment_tables import _enrichment_section
 from .formatting import _is_missing, _num, contrast_ids
 from .methods import _methods_section
 from .programmes import _programmes_section
-from .qc import _qc_section, find_outliers
+from .qc import _qc_section
 from .running_score import _running_block
 from .templating import render, static_text
 from .verdict import verdict_view
@@ -61,6 +62,7 @@ def render_report(
     gene_mapping: pd.DataFrame | None = None,
     programme_gene_sets: Mapping[str, Sequence[str]] | None = None,
     single_cell: Mapping[str, pd.DataFrame | None] | None = None,
+    outliers: pd.DataFrame | None = None,
 ) -> str:
     """The whole report as one self-contained HTML string (see the module docstring).
 
@@ -73,7 +75,8 @@ def render_report(
     ``sample``, ``cell_type``, the factors, ``UMAP1``/``UMAP2`` and one score column per
     programme --, ``cell_qc`` and ``dropped``; ``samples`` is then the pseudobulk sheet with
     ``original_sample``, ``cell_type`` and ``n_cells``), which adds the "Single cells"
-    section."""
+    section. ``outliers`` is ``results/qc/outliers.tsv`` (:mod:`msc_secretome.outliers`); when
+    it is not given, the same module calls them from ``library_sizes`` and ``pca``."""
     de = dict(de or {})
     enrichment = dict(enrichment or {})
     methods = dict(methods or {})
@@ -89,7 +92,9 @@ def render_report(
         if contrasts is not None and not contrasts.empty
         else {}
     )
-    outliers = find_outliers(samples, library_sizes, pca)
+    if outliers is None:  # callers without the QC table: the QC module's own call
+        outliers = find_outliers(samples, library_sizes, pca)
+    outliers = outlier_reasons(outliers)
     config = methods.get("config") or {}
     settings = config.get("enrichment") or {} if isinstance(config, Mapping) else {}
     statistic = str(settings.get("statistic") or "stat")

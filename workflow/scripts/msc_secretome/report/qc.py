@@ -12,9 +12,7 @@ import pandas as pd
 from .constants import (
     LIBSIZE_FRACTION,
     PALETTE,
-    PCA_MAD_CUTOFF,
     PCA_MIN_GROUP,
-    PCA_MIN_SPAN_FRACTION,
 )
 from .formatting import (
     _axis,
@@ -31,52 +29,6 @@ from .formatting import (
 # --------------------------------------------------------------------------------------------
 # 2. design & QC
 # --------------------------------------------------------------------------------------------
-
-
-def find_outliers(
-    samples: pd.DataFrame, library_sizes: pd.DataFrame, pca: pd.DataFrame
-) -> dict[str, list[str]]:
-    """sample -> reasons. Rules: total_counts < 1/3 of the median; or distance to its group
-    centroid on PC1-PC2 > median + 3 x 1.4826 x MAD of all such distances (groups of >= 3)."""
-    reasons: dict[str, list[str]] = {}
-    if library_sizes is not None and not library_sizes.empty:
-        totals = pd.to_numeric(library_sizes["total_counts"], errors="coerce")
-        median = float(np.nanmedian(totals)) if totals.notna().any() else float("nan")
-        if math.isfinite(median) and median > 0:
-            for s, t in zip(library_sizes["sample"].astype(str), totals, strict=True):
-                if pd.notna(t) and t < LIBSIZE_FRACTION * median:
-                    reasons.setdefault(s, []).append(
-                        f"library size {fmt_value(float(t))} < 1/3 of the median "
-                        f"({fmt_value(median)})"
-                    )
-    pcs = [c for c in ("PC1", "PC2") if pca is not None and c in pca.columns]
-    groups = _group_columns(samples)
-    if pcs and groups and samples is not None and not samples.empty:
-        merged = samples.astype({"sample": str}).merge(
-            pca.astype({"sample": str})[["sample", *pcs]], on="sample", how="inner"
-        )
-        dist_rows = []
-        for _, grp in merged.groupby(groups, sort=True, dropna=False):
-            if len(grp) < PCA_MIN_GROUP:
-                continue
-            xy = grp[pcs].to_numpy(dtype=float)
-            d = np.sqrt(((xy - xy.mean(axis=0)) ** 2).sum(axis=1))
-            dist_rows.extend(zip(grp["sample"], d, strict=True))
-        if len(dist_rows) >= 2 * PCA_MIN_GROUP:
-            d_all = np.array([d for _, d in dist_rows])
-            med = float(np.median(d_all))
-            mad = 1.4826 * float(np.median(np.abs(d_all - med)))
-            xy_all = merged[pcs].to_numpy(dtype=float)
-            span = float(np.sqrt(((xy_all[:, None, :] - xy_all[None, :, :]) ** 2).sum(-1)).max())
-            if mad > 0:
-                cut = max(med + PCA_MAD_CUTOFF * mad, PCA_MIN_SPAN_FRACTION * span)
-                for s, d in dist_rows:
-                    if d > cut:
-                        reasons.setdefault(str(s), []).append(
-                            f"PCA distance to its group centroid {d:.3g} > {cut:.3g} "
-                            f"(median + 3 MAD, at least 10% of the PC1–PC2 span)"
-                        )
-    return reasons
 
 
 def _sample_order(samples: pd.DataFrame) -> list[str]:
