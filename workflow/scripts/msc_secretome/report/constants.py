@@ -52,12 +52,6 @@ SHEET_ONLY_COLUMNS = ("original_sample", "n_cells")  # pseudobulk sheet columns,
 SCORE_COLOURSCALE = "Viridis"
 CELL_COUNT_COLOURSCALE = [[0.0, "#f7fbff"], [0.5, "#9ecae1"], [1.0, "#2171b5"]]
 
-# Outlier rules (stated in the report).
-LIBSIZE_FRACTION = 1 / 3  # total_counts below this fraction of the median
-PCA_MAD_CUTOFF = 3.0  # distance to group centroid (PC1-PC2) above median + 3 scaled MADs
-PCA_MIN_GROUP = 3  # groups smaller than this are not judged on PCA
-PCA_MIN_SPAN_FRACTION = 0.1  # ... and farther than 10% of the largest PC1-PC2 distance
-NON_GROUP_COLUMNS = ("batch", "replicate", "rep", "donor", "lane", "run", "date")
 
 # "Why nothing is significant" hints.
 FEW_SAMPLES = 6

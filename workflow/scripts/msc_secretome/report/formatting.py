@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from .constants import NON_GROUP_COLUMNS
+from ..outliers import biological_group_columns
 from .templating import json_for_script, render
 
 # --------------------------------------------------------------------------------------------
@@ -134,16 +134,7 @@ def _factor_columns(samples: pd.DataFrame) -> list[str]:
     return [c for c in samples.columns if c != "sample"]
 
 
-def _group_columns(samples: pd.DataFrame) -> list[str]:
-    """Factor columns that define biological groups (not batch-like, not unique per sample)."""
-    out = []
-    for col in _factor_columns(samples):
-        if col.lower() in NON_GROUP_COLUMNS:
-            continue
-        if len(samples) > 1 and samples[col].nunique(dropna=False) == len(samples):
-            continue
-        out.append(col)
-    return out
+_group_columns = biological_group_columns  # the QC outlier module owns what a group is
 
 
 def parse_subset(subset: Any) -> list[tuple[str, tuple[str, ...]]]:

@@ -9,10 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..outliers import LIBSIZE_FRACTION, PCA_MIN_GROUP
 from .constants import (
-    LIBSIZE_FRACTION,
     PALETTE,
-    PCA_MIN_GROUP,
 )
 from .formatting import (
     _axis,
