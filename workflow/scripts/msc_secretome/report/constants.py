@@ -53,11 +53,6 @@ SCORE_COLOURSCALE = "Viridis"
 CELL_COUNT_COLOURSCALE = [[0.0, "#f7fbff"], [0.5, "#9ecae1"], [1.0, "#2171b5"]]
 
 
-# "Why nothing is significant" hints.
-FEW_SAMPLES = 6
-LOW_LIBRARY_SIZE = 5_000_000
-HIGH_FILTERED_FRACTION = 0.5
-
 # Categories, their order and labels are the catalogue's (one owner).
 CATEGORY_ORDER = CATEGORIES
 CATEGORY_LABEL = CATALOGUE_CATEGORY_LABEL

@@ -10,11 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..de_diagnostics import REASON_SEPARATOR, contrast_diagnostics
 from .constants import (
     DOWN_COLOUR,
-    FEW_SAMPLES,
-    HIGH_FILTERED_FRACTION,
-    LOW_LIBRARY_SIZE,
     MAX_BACKGROUND_POINTS,
     MAX_SIGNIFICANT_POINTS,
     NS_COLOUR,
@@ -25,11 +23,9 @@ from .constants import (
 from .formatting import (
     _axis,
     _figure,
-    _group_columns,
     _int,
     _is_missing,
     _num,
-    _plural,
     esc,
     fmt_value,
     html_table,
@@ -230,60 +226,20 @@ def no_hits_reasons(
     library_sizes: pd.DataFrame,
     outliers: Mapping[str, list[str]],
 ) -> list[str]:
-    """Plain-language reasons why a contrast may have no gene with padj < alpha."""
-    reasons = []
-    n = _int(contrast_row.get("n_samples"), default=-1)
-    sub = subset_samples(samples, contrast_row.get("subset")) if samples is not None else None
-    smallest = None
-    groups = _group_columns(samples) if samples is not None else []
-    if sub is not None and not sub.empty and groups:
-        smallest = int(sub.groupby(groups, dropna=False).size().min())
-    if 0 <= n < FEW_SAMPLES or (smallest is not None and smallest < 3):
-        detail = f"the model uses {n} samples" if n >= 0 else "few samples"
-        if smallest is not None:
-            detail += f" and the smallest group has {_plural(smallest, 'replicate')}"
-        reasons.append(f"Few replicates: {detail}; power to detect single genes is low.")
-    p = pd.to_numeric(de["pvalue"], errors="coerce").dropna()
-    if len(p):
-        frac = float((p < 0.05).mean())
-        if frac < 1.5 * 0.05:
-            reasons.append(
-                f"The p-value histogram is flat: {100 * frac:.1f}% of p-values are below 0.05, "
-                "about the 5% expected when nothing changes — there is little signal to find."
-            )
-        else:
-            reasons.append(
-                f"p-values are enriched near 0 ({100 * frac:.1f}% below 0.05 vs 5% expected), "
-                "but no single gene survives the FDR correction: effects are likely small and "
-                "spread over many genes; the programme-level GSEA can still detect them."
-            )
-    padj = pd.to_numeric(de["padj"], errors="coerce")
-    if len(padj):
-        filtered = float(padj.isna().mean())
-        if filtered > HIGH_FILTERED_FRACTION:
-            reasons.append(
-                f"{100 * filtered:.0f}% of genes have no padj (independent filtering of "
-                "low-count genes), so few genes were tested."
-            )
-    if library_sizes is not None and not library_sizes.empty and sub is not None:
-        ls = library_sizes[library_sizes["sample"].astype(str).isin(sub["sample"].astype(str))]
-        if not ls.empty:
-            med = float(pd.to_numeric(ls["total_counts"], errors="coerce").median())
-            if math.isfinite(med) and med < LOW_LIBRARY_SIZE:
-                reasons.append(
-                    f"Small libraries: median {fmt_value(med)} counts per sample in this model "
-                    f"(< {LOW_LIBRARY_SIZE / 1e6:g} million) limits power for low-expressed genes."
-                )
-            bad = sorted(s for s in ls["sample"].astype(str) if s in outliers)
-            if bad:
-                reasons.append(
-                    "Possible outlier sample(s) in this model inflate the variance: "
-                    + ", ".join(bad)
-                    + " (see Design & QC)."
-                )
-    if not reasons:
-        reasons.append("No obvious technical cause: the biological effect may simply be small.")
-    return reasons
+    """Why a contrast may have no gene with padj < alpha, as the DE summary states it.
+
+    The reasons are the ``no_hits_reasons`` column of ``results/de/contrasts.tsv``
+    (:mod:`msc_secretome.de_diagnostics`). A summary without that column (older runs, direct
+    callers) gets the same module's diagnosis of ``de`` and the subset's samples.
+    """
+    stated = contrast_row.get("no_hits_reasons")
+    if "no_hits_reasons" in contrast_row and not _is_missing(stated):
+        return [r for r in str(stated).split(REASON_SEPARATOR) if r.strip()]
+    alpha = _num(contrast_row.get("alpha"))
+    alpha = alpha if alpha is not None and 0 < alpha < 1 else 0.05
+    chosen = subset_samples(samples, contrast_row.get("subset"))
+    diagnosis = contrast_diagnostics(de, chosen, library_sizes, outliers, alpha)
+    return [r for r in diagnosis["no_hits_reasons"].split(REASON_SEPARATOR) if r.strip()]
 
 
 def _top_genes_table(de: pd.DataFrame, table_id: str) -> str:
