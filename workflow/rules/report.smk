@@ -53,6 +53,7 @@ rule html_report:
         models={name: model_params(name) for name in MODELS},
         inputs=lambda wc: [config["counts"], config["samples"], config["contrasts"]],
         workflow_dir=str(WORKFLOW_DIR),
+        absolute_paths=config["report"]["absolute_paths"],
     script:
         "../scripts/html_report.py"
 

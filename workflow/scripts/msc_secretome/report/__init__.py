@@ -27,6 +27,7 @@ from .constants import (
 )
 from .contrasts import no_hits_reasons, select_plot_genes
 from .formatting import contrast_ids, esc, fmt_value, parse_subset, sig4, slugify, subset_samples
+from .inputs import ReportInputs, load_inputs
 from .page import render_report, write_report
 from .programmes import (
     _programme_order,
@@ -58,6 +59,8 @@ __all__ = [
     "no_hits_reasons",
     "parse_subset",
     "programme_categories",
+    "ReportInputs",
+    "load_inputs",
     "render_report",
     "running_score_figure",
     "running_sum_points",
