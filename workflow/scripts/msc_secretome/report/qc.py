@@ -30,6 +30,15 @@ from .formatting import (
 # --------------------------------------------------------------------------------------------
 
 
+def _off_diagonal_range(d: pd.DataFrame) -> dict[str, float]:
+    """``zmin``/``zmax`` of a square distance matrix without its diagonal ({} if 1 x 1)."""
+    values = d.to_numpy(dtype=float)
+    mask = ~np.eye(len(values), dtype=bool) & np.isfinite(values)
+    if not mask.any():
+        return {}
+    return {"zmin": sig4(values[mask].min()), "zmax": sig4(values[mask].max())}
+
+
 def _sample_order(samples: pd.DataFrame) -> list[str]:
     groups = _group_columns(samples)
     ordered = samples.sort_values(groups, kind="stable") if groups else samples
@@ -250,7 +259,13 @@ def _qc_section(
             "data": [
                 {
                     "type": "heatmap",
-                    "z": [[sig4(v) for v in r] for r in d.to_numpy(dtype=float)],
+                    # the zero diagonal is left blank so the colour scale spans the
+                    # distances between different samples
+                    "z": [
+                        [None if i == j else sig4(v) for j, v in enumerate(r)]
+                        for i, r in enumerate(d.to_numpy(dtype=float))
+                    ],
+                    **_off_diagonal_range(d),
                     "x": [esc(s) for s in d.columns],
                     "y": [esc(s) for s in d.index],
                     "colorscale": "Viridis",

@@ -49,15 +49,34 @@ if(typeof Plotly==="undefined"){
   return;
 }
 var config=JSON.parse(document.getElementById("plotly-config").textContent);
-var i=0;
-function next(){
-  if(i>=divs.length){document.documentElement.setAttribute("data-plots","done");return;}
-  var d=divs[i++];
+// Plots are drawn one at a time (the page stays responsive), those on screen first: a plot
+// that scrolls into view jumps the queue, so what the reader looks at is never left blank.
+var queue=divs.slice();
+function draw(d,done){
   try{
     var spec=JSON.parse(document.getElementById(d.getAttribute("data-fig")).textContent);
-    Plotly.newPlot(d,spec.data,spec.layout,config).then(function(){setTimeout(next,0);},
-      function(e){console.error("plot "+d.id+": "+e);setTimeout(next,0);});
-  }catch(e){console.error("plot "+d.id+": "+e);setTimeout(next,0);}
+    Plotly.newPlot(d,spec.data,spec.layout,config).then(done,
+      function(e){console.error("plot "+d.id+": "+e);done();});
+  }catch(e){console.error("plot "+d.id+": "+e);done();}
+}
+function onScreen(d){
+  var r=d.getBoundingClientRect();
+  return r.bottom>=0&&r.top<=(window.innerHeight||800)*1.5;
+}
+if("IntersectionObserver" in window){
+  var seen=new IntersectionObserver(function(entries){
+    entries.forEach(function(e){
+      var k=queue.indexOf(e.target);
+      if(e.isIntersecting&&k>0){queue.splice(k,1);queue.unshift(e.target);}
+    });
+  },{rootMargin:"200px"});
+  divs.forEach(function(d){seen.observe(d);});
+}
+queue.sort(function(a,b){return (onScreen(b)?1:0)-(onScreen(a)?1:0);});
+function next(){
+  if(!queue.length){document.documentElement.setAttribute("data-plots","done");return;}
+  var d=queue.shift();
+  draw(d,function(){setTimeout(next,0);});
 }
 next();
 })();
