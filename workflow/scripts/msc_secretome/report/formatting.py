@@ -182,12 +182,12 @@ def table_cell(value: Any) -> dict[str, Any]:
     if is_number:
         v = float(value)
         sort = "NaN" if math.isnan(v) else repr(sig4(v) if math.isfinite(v) else v)
-    return {"text": fmt_value(value), "sort": sort, "markup": None}
+    return {"text": fmt_value(value), "sort": sort, "markup": None, "clamp": False}
 
 
 def markup_cell(markup: str) -> dict[str, Any]:
     """A cell whose content is markup a template (or this package) already rendered."""
-    return {"text": "", "sort": None, "markup": Markup(markup)}
+    return {"text": "", "sort": None, "markup": Markup(markup), "clamp": False}
 
 
 def table_view(
@@ -199,13 +199,16 @@ def table_view(
     caption: str = "",
     raw_columns: Sequence[str] = (),
     css_class: str = "",
+    clamp_columns: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The view model of a sortable table (``templates/macros.html.j2``, macro ``table``).
 
     ``rows``: sequences with one value per column; values of ``raw_columns`` are rendered
-    markup, every other value is formatted with :func:`fmt_value` and escaped by the template.
+    markup, every other value is formatted with :func:`fmt_value` and escaped by the template;
+    cells of ``clamp_columns`` show two lines until hovered or focused (long gene lists).
     """
     raw = {i for i, c in enumerate(columns) if c in set(raw_columns)}
+    clamp = [i for i, c in enumerate(columns) if c in set(clamp_columns)]
     body = []
     for row in rows:
         values = list(row)
@@ -213,7 +216,10 @@ def table_view(
             raise ValueError(
                 f"table {table_id}: a row has {len(values)} values, not {len(columns)}"
             )
-        body.append([markup_cell(v) if i in raw else table_cell(v) for i, v in enumerate(values)])
+        cells = [markup_cell(v) if i in raw else table_cell(v) for i, v in enumerate(values)]
+        for i in clamp:
+            cells[i]["clamp"] = True
+        body.append(cells)
     return {
         "id": table_id,
         "columns": [str(c) for c in columns],

@@ -163,7 +163,11 @@ def _programmes_section(
             "programmes is one signal seen through overlapping gene sets, not independent "
             "evidence.</p>"
         )
-    out.append(html_table("table-program-calls", cols, rows, css_class="calls"))
+    out.append(
+        html_table(
+            "table-program-calls", cols, rows, css_class="calls", clamp_columns=["leading_edge"]
+        )
+    )
     out.append("</section>")
     return "\n".join(out)
 
