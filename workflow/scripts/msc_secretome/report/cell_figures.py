@@ -1,4 +1,4 @@
-"""cell_figures"""
+"""Figures of the single-cell section: UMAP of the cells and per-cell programme score boxes (plotly dicts)."""
 
 from __future__ import annotations
 

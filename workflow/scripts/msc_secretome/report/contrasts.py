@@ -1,4 +1,4 @@
-"""contrasts"""
+"""Section 4, one block per contrast: counts, 'why nothing is significant', volcano/MA, p-value histogram, top genes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""enrichment_tables"""
+"""Section 5: prerank (GSEA) and ORA tables of the other gene-set libraries, per contrast."""
 
 from __future__ import annotations
 

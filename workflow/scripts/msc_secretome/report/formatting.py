@@ -1,4 +1,4 @@
-"""formatting"""
+"""Small helpers shared by the sections: value formatting, ids, subsets, table and figure view models."""
 
 from __future__ import annotations
 

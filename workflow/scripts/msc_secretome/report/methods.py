@@ -1,4 +1,4 @@
-"""methods"""
+"""Section 6, Methods: config, versions, input checksums, models, gene-id mapping and libraries."""
 
 from __future__ import annotations
 

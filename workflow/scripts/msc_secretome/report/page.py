@@ -1,9 +1,10 @@
-"""page"""
+"""The whole page: inputs -> sections (one switch each) -> the page template, and the atomic writer."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ def _therapy_none_level(config: Any) -> Any:
     return "none" if _is_missing(level) else level
 
 
+@cache
 def _plotly_js() -> str:
     from plotly.offline import get_plotlyjs
 

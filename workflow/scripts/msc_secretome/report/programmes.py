@@ -1,4 +1,4 @@
-"""programmes"""
+"""Section 3: programme calls (heatmap and table) and per-sample programme scores."""
 
 from __future__ import annotations
 

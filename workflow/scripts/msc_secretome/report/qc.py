@@ -1,4 +1,4 @@
-"""qc"""
+"""Section 2, design & QC: sample sheet, library sizes, outliers (from QC's table), PCA, distances."""
 
 from __future__ import annotations
 

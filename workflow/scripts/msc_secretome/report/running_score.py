@@ -1,4 +1,4 @@
-"""running_score"""
+"""GSEA running-score small multiples of a contrast's called programmes (plotly dicts)."""
 
 from __future__ import annotations
 
