@@ -1,4 +1,7 @@
-"""Figures of the single-cell section: UMAP of the cells and per-cell programme score boxes (plotly dicts)."""
+"""Figures of the single-cell section:
+
+UMAP of the cells and per-cell programme score boxes (plotly dicts).
+"""
 
 from __future__ import annotations
 

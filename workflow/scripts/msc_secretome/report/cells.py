@@ -1,4 +1,7 @@
-"""Section 2b (single-cell runs only): cell QC, cells kept, pseudo-samples, UMAP and per-cell scores."""
+"""Section 2b (single-cell runs only):
+
+Cell QC, cells kept, pseudo-samples, UMAP and per-cell scores.
+"""
 
 from __future__ import annotations
 

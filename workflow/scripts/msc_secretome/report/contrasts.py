@@ -1,4 +1,7 @@
-"""Section 4, one block per contrast: counts, 'why nothing is significant', volcano/MA, p-value histogram, top genes."""
+"""Section 4, one block per contrast:
+
+Counts, 'why nothing is significant', volcano/MA, p-value histogram, top genes.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Small helpers shared by the sections: value formatting, ids, subsets, table and figure view models."""
+"""Small helpers shared by the sections:
+
+Value formatting, ids, subsets, table and figure view models.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The whole page: inputs -> sections (one switch each) -> the page template, and the atomic writer."""
+"""The whole page:
+
+Inputs -> sections (one switch each) -> the page template, and the atomic writer.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Section 2, design & QC: sample sheet, library sizes, outliers (from QC's table), PCA, distances."""
+"""Section 2, design & QC:
+
+Sample sheet, library sizes, outliers (from QC's table), PCA, distances.
+"""
 
 from __future__ import annotations
 
