@@ -8,14 +8,13 @@ specs are plotly dicts; CSS and JS live in ``static/`` and are inlined at render
 
 from ..enrichment import enrichment_score, gene_ranking
 from .cell_figures import (
-    box_stats,
     called_programmes,
-    cell_score_figure,
     select_umap_cells,
     sig3,
     single_cell_columns,
     umap_figure,
 )
+from .cell_scores import box_stats, cell_score_figure
 from .constants import (
     CATEGORY_LABEL,
     DOWN_COLOUR,
@@ -29,14 +28,14 @@ from .contrasts import no_hits_reasons, select_plot_genes
 from .formatting import contrast_ids, esc, fmt_value, parse_subset, sig4, slugify, subset_samples
 from .inputs import ReportInputs, load_inputs
 from .page import render_report, write_report
-from .programmes import (
-    _programme_order,
+from .programmes import _programme_order
+from .running_score import running_score_figure, running_sum_points
+from .sample_scores import (
     factor_level_colours,
     programme_categories,
     sample_scores_figure,
     zscore_sample_scores,
 )
-from .running_score import running_score_figure, running_sum_points
 from .verdict import potentiation_text, programme_segments, therapy_label, verdict_view
 
 __all__ = [

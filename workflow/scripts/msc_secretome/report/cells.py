@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from .cell_figures import _sheet_levels, _text_column, cell_score_figure, umap_figure
+from .cell_figures import _sheet_levels, _text_column, umap_figure
+from .cell_scores import cell_score_figure
 from .constants import CELL_COUNT_COLOURSCALE
 from .formatting import _axis, _figure, _is_missing, _num, _plural, esc, fmt_value, html_table, sig4
 from .qc import _annotated_heatmap
