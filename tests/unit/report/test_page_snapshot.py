@@ -34,3 +34,10 @@ def test_example_banner_only_for_the_simulated_example() -> None:
     assert 'id="example-banner"' not in _small_page()
     banner = _small_page(simulated_example=True)
     assert 'id="example-banner"' in banner and "Simulated example data." in banner
+
+
+def test_no_markup_of_the_report_is_escaped_twice() -> None:
+    """Rendered pieces stay markup wherever they are joined (Markup + str would escape)."""
+    page = _small_page()
+    for tag in ("div", "table", "section", "script", "span", "p"):
+        assert f"&lt;{tag}" not in page

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from ..de_diagnostics import REASON_SEPARATOR, contrast_diagnostics
 from .constants import (
@@ -25,16 +26,17 @@ from .constants import (
 )
 from .formatting import (
     _axis,
-    _figure,
     _int,
     _is_missing,
     _num,
     esc,
+    figure_view,
     fmt_value,
-    html_table,
     sig4,
     subset_samples,
+    table_view,
 )
+from .templating import render
 
 # --------------------------------------------------------------------------------------------
 # 4. per contrast
@@ -83,7 +85,8 @@ def _de_classes(df: pd.DataFrame, alpha: float) -> tuple[pd.Series, pd.Series]:
     return up, down
 
 
-def _volcano_ma(de: pd.DataFrame, alpha: float, fid: str, label: str) -> tuple[str, str]:
+def _volcano_ma(de: pd.DataFrame, alpha: float, fid: str, label: str) -> tuple[dict, dict, str]:
+    """Volcano and MA figure views of a contrast and the caption saying what is plotted."""
     chosen, counts = select_plot_genes(de)
     up_all, down_all = _de_classes(de, alpha)
     up, down = _de_classes(chosen, alpha)
@@ -162,7 +165,7 @@ def _volcano_ma(de: pd.DataFrame, alpha: float, fid: str, label: str) -> tuple[s
         },
     }
     caption = (
-        f"Plotted: all {counts['n_sig_shown']} genes with padj &lt; {PLOT_PADJ}"
+        f"Plotted: all {counts['n_sig_shown']} genes with padj < {PLOT_PADJ}"
         + (
             f" (the {MAX_SIGNIFICANT_POINTS} smallest padj of {counts['n_sig']})"
             if counts["n_sig_shown"] < counts["n_sig"]
@@ -178,15 +181,13 @@ def _volcano_ma(de: pd.DataFrame, alpha: float, fid: str, label: str) -> tuple[s
         "MA plot."
     )
     return (
-        '<div class="grid2">'
-        + _figure(f"{fid}-volcano", vfig, height=400, css_class="volcano")
-        + _figure(f"{fid}-ma", mfig, height=400, css_class="ma")
-        + "</div>",
-        f'<p class="small">{caption}</p>',
+        figure_view(f"{fid}-volcano", vfig, height=400, css_class="volcano"),
+        figure_view(f"{fid}-ma", mfig, height=400, css_class="ma"),
+        caption,
     )
 
 
-def _pvalue_hist(de: pd.DataFrame, fid: str) -> str:
+def _pvalue_hist(de: pd.DataFrame, fid: str) -> dict:
     p = pd.to_numeric(de["pvalue"], errors="coerce").dropna()
     counts, edges = np.histogram(p.clip(0, 1), bins=20, range=(0, 1))
     expected = len(p) / 20 if len(p) else 0
@@ -219,7 +220,7 @@ def _pvalue_hist(de: pd.DataFrame, fid: str) -> str:
             ],
         },
     }
-    return _figure(f"{fid}-pvalues", fig, height=260, css_class="phist")
+    return figure_view(f"{fid}-pvalues", fig, height=260, css_class="phist")
 
 
 def no_hits_reasons(
@@ -245,7 +246,7 @@ def no_hits_reasons(
     return [r for r in diagnosis["no_hits_reasons"].split(REASON_SEPARATOR) if r.strip()]
 
 
-def _top_genes_table(de: pd.DataFrame, table_id: str) -> str:
+def _top_genes_table(de: pd.DataFrame, table_id: str) -> dict:
     d = de.assign(
         _padj=pd.to_numeric(de["padj"], errors="coerce").fillna(np.inf),
         _p=pd.to_numeric(de["pvalue"], errors="coerce").fillna(np.inf),
@@ -263,10 +264,10 @@ def _top_genes_table(de: pd.DataFrame, table_id: str) -> str:
                 x = _num(v)
                 row.append(float("nan") if x is None else x)
         rows.append(row)
-    return html_table(table_id, cols, rows, caption=f"Top {TOP_GENES} genes by padj")
+    return table_view(table_id, cols, rows, caption=f"Top {TOP_GENES} genes by padj")
 
 
-def _contrast_section(
+def contrast_view(
     name: str,
     sid: str,
     row: Mapping[str, Any],
@@ -275,13 +276,15 @@ def _contrast_section(
     library_sizes: pd.DataFrame,
     outliers: Mapping[str, list[str]],
     running_html: str = "",
-) -> str:
+) -> dict[str, Any]:
+    """The view model of one contrast's block (``templates/contrast.html.j2``).
+
+    ``row``: the contrast's row of ``results/de/contrasts.tsv``; ``de``: its DE table (genes x
+    columns) or None; ``running_html``: the rendered running-score block ('' for none).
+    """
     alpha = _num(row.get("alpha"))
     alpha = alpha if alpha is not None and 0 < alpha < 1 else 0.05
-    out = [f'<section class="contrast" id="{sid}"><h3>{esc(name)}</h3>']
     desc = row.get("description")
-    if not _is_missing(desc):
-        out.append(f'<p class="desc">{esc(desc)}</p>')
     meta = [
         ("kind", row.get("kind")),
         ("model", row.get("model")),
@@ -290,43 +293,37 @@ def _contrast_section(
         ("samples", row.get("n_samples")),
         ("alpha", alpha),
     ]
-    out.append(
-        '<p class="meta">'
-        + " · ".join(
-            f"{esc(k)}: <code>{esc(fmt_value(v))}</code>" for k, v in meta if v is not None
-        )
-        + "</p>"
-    )
-    href = "../de/" + urllib.parse.quote(str(name), safe="") + ".tsv"
-    if de is None or de.empty:
-        out.append(
-            f'<p class="warn">No DE table for this contrast. Full table (if any): '
-            f'<a href="{esc(href)}">{esc(href)}</a></p></section>'
-        )
-        return "\n".join(out)
+    view: dict[str, Any] = {
+        "id": sid,
+        "name": name,
+        "description": None if _is_missing(desc) else str(desc),
+        "meta": [{"key": k, "value": fmt_value(v)} for k, v in meta if v is not None],
+        "href": "../de/" + urllib.parse.quote(str(name), safe="") + ".tsv",
+        "missing": de is None or de.empty,
+    }
+    if view["missing"]:
+        return view
     up, down = _de_classes(de, alpha)
-    n_up = _int(row.get("n_up"), default=int(up.sum()))
-    n_down = _int(row.get("n_down"), default=int(down.sum()))
-    tested = int(pd.to_numeric(de["padj"], errors="coerce").notna().sum())
-    out.append(
-        f'<div class="counts"><span class="up">▲ {n_up} up</span> '
-        f'<span class="down">▼ {n_down} down</span> '
-        f'<span class="muted">at padj &lt; {fmt_value(alpha)}; {tested} of {len(de)} genes '
-        f'tested</span> · <a href="{esc(href)}">full table (TSV)</a></div>'
+    padj = pd.to_numeric(de["padj"], errors="coerce")
+    volcano, ma, caption = _volcano_ma(de, alpha, sid, name)
+    hits = bool((padj < alpha).any())
+    view.update(
+        n_up=_int(row.get("n_up"), default=int(up.sum())),
+        n_down=_int(row.get("n_down"), default=int(down.sum())),
+        alpha=fmt_value(alpha),
+        tested=int(padj.notna().sum()),
+        n_genes=len(de),
+        why=None if hits else no_hits_reasons(de, row, samples, library_sizes, outliers),
+        volcano=volcano,
+        ma=ma,
+        caption=caption,
+        running=Markup(running_html),
+        pvalues=_pvalue_hist(de, sid),
+        top_genes=_top_genes_table(de, f"{sid}-top"),
     )
-    if not bool((pd.to_numeric(de["padj"], errors="coerce") < alpha).any()):
-        reasons = no_hits_reasons(de, row, samples, library_sizes, outliers)
-        out.append(
-            f'<div class="box hint" id="{sid}-why"><b>Why nothing is significant here</b>'
-            "<ul>" + "".join(f"<li>{esc(r)}</li>" for r in reasons) + "</ul></div>"
-        )
-    plots, caption = _volcano_ma(de, alpha, sid, esc(name))
-    out.append(plots)
-    out.append(caption)
-    if running_html:
-        out.append(running_html)
-    out.append('<div class="grid2b">')
-    out.append(_pvalue_hist(de, sid))
-    out.append(f"<div>{_top_genes_table(de, f'{sid}-top')}</div>")
-    out.append("</div></section>")
-    return "\n".join(out)
+    return view
+
+
+def _contrast_section(name: str, sid: str, row: Mapping[str, Any], *args: Any) -> str:
+    """One contrast's block, rendered (arguments of :func:`contrast_view`)."""
+    return str(render("contrast.html.j2", c=contrast_view(name, sid, row, *args)))

@@ -235,7 +235,8 @@ def table_view(
 
 def html_table(table_id: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], **kw) -> str:
     """A sortable table rendered by the ``table`` macro (arguments of :func:`table_view`)."""
-    return render("table.html.j2", t=table_view(table_id, columns, rows, **kw))
+    # plain str: legacy builders concatenate it with str (Markup + str would escape the str)
+    return str(render("table.html.j2", t=table_view(table_id, columns, rows, **kw)))
 
 
 def figure_view(
@@ -259,7 +260,8 @@ def figure_view(
 
 def _figure(fig_id: str, spec: Mapping[str, Any], *, height: int, css_class: str = "") -> str:
     """A plot placeholder plus its JSON spec; the page script draws it with Plotly.newPlot."""
-    return render("figure.html.j2", f=figure_view(fig_id, spec, height=height, css_class=css_class))
+    view = figure_view(fig_id, spec, height=height, css_class=css_class)
+    return str(render("figure.html.j2", f=view))
 
 
 def _axis(title: str, **extra: Any) -> dict[str, Any]:

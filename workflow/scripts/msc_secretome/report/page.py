@@ -152,7 +152,11 @@ def render_report(
         (
             "verdict",
             "Verdict",
-            render("verdict.html.j2", view=verdict_view(dual_benefit, program_calls, none_level)),
+            str(
+                render(
+                    "verdict.html.j2", view=verdict_view(dual_benefit, program_calls, none_level)
+                )
+            ),
         ),
         (
             "qc",
@@ -203,7 +207,7 @@ def render_report(
     html_text = render(
         "page.html.j2", page=page, assets=assets, sections=[Markup(m) for _, _, m in sections]
     )
-    return html_text + "\n"
+    return str(html_text) + "\n"
 
 
 def write_report(html_text: str, path: str | Path) -> Path:
