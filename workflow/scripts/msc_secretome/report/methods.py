@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from .formatting import _is_missing, _num, esc, fmt_value, html_table
+from .formatting import _is_missing, _num, fmt_value, table_view
+from .templating import render
 
 
 def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -49,9 +50,10 @@ GENE_MAPPING_LABELS = {
 }
 
 
-def _gene_mapping_block(gene_mapping: pd.DataFrame | None) -> str:
+def _gene_mapping_view(gene_mapping: pd.DataFrame | None) -> dict[str, Any] | None:
+    """The gene-identifier block: a one-line summary and the mapping table (None if absent)."""
     if gene_mapping is None or gene_mapping.empty:
-        return ""
+        return None
     if {"key", "value"} <= set(gene_mapping.columns):
         pairs = [
             (str(k), v) for k, v in zip(gene_mapping["key"], gene_mapping["value"], strict=True)
@@ -69,29 +71,29 @@ def _gene_mapping_block(gene_mapping: pd.DataFrame | None) -> str:
             return fmt_value(int(x) if x == int(x) else x)
         return "" if _is_missing(value) else str(value)
 
-    out = ["<h3>Gene identifiers</h3>"]
+    summary = None
     n, mapped = _num(values.get("n")), _num(values.get("n_mapped"))
     if n and mapped is not None:
-        out.append(
-            f"<p>{esc(show('n_mapped', mapped))} of {esc(show('n', n))} count-matrix ids "
-            f"({esc(show('rate', values.get('rate', mapped / n)))}) map to a gene symbol used "
-            "for gene-set "
-            f"enrichment (identifier type: <code>{esc(values.get('id_type', 'unknown'))}</code>)."
-            "</p>"
-        )
-    out.append(
-        html_table(
-            "table-gene-mapping",
-            ["item", "value"],
-            [[GENE_MAPPING_LABELS.get(k, k), show(k, v)] for k, v in pairs],
-            searchable=False,
-            css_class="compact",
-        )
+        summary = {
+            "mapped": show("n_mapped", mapped),
+            "n": show("n", n),
+            "rate": show("rate", values.get("rate", mapped / n)),
+            "id_type": str(values.get("id_type", "unknown")),
+        }
+    table = table_view(
+        "table-gene-mapping",
+        ["item", "value"],
+        [[GENE_MAPPING_LABELS.get(k, k), show(k, v)] for k, v in pairs],
+        searchable=False,
+        css_class="compact",
     )
-    return "\n".join(out)
+    return {"summary": summary, "table": table}
 
 
-def _libraries_table(libraries: pd.DataFrame) -> str:
+def _libraries_view(libraries: pd.DataFrame | None) -> dict[str, Any] | None:
+    """The gene-set libraries table (paths as the run shows them) and whether it has coverage."""
+    if libraries is None or libraries.empty:
+        return None
     wanted = (
         "library",
         "kind",
@@ -117,129 +119,103 @@ def _libraries_table(libraries: pd.DataFrame) -> str:
             else:
                 row.append("" if _is_missing(v) else str(v))
         rows.append(row)
-    note = ""
-    if "coverage" in cols:
-        note = (
-            '<p class="small">coverage: the fraction of a library\'s genes found in the data '
-            "(genes_in_data / n_genes); a low coverage usually means the count-matrix ids are "
-            "not the symbols the library uses.</p>"
-        )
-    return (
-        "<h3>Gene-set libraries</h3>"
-        + note
-        + html_table("table-libraries", cols, rows, searchable=False, css_class="compact")
-    )
+    table = table_view("table-libraries", cols, rows, searchable=False, css_class="compact")
+    return {"coverage_note": "coverage" in cols, "table": table}
 
 
-def _methods_section(
-    methods: Mapping[str, Any],
-    contrasts: pd.DataFrame,
-    libraries: pd.DataFrame,
+CONTRAST_COLUMNS = (
+    "contrast",
+    "model",
+    "kind",
+    "description",
+    "design",
+    "subset",
+    "n_samples",
+    "n_up",
+    "n_down",
+    "alpha",
+)
+
+
+def methods_view(
+    methods: Mapping[str, Any] | None,
+    contrasts: pd.DataFrame | None,
+    libraries: pd.DataFrame | None,
     gene_mapping: pd.DataFrame | None = None,
-) -> str:
+) -> dict[str, Any]:
+    """The Methods section's view model (``templates/methods.html.j2``).
+
+    ``methods``: the run facts (``msc_secretome.report.inputs.run_facts``: config, versions,
+    inputs, models, workflow_version, date); the tables as the workflow wrote them.
+    Every table entry is a table view or None when there is nothing to show.
+    """
     methods = methods or {}
-    out = ['<section id="methods"><h2>6. Methods &amp; reproducibility</h2>']
-    out.append(
-        '<table class="kv"><tr><th>workflow version</th><td><code>'
-        f"{esc(methods.get('workflow_version', 'unknown'))}</code></td></tr>"
-        f'<tr><th>date</th><td><span class="report-date">{esc(methods.get("date", ""))}'
-        "</span></td></tr></table>"
-    )
-    out.append(
-        "<p>Pipeline: counts → QC (library sizes, VST, PCA, sample distances) → differential "
-        "expression per model with PyDESeq2 (Wald tests, Benjamini–Hochberg padj, independent "
-        "filtering: padj is NA for filtered genes) → GSEA prerank of each contrast's ranked "
-        "genes against the curated programme catalogue and other libraries → programme calls "
-        "(up/down/ns at the configured FDR) → dual-benefit verdict per therapy.</p>"
-    )
     models = methods.get("models") or []
+    view: dict[str, Any] = {
+        "workflow_version": methods.get("workflow_version", "unknown"),
+        "date": methods.get("date", ""),
+        "models": None,
+        "contrasts": None,
+        "key_parameters": None,
+        "versions": None,
+        "inputs": None,
+    }
     if models:
-        out.append("<h3>Models (design formulas)</h3>")
-        out.append(
-            html_table(
-                "table-models",
-                ["model", "design", "subset", "n_samples"],
+        view["models"] = table_view(
+            "table-models",
+            ["model", "design", "subset", "n_samples"],
+            [
                 [
-                    [
-                        str(m.get("model", "")),
-                        str(m.get("design", "")),
-                        str(m.get("subset", "") or "all samples"),
-                        _num(m.get("n_samples")) if _num(m.get("n_samples")) is not None else "",
-                    ]
-                    for m in models
-                ],
-                searchable=False,
-            )
+                    str(m.get("model", "")),
+                    str(m.get("design", "")),
+                    str(m.get("subset", "") or "all samples"),
+                    _num(m.get("n_samples")) if _num(m.get("n_samples")) is not None else "",
+                ]
+                for m in models
+            ],
+            searchable=False,
         )
     if contrasts is not None and not contrasts.empty:
-        cols = [
-            c
-            for c in (
-                "contrast",
-                "model",
-                "kind",
-                "description",
-                "design",
-                "subset",
-                "n_samples",
-                "n_up",
-                "n_down",
-                "alpha",
-            )
-            if c in contrasts.columns
-        ]
+        cols = [c for c in CONTRAST_COLUMNS if c in contrasts.columns]
         rows = [[r.get(c) for c in cols] for r in contrasts.to_dict("records")]
         rows = [
             [("" if _is_missing(v) and not isinstance(v, float) else v) for v in r] for r in rows
         ]
-        out.append("<h3>Contrasts</h3>")
-        out.append(html_table("table-contrasts", cols, rows))
+        view["contrasts"] = table_view("table-contrasts", cols, rows)
     config = methods.get("config") or {}
     keys = [(k, v) for k, v in _flatten(config) if KEY_PARAMETER.search(k)]
     if keys:
-        out.append("<h3>Filters, thresholds and seeds</h3>")
-        out.append(
-            html_table(
-                "table-key-params",
-                ["parameter", "value"],
-                [[k, json.dumps(v, sort_keys=True, default=str)] for k, v in keys],
-                searchable=False,
-                css_class="compact",
-            )
+        view["key_parameters"] = table_view(
+            "table-key-params",
+            ["parameter", "value"],
+            [[k, json.dumps(v, sort_keys=True, default=str)] for k, v in keys],
+            searchable=False,
+            css_class="compact",
         )
-    out.append("<h3>All configuration parameters</h3>")
-    out.append(f'<pre class="config">{esc(_config_text(config))}</pre>')
-    gene_ids = _gene_mapping_block(gene_mapping)
-    if gene_ids:
-        out.append(gene_ids)
-    if libraries is not None and not libraries.empty:
-        out.append(_libraries_table(libraries))
+    view["config_text"] = _config_text(config)
+    view["gene_ids"] = _gene_mapping_view(gene_mapping)
+    view["libraries"] = _libraries_view(libraries)
     versions = methods.get("versions") or {}
     if versions:
-        out.append("<h3>Package versions</h3>")
-        out.append(
-            html_table(
-                "table-versions",
-                ["package", "version"],
-                [[str(k), str(versions[k])] for k in sorted(versions, key=str)],
-                searchable=False,
-                css_class="compact",
-            )
+        view["versions"] = table_view(
+            "table-versions",
+            ["package", "version"],
+            [[str(k), str(versions[k])] for k in sorted(versions, key=str)],
+            searchable=False,
+            css_class="compact",
         )
     inputs = methods.get("inputs") or []
     if inputs:
-        out.append("<h3>Input files</h3>")
-        out.append(
-            html_table(
-                "table-inputs",
-                ["path", "sha256"],
-                [[str(i.get("path", "")), str(i.get("sha256", ""))] for i in inputs],
-                searchable=False,
-                css_class="compact",
-            )
+        view["inputs"] = table_view(
+            "table-inputs",
+            ["path", "sha256"],
+            [[str(i.get("path", "")), str(i.get("sha256", ""))] for i in inputs],
+            searchable=False,
+            css_class="compact",
         )
-    out.append("</section>")
-    return "\n".join(out)
+    return view
 
 
-# --------------------------------------------------------------------------------------------
+def _methods_section(*args: Any) -> str:
+    """The Methods section, rendered (arguments of :func:`methods_view`)."""
+    return str(render("methods.html.j2", m=methods_view(*args)))
