@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .constants import PROGRAMS_LIBRARY, TOP_ORA, TOP_TERMS
-from .formatting import _is_missing, _num, _short_genes, esc, fmt_value, html_table, slugify
+from .formatting import (
+    _is_missing,
+    _num,
+    _short_genes,
+    fmt_value,
+    slugify,
+    table_view,
+)
+from .templating import render
 
 # --------------------------------------------------------------------------------------------
 # 5. other libraries, 6. methods
 # --------------------------------------------------------------------------------------------
 
 
-def _prerank_table(table: pd.DataFrame | None, table_id: str) -> tuple[str, int]:
+def _prerank_table(table: pd.DataFrame | None, table_id: str) -> dict | None:
     """Top GSEA prerank terms of the libraries other than the programme catalogue."""
     if table is None or table.empty or "library" not in table.columns:
-        return "", 0
+        return None
     other = table[table["library"].astype(str) != PROGRAMS_LIBRARY]
     if other.empty:
-        return "", 0
+        return None
     other = other.assign(
         _f=pd.to_numeric(other["fdr"], errors="coerce").fillna(np.inf),
         _p=pd.to_numeric(other["pvalue"], errors="coerce").fillna(np.inf),
@@ -39,16 +48,13 @@ def _prerank_table(table: pd.DataFrame | None, table_id: str) -> tuple[str, int]
         ]
         for r in top.to_dict("records")
     ]
-    return (
-        html_table(
-            table_id,
-            cols,
-            rows,
-            searchable=False,
-            caption=f"GSEA prerank: top {TOP_TERMS} of {len(other)} terms by FDR",
-            css_class="compact",
-        ),
-        len(other),
+    return table_view(
+        table_id,
+        cols,
+        rows,
+        searchable=False,
+        caption=f"GSEA prerank: top {TOP_TERMS} of {len(other)} terms by FDR",
+        css_class="compact",
     )
 
 
@@ -70,9 +76,10 @@ def ora_top(ora: pd.DataFrame, per_direction: int = TOP_ORA) -> pd.DataFrame:
     return top.drop(columns=["_d", "_dir", "_f", "_p", "_l", "_t"])
 
 
-def _ora_table(ora: pd.DataFrame | None, table_id: str) -> str:
+def _ora_table(ora: pd.DataFrame | None, table_id: str) -> dict | None:
+    """The ORA block: ``{"table": view}`` or ``{"empty": caption, "id"}``; None if no ORA."""
     if ora is None or ora.empty or "direction" not in ora.columns:
-        return ""
+        return None
     informative = ora
     if "overlap" in ora.columns:
         informative = ora[~(pd.to_numeric(ora["overlap"], errors="coerce") == 0)]
@@ -107,46 +114,40 @@ def _ora_table(ora: pd.DataFrame | None, table_id: str) -> str:
         f" ({'; '.join(notes)})" if notes else ""
     )
     if not rows:
-        return f'<p class="small ora-empty" id="{esc(table_id)}">{esc(caption)}: none.</p>'
-    return html_table(table_id, cols, rows, searchable=False, caption=caption, css_class="compact")
+        return {"id": table_id, "empty": caption, "table": None}
+    table = table_view(table_id, cols, rows, searchable=False, caption=caption, css_class="compact")
+    return {"id": table_id, "empty": None, "table": table}
 
 
-def _enrichment_section(
+def enrichment_view(
     enrichment: Mapping[str, pd.DataFrame],
     order: list[str],
     ids: Mapping[str, str],
     ora: Mapping[str, pd.DataFrame] | None = None,
-) -> str:
-    out = [
-        '<section id="enrichment"><h2>5. Gene-set tables: other libraries (GSEA) and '
-        "over-representation (ORA)</h2>"
-    ]
-    blocks, any_prerank, any_ora = [], False, False
+) -> dict[str, Any]:
+    """The gene-set tables section's view model (``templates/enrichment.html.j2``).
+
+    ``enrichment``/``ora``: contrast -> its prerank / ORA table; ``order``: contrasts in report
+    order; ``ids``: contrast -> section id. ``ora_ran`` is None when no ORA input was given.
+    """
+    blocks = []
     for name in order:
         base = ids.get(name, "contrast-" + slugify(name))
-        prerank, _ = _prerank_table((enrichment or {}).get(name), f"{base}-enrichment")
-        ora_html = _ora_table((ora or {}).get(name), f"{base}-ora")
-        if not prerank and not ora_html:
+        prerank = _prerank_table((enrichment or {}).get(name), f"{base}-enrichment")
+        ora_block = _ora_table((ora or {}).get(name), f"{base}-ora")
+        if prerank is None and ora_block is None:
             continue
-        any_prerank, any_ora = any_prerank or bool(prerank), any_ora or bool(ora_html)
-        blocks.append(f'<h3 id="{base}-genesets">{esc(name)}</h3>')
-        if prerank and ora_html:
-            blocks.append(f'<div class="grid2"><div>{prerank}</div><div>{ora_html}</div></div>')
-        else:
-            blocks.append(prerank or ora_html)
-    if not any_prerank:
-        out.append("<p>No gene-set library other than the programme catalogue was run.</p>")
-    if any_ora:
-        out.append(
-            '<p class="small">ORA (over-representation): for each library, the up- and the '
-            "down-regulated genes (padj below the contrast's alpha) are tested separately for "
-            "enrichment in each set, one-sided hypergeometric test against the tested genes as "
-            "background, Benjamini–Hochberg FDR within library and direction. overlap = DE genes "
-            "in the set / the set's tested genes. Unlike GSEA prerank, which uses every gene's "
-            "rank, ORA only sees genes past the cut-off; the programme catalogue is included.</p>"
+        blocks.append(
+            {"id": f"{base}-genesets", "name": name, "prerank": prerank, "ora": ora_block}
         )
-    elif ora is not None:
-        out.append("<p>No over-representation analysis was run (<code>enrichment: ora</code>).</p>")
-    out.extend(blocks)
-    out.append("</section>")
-    return "\n".join(out)
+    return {
+        "blocks": blocks,
+        "any_prerank": any(b["prerank"] is not None for b in blocks),
+        "any_ora": any(b["ora"] is not None for b in blocks),
+        "ora_given": ora is not None,
+    }
+
+
+def _enrichment_section(*args: Any) -> str:
+    """The gene-set tables section, rendered (arguments of :func:`enrichment_view`)."""
+    return str(render("enrichment.html.j2", e=enrichment_view(*args)))
