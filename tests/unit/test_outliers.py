@@ -68,3 +68,11 @@ def test_single_cell_groups_are_conditions_not_pseudo_samples() -> None:
     assert pca_rows.sort_values("value")["sample"].iloc[-1] == "control_r1__cancer"
     # before: groups were original_sample x cell type x ..., each of one pseudo-sample
     assert samples.groupby(["original_sample", *groups]).size().max() == 1
+
+
+def test_rule_text_names_the_groups() -> None:
+    from msc_secretome.outliers import rule_text
+
+    samples = pd.DataFrame({"sample": ["a", "b"], "medium": ["x", "y"], "batch": ["1", "1"]})
+    text = rule_text(samples)
+    assert "a group is the samples sharing medium (groups with ≥ 3 samples)" in text

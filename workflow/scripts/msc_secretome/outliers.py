@@ -135,3 +135,16 @@ def outlier_reasons(outliers: pd.DataFrame | None) -> dict[str, list[str]]:
     for sample, reason in zip(outliers["sample"].astype(str), outliers["reason"], strict=True):
         out.setdefault(sample, []).append(str(reason))
     return out
+
+
+def rule_text(samples: pd.DataFrame) -> str:
+    """The outlier rules in words, naming the group columns of ``samples``."""
+    groups = ", ".join(biological_group_columns(samples)) or "all factors"
+    return (
+        "Outlier rule: a sample is flagged when its library size is below 1/3 of the median, or "
+        "when its distance to its group centroid on PC1–PC2 exceeds the median + 3 × MAD "
+        "(scaled by 1.4826) of all samples' distances and 10% of the largest sample-to-sample "
+        f"distance on PC1–PC2; a group is the samples sharing {groups} (groups with ≥ "
+        f"{PCA_MIN_GROUP} samples). Flagged samples are kept in the analysis; judge them from "
+        "the plots."
+    )

@@ -12,21 +12,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..outliers import LIBSIZE_FRACTION, PCA_MIN_GROUP
+from ..outliers import LIBSIZE_FRACTION, rule_text
 from .constants import (
     PALETTE,
 )
 from .formatting import (
     _axis,
     _factor_columns,
-    _figure,
     _group_columns,
     _plural,
     esc,
+    figure_view,
     fmt_value,
-    html_table,
     sig4,
+    table_view,
 )
+from .templating import render
 
 # --------------------------------------------------------------------------------------------
 # 2. design & QC
@@ -153,16 +154,106 @@ def _pca_figure(samples: pd.DataFrame, pca: pd.DataFrame, pca_variance: pd.DataF
     }
 
 
-def _qc_section(
+def _library_size_figure(
+    library_sizes: pd.DataFrame, outliers: Mapping[str, list[str]]
+) -> dict[str, Any]:
+    """Bar chart of total counts per sample, outliers in red, dashed line at the QC cut-off."""
+    ls = library_sizes.astype({"sample": str})
+    totals = pd.to_numeric(ls["total_counts"], errors="coerce")
+    median = float(np.nanmedian(totals)) if totals.notna().any() else float("nan")
+    colours = ["#d62728" if s in outliers else "#4c78a8" for s in ls["sample"]]
+    hover = [
+        f"<b>{esc(s)}</b><br>total {fmt_value(float(t))}<br>detected genes "
+        f"{fmt_value(d)}<br>size factor {fmt_value(sf)}"
+        for s, t, d, sf in zip(
+            ls["sample"], totals, ls["detected_genes"], ls["size_factor"], strict=True
+        )
+    ]
+    shapes = []
+    if math.isfinite(median):
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "y0": sig4(median * LIBSIZE_FRACTION),
+                "y1": sig4(median * LIBSIZE_FRACTION),
+                "line": {"dash": "dash", "color": "#d62728", "width": 1},
+            }
+        )
+    fig = {
+        "data": [
+            {
+                "type": "bar",
+                "x": [esc(s) for s in ls["sample"]],
+                "y": [sig4(t) for t in totals],
+                "text": hover,
+                "textposition": "none",
+                "hovertemplate": "%{text}<extra></extra>",
+                "marker": {"color": colours},
+            }
+        ],
+        "layout": {
+            "title": {"text": "Library sizes (dashed: 1/3 of median)"},
+            "xaxis": _axis("", tickangle=-45, tickfont={"size": 10 if len(ls) <= 24 else 8}),
+            "yaxis": _axis("total counts"),
+            "shapes": shapes,
+        },
+    }
+    return figure_view("fig-libsizes", fig, height=380)
+
+
+def _distance_figure(samples: pd.DataFrame, distances: pd.DataFrame) -> dict[str, Any]:
+    """Heatmap of sample-to-sample distances in group order (the zero diagonal left blank)."""
+    order = [s for s in _sample_order(samples) if s in set(map(str, distances.index))]
+    d = distances.copy()
+    d.index, d.columns = d.index.astype(str), d.columns.astype(str)
+    order += [s for s in d.index if s not in order]
+    d = d.loc[order, [c for c in order if c in d.columns]]
+    fig = {
+        "data": [
+            {
+                "type": "heatmap",
+                # the zero diagonal is left blank so the colour scale spans the
+                # distances between different samples
+                "z": [
+                    [None if i == j else sig4(v) for j, v in enumerate(r)]
+                    for i, r in enumerate(d.to_numpy(dtype=float))
+                ],
+                **_off_diagonal_range(d),
+                "x": [esc(s) for s in d.columns],
+                "y": [esc(s) for s in d.index],
+                "colorscale": "Viridis",
+                "reversescale": True,
+                "colorbar": {"title": {"text": "distance"}},
+                "hovertemplate": "%{y} – %{x}: %{z}<extra></extra>",
+            }
+        ],
+        "layout": {
+            "title": {"text": "Sample-to-sample Euclidean distance (VST), grouped by factors"},
+            "xaxis": {"tickangle": -45, "automargin": True},
+            "yaxis": {"autorange": "reversed", "automargin": True},
+        },
+    }
+    size = max(420, min(900, 160 + 18 * len(d)))
+    return figure_view("fig-distances", fig, height=size, css_class="square")
+
+
+def qc_view(
     samples: pd.DataFrame,
-    library_sizes: pd.DataFrame,
-    pca: pd.DataFrame,
-    pca_variance: pd.DataFrame,
-    distances: pd.DataFrame,
+    library_sizes: pd.DataFrame | None,
+    pca: pd.DataFrame | None,
+    pca_variance: pd.DataFrame | None,
+    distances: pd.DataFrame | None,
     outliers: Mapping[str, list[str]],
-) -> str:
-    out = ['<section id="qc"><h2>2. Design &amp; quality control</h2>']
-    # sample table
+) -> dict[str, Any]:
+    """The design & QC section's view model (``templates/qc.html.j2``).
+
+    ``samples``: the sample sheet (samples x factors); ``outliers``: sample -> reasons, from
+    ``results/qc/outliers.tsv``; the rule's wording is the outlier module's
+    (:func:`msc_secretome.outliers.rule_text`).
+    """
     lib = (
         library_sizes.astype({"sample": str}).set_index("sample")
         if library_sizes is not None
@@ -178,112 +269,28 @@ def _qc_section(
             v = lib.at[s, c] if lib is not None and s in lib.index and c in lib.columns else np.nan
             lib_vals.append(float(v) if pd.notna(v) else float("nan"))
         rows.append([s, *[rec.get(f) for f in factors], *lib_vals, "; ".join(outliers.get(s, []))])
-    out.append(f"<h3>Samples ({len(samples)})</h3>")
-    out.append(html_table("table-samples", cols, rows))
-    # outlier box
-    rule = (
-        "Outlier rule: a sample is flagged when its library size is below 1/3 of the median, or "
-        "when its distance to its group centroid on PC1–PC2 exceeds the median + 3 × MAD "
-        "(scaled by 1.4826) of all samples' distances and 10% of the largest sample-to-sample "
-        "distance on PC1–PC2; a group is the samples sharing "
-        f"{', '.join(_group_columns(samples)) or 'all factors'} (groups with ≥ {PCA_MIN_GROUP} "
-        "samples). Flagged samples are kept in the analysis; judge them from the plots."
-    )
-    if outliers:
-        items = "".join(
-            f"<li><b>{esc(s)}</b>: {esc('; '.join(r))}</li>" for s, r in sorted(outliers.items())
-        )
-        out.append(
-            f'<div class="box warn" id="outliers"><b>{_plural(len(outliers), "possible outlier")}'
-            f"</b><ul>{items}</ul><p class='small'>{esc(rule)}</p></div>"
-        )
-    else:
-        out.append(
-            f'<div class="box ok" id="outliers"><b>No outlier samples flagged.</b>'
-            f"<p class='small'>{esc(rule)}</p></div>"
-        )
-    out.append('<div class="grid2">')
-    # library sizes
-    if library_sizes is not None and not library_sizes.empty:
-        ls = library_sizes.astype({"sample": str})
-        totals = pd.to_numeric(ls["total_counts"], errors="coerce")
-        median = float(np.nanmedian(totals)) if totals.notna().any() else float("nan")
-        colours = ["#d62728" if s in outliers else "#4c78a8" for s in ls["sample"]]
-        hover = [
-            f"<b>{esc(s)}</b><br>total {fmt_value(float(t))}<br>detected genes "
-            f"{fmt_value(d)}<br>size factor {fmt_value(sf)}"
-            for s, t, d, sf in zip(
-                ls["sample"], totals, ls["detected_genes"], ls["size_factor"], strict=True
-            )
-        ]
-        shapes = []
-        if math.isfinite(median):
-            shapes.append(
-                {
-                    "type": "line",
-                    "xref": "paper",
-                    "x0": 0,
-                    "x1": 1,
-                    "y0": sig4(median * LIBSIZE_FRACTION),
-                    "y1": sig4(median * LIBSIZE_FRACTION),
-                    "line": {"dash": "dash", "color": "#d62728", "width": 1},
-                }
-            )
-        fig = {
-            "data": [
-                {
-                    "type": "bar",
-                    "x": [esc(s) for s in ls["sample"]],
-                    "y": [sig4(t) for t in totals],
-                    "text": hover,
-                    "textposition": "none",
-                    "hovertemplate": "%{text}<extra></extra>",
-                    "marker": {"color": colours},
-                }
-            ],
-            "layout": {
-                "title": {"text": "Library sizes (dashed: 1/3 of median)"},
-                "xaxis": _axis("", tickangle=-45, tickfont={"size": 10 if len(ls) <= 24 else 8}),
-                "yaxis": _axis("total counts"),
-                "shapes": shapes,
-            },
-        }
-        out.append(_figure("fig-libsizes", fig, height=380))
-    if pca is not None and not pca.empty and "PC1" in pca.columns:
-        out.append(_figure("fig-pca", _pca_figure(samples, pca, pca_variance), height=380))
-    out.append("</div>")
-    if distances is not None and not distances.empty:
-        order = [s for s in _sample_order(samples) if s in set(map(str, distances.index))]
-        d = distances.copy()
-        d.index, d.columns = d.index.astype(str), d.columns.astype(str)
-        order += [s for s in d.index if s not in order]
-        d = d.loc[order, [c for c in order if c in d.columns]]
-        fig = {
-            "data": [
-                {
-                    "type": "heatmap",
-                    # the zero diagonal is left blank so the colour scale spans the
-                    # distances between different samples
-                    "z": [
-                        [None if i == j else sig4(v) for j, v in enumerate(r)]
-                        for i, r in enumerate(d.to_numpy(dtype=float))
-                    ],
-                    **_off_diagonal_range(d),
-                    "x": [esc(s) for s in d.columns],
-                    "y": [esc(s) for s in d.index],
-                    "colorscale": "Viridis",
-                    "reversescale": True,
-                    "colorbar": {"title": {"text": "distance"}},
-                    "hovertemplate": "%{y} – %{x}: %{z}<extra></extra>",
-                }
-            ],
-            "layout": {
-                "title": {"text": "Sample-to-sample Euclidean distance (VST), grouped by factors"},
-                "xaxis": {"tickangle": -45, "automargin": True},
-                "yaxis": {"autorange": "reversed", "automargin": True},
-            },
-        }
-        size = max(420, min(900, 160 + 18 * len(d)))
-        out.append(_figure("fig-distances", fig, height=size, css_class="square"))
-    out.append("</section>")
-    return "\n".join(out)
+    have_libraries = library_sizes is not None and not library_sizes.empty
+    have_pca = pca is not None and not pca.empty and "PC1" in pca.columns
+    return {
+        "n_samples": len(samples),
+        "samples": table_view("table-samples", cols, rows),
+        "outliers": [{"sample": s, "reasons": "; ".join(r)} for s, r in sorted(outliers.items())],
+        "outlier_word": _plural(len(outliers), "possible outlier"),
+        "rule": rule_text(samples),
+        "library_sizes": _library_size_figure(library_sizes, outliers) if have_libraries else None,
+        "pca": (
+            figure_view("fig-pca", _pca_figure(samples, pca, pca_variance), height=380)
+            if have_pca
+            else None
+        ),
+        "distances": (
+            _distance_figure(samples, distances)
+            if distances is not None and not distances.empty
+            else None
+        ),
+    }
+
+
+def _qc_section(*args: Any) -> str:
+    """The design & QC section, rendered (arguments of :func:`qc_view`)."""
+    return str(render("qc.html.j2", q=qc_view(*args)))
