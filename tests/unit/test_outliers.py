@@ -73,6 +73,6 @@ def test_single_cell_groups_are_conditions_not_pseudo_samples() -> None:
 def test_rule_text_names_the_groups() -> None:
     from msc_secretome.outliers import rule_text
 
-    samples = pd.DataFrame({"sample": ["a", "b"], "medium": ["x", "y"], "batch": ["1", "1"]})
+    samples = pd.DataFrame({"sample": list("abcd"), "medium": list("xxyy"), "batch": list("1212")})
     text = rule_text(samples)
     assert "a group is the samples sharing medium (groups with ≥ 3 samples)" in text
