@@ -17,7 +17,8 @@ from .constants import (
     RUNNING_COLUMNS,
     UP_COLOUR,
 )
-from .formatting import _figure, _is_missing, _num, esc, fmt_value, sig4
+from .formatting import _is_missing, _num, esc, figure_view, fmt_value, sig4
+from .templating import render
 
 
 def running_sum_points(
@@ -202,37 +203,38 @@ def running_score_figure(
     return {"data": data, "layout": layout, "height": height}, counts
 
 
-def _running_block(
+def running_view(
     de: pd.DataFrame,
     calls: pd.DataFrame | None,
     gene_sets: Mapping[str, Sequence[str]] | None,
     sid: str,
     statistic: str,
     weight: float,
-) -> str:
+) -> dict[str, Any] | None:
+    """The running-score block of a contrast (``templates/running.html.j2``), or None.
+
+    ``{"none": True}`` when no programme is called (the block says so); otherwise the figure
+    view and the numbers of its caption.
+    """
     if gene_sets is None or calls is None:
-        return ""
+        return None
     fig, counts = running_score_figure(de, calls, gene_sets, statistic=statistic, weight=weight)
     if fig is None:
-        return (
-            '<p class="small running-none">No programme is called up or down in this contrast, '
-            "so there is no running-score plot.</p>"
-            if counts["n_called"] == 0
-            else ""
-        )
+        return {"none": True} if counts["n_called"] == 0 else None
     height = fig.pop("height")
-    shown = (
-        f"all {counts['n_shown']} called programmes"
-        if counts["n_shown"] == counts["n_called"]
-        else f"{counts['n_shown']} of {counts['n_called']} called programmes"
-    )
-    caption = (
-        f"GSEA running enrichment score of {shown}, largest |NES| first, along the "
-        f"{counts['n_genes']} genes ranked by <code>{esc(statistic)}</code> (highest first; "
-        f"weight {fmt_value(weight)}). Ticks: the programme's genes; dotted line: where the "
-        "statistic changes sign. Red: called up, blue: called down."
-    )
-    return (
-        f'<h4 class="running-title">Programme running scores</h4><p class="small">{caption}</p>'
-        + _figure(f"{sid}-running", fig, height=height, css_class="running")
-    )
+    return {
+        "none": False,
+        "all_shown": counts["n_shown"] == counts["n_called"],
+        "n_shown": counts["n_shown"],
+        "n_called": counts["n_called"],
+        "n_genes": counts["n_genes"],
+        "statistic": statistic,
+        "weight": fmt_value(weight),
+        "figure": figure_view(f"{sid}-running", fig, height=height, css_class="running"),
+    }
+
+
+def _running_block(*args: Any) -> str:
+    """The running-score block, rendered ('' when there is none)."""
+    view = running_view(*args)
+    return "" if view is None else str(render("running.html.j2", r=view))
