@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 
@@ -12,18 +13,19 @@ from .constants import (
     DIVERGING,
 )
 from .formatting import (
-    _figure,
     _is_missing,
     _num,
     _short_genes,
     _split_list,
     esc,
+    figure_view,
     fmt_value,
-    html_table,
     sig4,
+    table_view,
 )
 from .qc import _annotated_heatmap
-from .sample_scores import _sample_scores_block
+from .sample_scores import sample_scores_view
+from .templating import render
 
 # --------------------------------------------------------------------------------------------
 # 3. programmes
@@ -37,18 +39,22 @@ def _programme_order(program_calls: pd.DataFrame) -> list[str]:
     return progs.sort_values(["_r", "program"], kind="stable")["program"].astype(str).tolist()
 
 
-def _programmes_section(
-    program_calls: pd.DataFrame,
+def programmes_view(
+    program_calls: pd.DataFrame | None,
     contrast_order: list[str],
     samples: pd.DataFrame | None = None,
     sample_scores: pd.DataFrame | None = None,
-) -> str:
-    out = ['<section id="programmes"><h2>3. Programmes (GSEA on the curated catalogue)</h2>']
+) -> dict[str, Any]:
+    """The programmes section's view model (``templates/programmes.html.j2``).
+
+    ``program_calls``: ``results/programs/program_calls.tsv``; ``contrast_order``: contrasts in
+    report order (heatmap rows); ``sample_scores``: per-sample scores or None.
+    """
     if program_calls is None or program_calls.empty:
-        out.append('<p class="warn">No programme calls.</p>')
-        out.append(_sample_scores_block(sample_scores, samples, program_calls))
-        out.append("</section>")
-        return "\n".join(out)
+        return {
+            "empty": True,
+            "sample_scores": sample_scores_view(sample_scores, samples, program_calls),
+        }
     pc = program_calls.copy()
     pc["contrast"] = pc["contrast"].astype(str)
     programs = _programme_order(pc)
@@ -119,16 +125,6 @@ def _programmes_section(
         },
     }
     height = max(360, 220 + 30 * len(contrasts))
-    out.append(
-        '<p class="small">Red: programme enriched among up-regulated genes; blue: among '
-        "down-regulated genes. Symmetric colour range ±"
-        f"{fmt_value(max_abs)}. Categories left to right: "
-        + ", ".join(esc(CATEGORY_LABEL[c]) for c in CATEGORY_ORDER)
-        + " (prefixes CYT_, STRESS_, REG_, RISK_; risk programmes in bold). Hover a cell for its "
-        "leading-edge genes.</p>"
-    )
-    out.append(_figure("fig-programmes", fig, height=height))
-    out.append(_sample_scores_block(sample_scores, samples, pc))
     has_groups = "overlap_group" in pc.columns
     cols = ["contrast", "program", "category", "tier", "NES", "fdr", "call"]
     cols += ["overlap_group"] if has_groups else []
@@ -149,21 +145,22 @@ def _programmes_section(
                 ", ".join(_split_list(r.get("leading_edge"))),
             ]
         )
-    out.append("<h3>All programme calls</h3>")
-    if has_groups:
-        out.append(
-            '<p class="small">overlap_group: called programmes of one contrast whose leading '
-            "edges overlap share a group (named by its first programme); a group of several "
-            "programmes is one signal seen through overlapping gene sets, not independent "
-            "evidence.</p>"
-        )
-    out.append(
-        html_table(
+    return {
+        "empty": False,
+        "max_abs": fmt_value(max_abs),
+        "categories": [CATEGORY_LABEL[c] for c in CATEGORY_ORDER],
+        "heatmap": figure_view("fig-programmes", fig, height=height),
+        "sample_scores": sample_scores_view(sample_scores, samples, pc),
+        "has_groups": has_groups,
+        "calls": table_view(
             "table-program-calls", cols, rows, css_class="calls", clamp_columns=["leading_edge"]
-        )
-    )
-    out.append("</section>")
-    return "\n".join(out)
+        ),
+    }
+
+
+def _programmes_section(*args: Any) -> str:
+    """The programmes section, rendered (arguments of :func:`programmes_view`)."""
+    return str(render("programmes.html.j2", p=programmes_view(*args)))
 
 
 def _overlap_partners(program_calls: pd.DataFrame) -> dict[tuple[str, str], str]:

@@ -19,9 +19,9 @@ from .constants import (
 )
 from .formatting import (
     _factor_columns,
-    _figure,
     _is_missing,
     esc,
+    figure_view,
     sig4,
 )
 
@@ -244,40 +244,31 @@ def sample_scores_figure(
     }
 
 
-def _sample_scores_block(
+def sample_scores_view(
     sample_scores: pd.DataFrame | None, samples: pd.DataFrame, program_calls: pd.DataFrame
-) -> str:
+) -> dict[str, Any] | None:
+    """The per-sample score block (``templates/sample_scores.html.j2``); None without input.
+
+    ``sample_scores``: ``sample`` + one column per programme (only ``sample`` when disabled).
+    """
     if sample_scores is None:
-        return ""
-    out = ['<h3 id="sample-scores">Programme scores per sample</h3>']
+        return None
     fig = sample_scores_figure(sample_scores, samples, program_calls)
     if fig is None:
-        out.append(
-            '<p class="muted">Per-sample programme scores were not computed '
-            "(<code>enrichment: sample_scores: none</code>).</p>"
-        )
-        return "\n".join(out)
+        return {"computed": False}
     n_samples, n_programmes = len(fig["data"][0]["y"]), len(fig["data"][0]["x"])
-    legend = fig.pop("legend", {})
-    legend_html = "".join(
-        f'<span class="legend-factor"><b>{esc(f)}</b>'
-        + "".join(
-            f'<span class="swatch" style="background:{c}"></span>{esc(level or "—")}'
-            for level, c in levels
-        )
-        + "</span>"
-        for f, levels in legend.items()
-    )
-    out.append(
-        '<p class="small">Each programme\'s per-sample score (ssGSEA or mean z, on the VST '
-        "matrix) is z-scored across the samples, so colours compare samples within a programme, "
-        f"not programmes with each other. {n_samples} samples in sample-sheet order, "
-        f"{n_programmes} programmes grouped by category; the strips on the left are the samples' "
-        "factors (hover for their levels and the raw score). Programmes constant across samples "
-        "are blank.</p>"
-    )
-    if legend_html:
-        out.append(f'<p class="small strip-legend">Strips: {legend_html}</p>')
+    legend = [
+        {
+            "factor": factor,
+            "levels": [{"level": level or "—", "colour": colour} for level, colour in levels],
+        }
+        for factor, levels in fig.pop("legend", {}).items()
+    ]
     height = max(380, 190 + 16 * n_samples)
-    out.append(_figure("fig-sample-scores", fig, height=height, css_class="samplescores"))
-    return "\n".join(out)
+    return {
+        "computed": True,
+        "n_samples": n_samples,
+        "n_programmes": n_programmes,
+        "legend": legend,
+        "figure": figure_view("fig-sample-scores", fig, height=height, css_class="samplescores"),
+    }
