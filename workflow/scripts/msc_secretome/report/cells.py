@@ -14,8 +14,19 @@ import pandas as pd
 from .cell_figures import _sheet_levels, _text_column, umap_figure
 from .cell_scores import cell_score_figure
 from .constants import CELL_COUNT_COLOURSCALE
-from .formatting import _axis, _figure, _is_missing, _num, _plural, esc, fmt_value, html_table, sig4
+from .formatting import (
+    _axis,
+    _is_missing,
+    _num,
+    _plural,
+    esc,
+    figure_view,
+    fmt_value,
+    sig4,
+    table_view,
+)
 from .qc import _annotated_heatmap
+from .templating import render
 
 
 def _single_cell_settings(config: Any) -> dict[str, Any]:
@@ -26,16 +37,15 @@ def _single_cell_settings(config: Any) -> dict[str, Any]:
     return dict(settings) if isinstance(settings, Mapping) else {}
 
 
-def _cell_qc_block(cell_qc: pd.DataFrame | None, settings: Mapping[str, Any]) -> list[str]:
-    out = ['<h3 id="cell-qc">Cell quality control per sample</h3>']
+def _cell_qc_view(cell_qc: pd.DataFrame | None, settings: Mapping[str, Any]) -> dict | None:
+    """Cell QC per sample: the rules, the totals and the table (None without a table)."""
     if cell_qc is None or cell_qc.empty or "sample" not in cell_qc.columns:
-        out.append('<p class="muted">No per-sample cell QC table.</p>')
-        return out
+        return None
     qc = cell_qc.copy()
     qc["sample"] = _text_column(qc["sample"])
     thresholds = settings.get("qc") if isinstance(settings.get("qc"), Mapping) else {}
     rules = [
-        text.format(esc(fmt_value(thresholds[key])))
+        text.format(fmt_value(thresholds[key]))
         for key, text in (
             ("min_genes", "at least {} genes detected"),
             ("min_counts", "at least {} counts"),
@@ -43,23 +53,19 @@ def _cell_qc_block(cell_qc: pd.DataFrame | None, settings: Mapping[str, Any]) ->
         )
         if key in thresholds and not _is_missing(thresholds[key])
     ]
-    text = f"A cell is kept with {', '.join(rules)}. " if rules else ""
+    totals = None
     if {"cells_in", "cells_kept"} <= set(qc.columns):
         cells_in = pd.to_numeric(qc["cells_in"], errors="coerce")
         kept = pd.to_numeric(qc["cells_kept"], errors="coerce")
         total_in, total_kept = float(cells_in.sum()), float(kept.sum())
-        share = f" ({100 * total_kept / total_in:.1f}%)" if total_in > 0 else ""
-        text += (
-            f"{fmt_value(total_kept)} of {fmt_value(total_in)} cells kept{share} across "
-            f"{_plural(len(qc), 'sample')}. "
-        )
+        totals = {
+            "kept": fmt_value(total_kept),
+            "cells_in": fmt_value(total_in),
+            "share": f" ({100 * total_kept / total_in:.1f}%)" if total_in > 0 else "",
+            "samples": _plural(len(qc), "sample"),
+        }
         ratio = (100 * kept / cells_in.where(cells_in > 0)).round(1)
         qc.insert(list(qc.columns).index("cells_kept") + 1, "kept_%", ratio)
-    text += (
-        "The failure counts overlap (a cell can fail several rules); medians are over the "
-        "kept cells."
-    )
-    out.append(f'<p class="small">{text}</p>')
     cols = list(map(str, qc.columns))
     rows = []
     for rec in qc.to_dict("records"):
@@ -69,8 +75,11 @@ def _cell_qc_block(cell_qc: pd.DataFrame | None, settings: Mapping[str, Any]) ->
             x = None if c == "sample" or isinstance(value, str) else _num(value)
             row.append(x if x is not None else _text_value(value))
         rows.append(row)
-    out.append(html_table("table-cell-qc", cols, rows, css_class="compact"))
-    return out
+    return {
+        "rules": ", ".join(rules),
+        "totals": totals,
+        "table": table_view("table-cell-qc", cols, rows, css_class="compact"),
+    }
 
 
 def _cells_kept_figure(cell_qc: pd.DataFrame) -> dict[str, Any] | None:
@@ -205,19 +214,12 @@ def _text_value(value: Any) -> str:
     return "" if _is_missing(value) else str(value)
 
 
-def _dropped_block(dropped: pd.DataFrame | None, settings: Mapping[str, Any]) -> str:
+def _dropped_view(dropped: pd.DataFrame | None, settings: Mapping[str, Any]) -> dict:
+    """Pseudo-samples dropped for too few cells: the rule and the table (None if none)."""
     min_cells = settings.get("min_cells")
-    rule = f"fewer than {esc(fmt_value(min_cells))} cells" if min_cells is not None else ""
+    view = {"min_cells": None if min_cells is None else fmt_value(min_cells), "table": None}
     if dropped is None or dropped.empty:
-        at_least = (
-            f": every sample × cell type had at least {esc(fmt_value(min_cells))} cells"
-            if min_cells is not None
-            else ""
-        )
-        return (
-            f'<div class="box ok" id="pseudobulk-dropped"><b>No pseudo-sample dropped</b>'
-            f"{at_least}.</div>"
-        )
+        return view
     cols = [
         c
         for c in ("sample", "original_sample", "cell_type", "n_cells", "reason")
@@ -230,115 +232,80 @@ def _dropped_block(dropped: pd.DataFrame | None, settings: Mapping[str, Any]) ->
         ]
         for rec in dropped.to_dict("records")
     ]
-    why = f" ({rule})" if rule else ""
-    return (
-        f'<div class="box warn" id="pseudobulk-dropped"><b>'
-        f"{_plural(len(dropped), 'pseudo-sample')} dropped{why}</b>: they are left out of "
-        "the pseudobulk counts, so their samples are missing from that cell type's contrasts."
-        f"</div>"
-        + html_table("table-pseudobulk-dropped", cols, rows, searchable=False, css_class="compact")
+    view["n"] = _plural(len(dropped), "pseudo-sample")
+    view["table"] = table_view(
+        "table-pseudobulk-dropped", cols, rows, searchable=False, css_class="compact"
     )
+    return view
 
 
-def _single_cell_section(
+def single_cell_view(
     single_cell: Mapping[str, pd.DataFrame | None],
     samples: pd.DataFrame,
     program_calls: pd.DataFrame | None,
     config: Any,
-) -> str:
+) -> dict[str, Any]:
+    """The single-cell section's view model (``templates/single_cell.html.j2``).
+
+    ``single_cell``: ``cells`` (one row per scored cell), ``cell_qc`` and ``dropped``;
+    ``samples``: the pseudobulk sheet; ``config``: the run's config (single_cell settings).
+    """
     cells = single_cell.get("cells")
     cell_qc = single_cell.get("cell_qc")
     dropped = single_cell.get("dropped")
     settings = _single_cell_settings(config)
-    out = ['<section id="single-cells"><h2>2b. Single cells</h2>']
     n_samples = len(cell_qc) if cell_qc is not None and not cell_qc.empty else None
-    from_samples = f" from {_plural(n_samples, 'sample')}" if n_samples else ""
-    n_dropped = 0 if dropped is None else len(dropped)
-    out.append(
-        '<p class="lead">Cells are filtered per sample, then the counts of each sample × cell '
-        "type are summed into a pseudo-sample; the pseudo-samples are the samples of every "
-        f"model and contrast in this report ({_plural(len(samples), 'pseudo-sample')}"
-        f"{from_samples}, {n_dropped} dropped).</p>"
-    )
-    out += _cell_qc_block(cell_qc, settings)
+    view: dict[str, Any] = {
+        "n_pseudo": _plural(len(samples), "pseudo-sample"),
+        "from_samples": f" from {_plural(n_samples, 'sample')}" if n_samples else "",
+        "n_dropped": 0 if dropped is None else len(dropped),
+        "cell_qc": _cell_qc_view(cell_qc, settings),
+        "dropped": _dropped_view(dropped, settings),
+        "kept_figure": None,
+        "pseudo_figure": None,
+    }
     kept_fig = _cells_kept_figure(cell_qc)
     pseudo_fig = _pseudosample_figure(samples, dropped, cell_qc)
-    if kept_fig or pseudo_fig:
-        height = pseudo_fig.pop("height") if pseudo_fig else 380
-        out.append('<div class="grid2">')
-        if kept_fig:
-            out.append(_figure("fig-cells-kept", kept_fig, height=max(380, min(height, 520))))
-        if pseudo_fig:
-            out.append(_figure("fig-pseudo-samples", pseudo_fig, height=height))
-        out.append("</div>")
-        if pseudo_fig:
-            out.append(
-                '<p class="small">Cells per pseudo-sample: the sheet\'s <code>n_cells</code>; '
-                "✕ marks a pseudo-sample dropped for too few cells (hover for the reason).</p>"
-            )
-    out.append('<h3 id="pseudo-samples-dropped">Pseudo-samples dropped</h3>')
-    out.append(_dropped_block(dropped, settings))
-
-    out.append('<h3 id="umap">Cells in a UMAP</h3>')
+    height = pseudo_fig.pop("height") if pseudo_fig else 380
+    if kept_fig:
+        kept_height = max(380, min(height, 520))
+        view["kept_figure"] = figure_view("fig-cells-kept", kept_fig, height=kept_height)
+    if pseudo_fig:
+        view["pseudo_figure"] = figure_view("fig-pseudo-samples", pseudo_fig, height=height)
     n_table = 0 if cells is None else len(cells)
+    view["n_cells_table"] = fmt_value(n_table)
     fig, info = umap_figure(cells, samples, program_calls, config) if n_table else (None, {})
-    if fig is None:
-        out.append('<p class="muted">No cells with UMAP coordinates.</p>')
-    else:
+    view["umap"] = None
+    if fig is not None:
         embedding = settings.get("embedding_cells")
-        subsample = (
-            f" (a seeded subsample of at most {esc(fmt_value(embedding))} kept cells)"
-            if embedding is not None
-            else ""
-        )
-        shown = (
-            f"one of the {fmt_value(info['n_cells'])} scored cells{subsample}"
-            if info["n_shown"] == info["n_cells"]
-            else f"a cell: {fmt_value(info['n_shown'])} of the {fmt_value(info['n_cells'])} "
-            f"scored cells{subsample} are drawn, evenly spread over samples and cell types"
-        )
-        out.append(
-            f'<p class="small">Each dot is {shown}. '
-            "The menu colours them by cell type, by a sample-sheet factor or by the per-cell "
-            "score of a programme called up or down in at least one contrast "
-            f"({_plural(info['n_programmes'], 'programme')}; module score: mean expression of the "
-            "programme's genes minus that of matched control genes; colour range 1st–99th "
-            "percentile). Hover for a cell's sample and cell type; drag to zoom, double-click "
-            "to reset.</p>"
-        )
-        out.append(_figure("fig-umap", fig, height=640, css_class="square umap"))
-
-    out.append('<h3 id="cell-scores">Per-cell programme scores</h3>')
+        view["umap"] = {
+            "all_shown": info["n_shown"] == info["n_cells"],
+            "n_cells": fmt_value(info["n_cells"]),
+            "n_shown": fmt_value(info["n_shown"]),
+            "embedding": None if embedding is None else fmt_value(embedding),
+            "n_programmes": _plural(info["n_programmes"], "programme"),
+            "figure": figure_view("fig-umap", fig, height=640, css_class="square umap"),
+        }
     box, binfo = (
         cell_score_figure(cells, samples, program_calls, config)
         if n_table
         else (None, {"n_called": 0})
     )
-    if box is None:
-        out.append(
-            '<p class="muted">No programme is called up or down in any contrast, so there are '
-            "no per-cell score distributions to show.</p>"
-            if n_table
-            else '<p class="muted">No per-cell scores.</p>'
-        )
-    else:
-        which = (
-            f"each of the {binfo['n_shown']} programmes called"
-            if binfo["n_shown"] == binfo["n_called"]
-            else f"the {binfo['n_shown']} of {binfo['n_called']} called programmes with the "
-            "largest |NES|"
-        )
-        by = (
-            f"cell type and {esc(binfo['group'])} (other factors pooled)"
-            if binfo["group"]
-            else "cell type"
-        )
-        out.append(
-            f'<p class="small">Per-cell scores of {which} up or down in at least one contrast, '
-            f"by {by}, over all {fmt_value(n_table)} scored cells. Box: quartiles; line: "
-            "median; dashed: mean; whiskers: the most extreme cells within 1.5 × IQR (cells "
-            "beyond are not drawn).</p>"
-        )
-        out.append(_figure("fig-cell-scores", box, height=binfo["height"], css_class="cellscores"))
-    out.append("</section>")
-    return "\n".join(out)
+    view["has_cells"] = bool(n_table)
+    view["scores"] = None
+    if box is not None:
+        view["scores"] = {
+            "all_shown": binfo["n_shown"] == binfo["n_called"],
+            "n_shown": binfo["n_shown"],
+            "n_called": binfo["n_called"],
+            "group": binfo["group"] or None,
+            "figure": figure_view(
+                "fig-cell-scores", box, height=binfo["height"], css_class="cellscores"
+            ),
+        }
+    return view
+
+
+def _single_cell_section(*args: Any) -> str:
+    """The single-cell section, rendered (arguments of :func:`single_cell_view`)."""
+    return str(render("single_cell.html.j2", v=single_cell_view(*args)))
