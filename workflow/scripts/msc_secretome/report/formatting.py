@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from markupsafe import Markup
 
 from ..outliers import biological_group_columns
-from .templating import json_for_script, render
+from .templating import json_for_script
 
 # --------------------------------------------------------------------------------------------
 # small helpers
@@ -24,7 +23,8 @@ from .templating import json_for_script, render
 
 
 def esc(value: Any) -> str:
-    """HTML-escape any value (``None``/NaN become an empty string)."""
+    """Escape user text for plotly's rich-text labels and hovers inside figure specs
+    (``None``/NaN become an empty string). Page markup is escaped by the templates."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return html.escape(str(value), quote=True)
@@ -177,7 +177,7 @@ def subset_samples(samples: pd.DataFrame, subset: Any) -> pd.DataFrame:
 
 def table_cell(value: Any) -> dict[str, Any]:
     """One table cell as the ``table`` macro draws it: ``text``, and ``sort`` (the ``data-v``
-    sort key) for numbers; ``markup`` is ``None`` (see :func:`markup_cell`)."""
+    sort key) for numbers."""
     is_number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
         value, bool | np.bool_
     )
@@ -185,12 +185,7 @@ def table_cell(value: Any) -> dict[str, Any]:
     if is_number:
         v = float(value)
         sort = "NaN" if math.isnan(v) else repr(sig4(v) if math.isfinite(v) else v)
-    return {"text": fmt_value(value), "sort": sort, "markup": None, "clamp": False}
-
-
-def markup_cell(markup: str) -> dict[str, Any]:
-    """A cell whose content is markup a template (or this package) already rendered."""
-    return {"text": "", "sort": None, "markup": Markup(markup), "clamp": False}
+    return {"text": fmt_value(value), "sort": sort, "clamp": False}
 
 
 def table_view(
@@ -200,17 +195,15 @@ def table_view(
     *,
     searchable: bool = True,
     caption: str = "",
-    raw_columns: Sequence[str] = (),
     css_class: str = "",
     clamp_columns: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The view model of a sortable table (``templates/macros.html.j2``, macro ``table``).
 
-    ``rows``: sequences with one value per column; values of ``raw_columns`` are rendered
-    markup, every other value is formatted with :func:`fmt_value` and escaped by the template;
+    ``rows``: sequences with one value per column; every value is formatted with
+    :func:`fmt_value` and escaped by the template;
     cells of ``clamp_columns`` show two lines until hovered or focused (long gene lists).
     """
-    raw = {i for i, c in enumerate(columns) if c in set(raw_columns)}
     clamp = [i for i, c in enumerate(columns) if c in set(clamp_columns)]
     body = []
     for row in rows:
@@ -219,7 +212,7 @@ def table_view(
             raise ValueError(
                 f"table {table_id}: a row has {len(values)} values, not {len(columns)}"
             )
-        cells = [markup_cell(v) if i in raw else table_cell(v) for i, v in enumerate(values)]
+        cells = [table_cell(v) for v in values]
         for i in clamp:
             cells[i]["clamp"] = True
         body.append(cells)
@@ -231,12 +224,6 @@ def table_view(
         "caption": caption,
         "css_class": f"sortable {css_class}".strip(),
     }
-
-
-def html_table(table_id: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], **kw) -> str:
-    """A sortable table rendered by the ``table`` macro (arguments of :func:`table_view`)."""
-    # plain str: legacy builders concatenate it with str (Markup + str would escape the str)
-    return str(render("table.html.j2", t=table_view(table_id, columns, rows, **kw)))
 
 
 def figure_view(
@@ -256,12 +243,6 @@ def figure_view(
         "height": height,
         "spec": {"data": list(spec.get("data", [])), "layout": layout},
     }
-
-
-def _figure(fig_id: str, spec: Mapping[str, Any], *, height: int, css_class: str = "") -> str:
-    """A plot placeholder plus its JSON spec; the page script draws it with Plotly.newPlot."""
-    view = figure_view(fig_id, spec, height=height, css_class=css_class)
-    return str(render("figure.html.j2", f=view))
 
 
 def _axis(title: str, **extra: Any) -> dict[str, Any]:
