@@ -26,7 +26,6 @@ from .formatting import (
     table_view,
 )
 from .qc import _annotated_heatmap
-from .templating import render
 
 
 def _single_cell_settings(config: Any) -> dict[str, Any]:
@@ -304,8 +303,3 @@ def single_cell_view(
             ),
         }
     return view
-
-
-def _single_cell_section(*args: Any) -> str:
-    """The single-cell section, rendered (arguments of :func:`single_cell_view`)."""
-    return str(render("single_cell.html.j2", v=single_cell_view(*args)))

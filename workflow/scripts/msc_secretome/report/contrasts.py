@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from markupsafe import Markup
 
 from ..de_diagnostics import REASON_SEPARATOR, contrast_diagnostics
 from .constants import (
@@ -36,7 +35,6 @@ from .formatting import (
     subset_samples,
     table_view,
 )
-from .templating import render
 
 # --------------------------------------------------------------------------------------------
 # 4. per contrast
@@ -275,12 +273,12 @@ def contrast_view(
     samples: pd.DataFrame,
     library_sizes: pd.DataFrame,
     outliers: Mapping[str, list[str]],
-    running_html: str = "",
+    running: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The view model of one contrast's block (``templates/contrast.html.j2``).
 
     ``row``: the contrast's row of ``results/de/contrasts.tsv``; ``de``: its DE table (genes x
-    columns) or None; ``running_html``: the rendered running-score block ('' for none).
+    columns) or None; ``running``: the running-score view (:func:`running_view`) or None.
     """
     alpha = _num(row.get("alpha"))
     alpha = alpha if alpha is not None and 0 < alpha < 1 else 0.05
@@ -317,13 +315,8 @@ def contrast_view(
         volcano=volcano,
         ma=ma,
         caption=caption,
-        running=Markup(running_html),
+        running=running,
         pvalues=_pvalue_hist(de, sid),
         top_genes=_top_genes_table(de, f"{sid}-top"),
     )
     return view
-
-
-def _contrast_section(name: str, sid: str, row: Mapping[str, Any], *args: Any) -> str:
-    """One contrast's block, rendered (arguments of :func:`contrast_view`)."""
-    return str(render("contrast.html.j2", c=contrast_view(name, sid, row, *args)))

@@ -17,7 +17,6 @@ from .formatting import (
     slugify,
     table_view,
 )
-from .templating import render
 
 # --------------------------------------------------------------------------------------------
 # 5. other libraries, 6. methods
@@ -146,8 +145,3 @@ def enrichment_view(
         "any_ora": any(b["ora"] is not None for b in blocks),
         "ora_given": ora is not None,
     }
-
-
-def _enrichment_section(*args: Any) -> str:
-    """The gene-set tables section, rendered (arguments of :func:`enrichment_view`)."""
-    return str(render("enrichment.html.j2", e=enrichment_view(*args)))

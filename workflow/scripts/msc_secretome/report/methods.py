@@ -11,7 +11,6 @@ from typing import Any
 import pandas as pd
 
 from .formatting import _is_missing, _num, fmt_value, table_view
-from .templating import render
 
 
 def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -214,8 +213,3 @@ def methods_view(
             css_class="compact",
         )
     return view
-
-
-def _methods_section(*args: Any) -> str:
-    """The Methods section, rendered (arguments of :func:`methods_view`)."""
-    return str(render("methods.html.j2", m=methods_view(*args)))

@@ -1,12 +1,17 @@
-"""The whole page:
+"""The whole page: the section list, the page template, and the atomic writer.
 
-Inputs -> sections (one switch each) -> the page template, and the atomic writer.
+A section is a :class:`Section`: its nav anchor and label, its template under
+``templates/`` and its view model (a dict from the section's own view-model function). The
+page template includes each section's template with ``view`` bound to its view model. Adding a
+section is one view-model function, one template and one entry in :func:`sections_of` (with
+its switch: the condition under which it is shown).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,17 +21,28 @@ from markupsafe import Markup
 
 from ..outliers import find_outliers, outlier_reasons
 from ..tables import write_text_atomic
-from .cells import _single_cell_section
+from .cells import single_cell_view
 from .constants import DEFAULT_TITLE, EXAMPLE_BANNER, PLOTLY_CONFIG, TSV_LINK_NOTE
-from .contrasts import _contrast_section
-from .enrichment_tables import _enrichment_section
+from .contrasts import contrast_view
+from .enrichment_tables import enrichment_view
 from .formatting import _is_missing, _num, contrast_ids
-from .methods import _methods_section
-from .programmes import _programmes_section
-from .qc import _qc_section
-from .running_score import _running_block
+from .methods import methods_view
+from .programmes import programmes_view
+from .qc import qc_view
+from .running_score import running_view
 from .templating import render, static_text
 from .verdict import verdict_view
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the page: nav anchor and label (None: not in the nav), its template
+    under ``templates/`` and its view model (the template sees it as ``view``)."""
+
+    id: str | None
+    label: str | None
+    template: str
+    view: Mapping[str, Any]
 
 
 def _therapy_none_level(config: Any) -> Any:
@@ -117,11 +133,11 @@ def render_report(
         else None
     )
 
-    contrast_html = []
+    contrast_views = []
     for name in order:
-        running = ""
+        running = None
         if gene_sets is not None and de.get(name) is not None and not de[name].empty:
-            running = _running_block(
+            running = running_view(
                 de[name],
                 calls_by_contrast.get(name, pd.DataFrame(columns=["program", "call", "NES"])),
                 gene_sets,
@@ -129,16 +145,10 @@ def render_report(
                 statistic,
                 weight,
             )
-        contrast_html.append(
-            _contrast_section(
-                name,
-                ids[name],
-                rows_by_name.get(name, {"contrast": name}),
-                de.get(name),
-                samples,
-                library_sizes,
-                outliers,
-                running,
+        row = rows_by_name.get(name, {"contrast": name})
+        contrast_views.append(
+            contrast_view(
+                name, ids[name], row, de.get(name), samples, library_sizes, outliers, running
             )
         )
     described = {
@@ -147,45 +157,55 @@ def render_report(
         if n in rows_by_name and not _is_missing(rows_by_name[n].get("description"))
     }
     contrast_links = [{"id": ids[n], "name": n, "description": described.get(n)} for n in order]
-    # One switch per optional section: a section is (nav id, nav label, markup).
     sections = [
-        (
+        Section(
             "verdict",
             "Verdict",
-            str(
-                render(
-                    "verdict.html.j2", view=verdict_view(dual_benefit, program_calls, none_level)
-                )
-            ),
+            "verdict.html.j2",
+            verdict_view(dual_benefit, program_calls, none_level),
         ),
-        (
+        Section(
             "qc",
             "Design & QC",
-            _qc_section(samples, library_sizes, pca, pca_variance, distances, outliers),
+            "qc.html.j2",
+            qc_view(samples, library_sizes, pca, pca_variance, distances, outliers),
         ),
     ]
-    if single_cell is not None:
+    if single_cell is not None:  # single-cell runs only
         sections.append(
-            (
+            Section(
                 "single-cells",
                 "Single cells",
-                _single_cell_section(single_cell, samples, program_calls, config),
+                "single_cell.html.j2",
+                single_cell_view(single_cell, samples, program_calls, config),
             )
         )
     sections += [
-        (
+        Section(
             "programmes",
             "Programmes",
-            _programmes_section(program_calls, order, samples, sample_scores),
+            "programmes.html.j2",
+            programmes_view(program_calls, order, samples, sample_scores),
         ),
-        (
+        Section(
             "contrasts",
             "Contrasts",
-            render("contrast_index.html.j2", contrasts=contrast_links, tsv_note=TSV_LINK_NOTE),
+            "contrast_index.html.j2",
+            {"contrasts": contrast_links, "tsv_note": TSV_LINK_NOTE},
         ),
-        *((None, None, Markup(markup)) for markup in contrast_html),
-        ("enrichment", "Gene-set tables", _enrichment_section(enrichment, order, ids, ora)),
-        ("methods", "Methods", _methods_section(methods, contrasts, libraries, gene_mapping)),
+        *(Section(None, None, "contrast.html.j2", view) for view in contrast_views),
+        Section(
+            "enrichment",
+            "Gene-set tables",
+            "enrichment.html.j2",
+            enrichment_view(enrichment, order, ids, ora),
+        ),
+        Section(
+            "methods",
+            "Methods",
+            "methods.html.j2",
+            methods_view(methods, contrasts, libraries, gene_mapping),
+        ),
     ]
     page = {
         "title": title,
@@ -195,7 +215,7 @@ def render_report(
         "sample_word": "pseudo-samples" if single_cell is not None else "samples",
         "n_contrasts": len(order),
         "example_banner": EXAMPLE_BANNER if methods.get("simulated_example") else "",
-        "nav": [{"id": sid, "label": label} for sid, label, _ in sections if sid],
+        "nav": [{"id": x.id, "label": x.label} for x in sections if x.id],
         "contrasts": contrast_links,
     }
     assets = {
@@ -204,9 +224,7 @@ def render_report(
         "plotly_js": Markup(_plotly_js()),
         "plotly_config": PLOTLY_CONFIG,
     }
-    html_text = render(
-        "page.html.j2", page=page, assets=assets, sections=[Markup(m) for _, _, m in sections]
-    )
+    html_text = render("page.html.j2", page=page, assets=assets, sections=sections)
     return str(html_text) + "\n"
 
 

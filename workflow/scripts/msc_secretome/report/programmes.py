@@ -25,7 +25,6 @@ from .formatting import (
 )
 from .qc import _annotated_heatmap
 from .sample_scores import sample_scores_view
-from .templating import render
 
 # --------------------------------------------------------------------------------------------
 # 3. programmes
@@ -156,11 +155,6 @@ def programmes_view(
             "table-program-calls", cols, rows, css_class="calls", clamp_columns=["leading_edge"]
         ),
     }
-
-
-def _programmes_section(*args: Any) -> str:
-    """The programmes section, rendered (arguments of :func:`programmes_view`)."""
-    return str(render("programmes.html.j2", p=programmes_view(*args)))
 
 
 def _overlap_partners(program_calls: pd.DataFrame) -> dict[tuple[str, str], str]:

@@ -27,7 +27,6 @@ from .formatting import (
     sig4,
     table_view,
 )
-from .templating import render
 
 # --------------------------------------------------------------------------------------------
 # 2. design & QC
@@ -289,8 +288,3 @@ def qc_view(
             else None
         ),
     }
-
-
-def _qc_section(*args: Any) -> str:
-    """The design & QC section, rendered (arguments of :func:`qc_view`)."""
-    return str(render("qc.html.j2", q=qc_view(*args)))

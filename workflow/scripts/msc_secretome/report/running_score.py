@@ -18,7 +18,6 @@ from .constants import (
     UP_COLOUR,
 )
 from .formatting import _is_missing, _num, esc, figure_view, fmt_value, sig4
-from .templating import render
 
 
 def running_sum_points(
@@ -232,9 +231,3 @@ def running_view(
         "weight": fmt_value(weight),
         "figure": figure_view(f"{sid}-running", fig, height=height, css_class="running"),
     }
-
-
-def _running_block(*args: Any) -> str:
-    """The running-score block, rendered ('' when there is none)."""
-    view = running_view(*args)
-    return "" if view is None else str(render("running.html.j2", r=view))
