@@ -122,10 +122,11 @@ def _libraries_view(libraries: pd.DataFrame | None) -> dict[str, Any] | None:
     return {"coverage_note": "coverage" in cols, "table": table}
 
 
-CONTRAST_COLUMNS = (
+CONTRAST_COLUMNS = (  # shown when present (``test``: the DE test, once the summary has it)
     "contrast",
     "model",
     "kind",
+    "test",
     "description",
     "design",
     "subset",
