@@ -20,9 +20,9 @@ from .constants import (
     SHEET_ONLY_COLUMNS,
     UMAP_DRAW_SEED,
 )
-from .formatting import _axis, _is_missing, _num, esc, fmt_value
+from .figures import _axis, _strip_colourscale
+from .formatting import _is_missing, _num, esc, fmt_value
 from .programmes import _programme_order
-from .sample_scores import _strip_colourscale
 
 # --------------------------------------------------------------------------------------------
 # 2b. single cells (single-cell runs only)

@@ -14,18 +14,8 @@ import pandas as pd
 from .cell_figures import _sheet_levels, _text_column, umap_figure
 from .cell_scores import cell_score_figure
 from .constants import CELL_COUNT_COLOURSCALE
-from .formatting import (
-    _axis,
-    _is_missing,
-    _num,
-    _plural,
-    esc,
-    figure_view,
-    fmt_value,
-    sig4,
-    table_view,
-)
-from .qc import _annotated_heatmap
+from .figures import _annotated_heatmap, _axis, figure_view
+from .formatting import _is_missing, _num, _plural, esc, fmt_value, sig4, table_view
 
 
 def _single_cell_settings(config: Any) -> dict[str, Any]:

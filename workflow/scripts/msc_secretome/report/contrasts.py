@@ -23,18 +23,8 @@ from .constants import (
     TOP_GENES,
     UP_COLOUR,
 )
-from .formatting import (
-    _axis,
-    _int,
-    _is_missing,
-    _num,
-    esc,
-    figure_view,
-    fmt_value,
-    sig4,
-    subset_samples,
-    table_view,
-)
+from .figures import _axis, figure_view
+from .formatting import _int, _is_missing, _num, esc, fmt_value, sig4, subset_samples, table_view
 
 # --------------------------------------------------------------------------------------------
 # 4. per contrast

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -224,28 +224,3 @@ def table_view(
         "caption": caption,
         "css_class": f"sortable {css_class}".strip(),
     }
-
-
-def figure_view(
-    fig_id: str, spec: Mapping[str, Any], *, height: int, css_class: str = ""
-) -> dict[str, Any]:
-    """The view model of a plot: its placeholder's id, class and height and the plotly spec
-    (``{"data": [...], "layout": {...}}``, house defaults filled in)."""
-    layout = dict(spec.get("layout", {}))
-    layout.setdefault("height", height)
-    layout.setdefault("margin", {"l": 60, "r": 20, "t": 40, "b": 50})
-    layout.setdefault("font", {"family": "system-ui, -apple-system, Segoe UI, Arial, sans-serif"})
-    layout.setdefault("paper_bgcolor", "white")
-    layout.setdefault("plot_bgcolor", "white")
-    return {
-        "id": fig_id,
-        "css_class": f"plot {css_class}".strip(),
-        "height": height,
-        "spec": {"data": list(spec.get("data", [])), "layout": layout},
-    }
-
-
-def _axis(title: str, **extra: Any) -> dict[str, Any]:
-    out = {"title": {"text": title}, "zeroline": False, "gridcolor": "#eeeeee", "automargin": True}
-    out.update(extra)
-    return out

@@ -12,18 +12,17 @@ from .constants import (
     CATEGORY_ORDER,
     DIVERGING,
 )
+from .figures import _annotated_heatmap, figure_view
 from .formatting import (
     _is_missing,
     _num,
     _short_genes,
     _split_list,
     esc,
-    figure_view,
     fmt_value,
     sig4,
     table_view,
 )
-from .qc import _annotated_heatmap
 from .sample_scores import sample_scores_view
 
 # --------------------------------------------------------------------------------------------

@@ -16,17 +16,8 @@ from ..outliers import LIBSIZE_FRACTION, rule_text
 from .constants import (
     PALETTE,
 )
-from .formatting import (
-    _axis,
-    _factor_columns,
-    _group_columns,
-    _plural,
-    esc,
-    figure_view,
-    fmt_value,
-    sig4,
-    table_view,
-)
+from .figures import _axis, figure_view
+from .formatting import _factor_columns, _group_columns, _plural, esc, fmt_value, sig4, table_view
 
 # --------------------------------------------------------------------------------------------
 # 2. design & QC
@@ -54,27 +45,6 @@ def _colour_map(values: Sequence[Any]) -> dict[str, str]:
         if str(v) not in levels:
             levels.append(str(v))
     return {lvl: PALETTE[i % len(PALETTE)] for i, lvl in enumerate(levels)}
-
-
-def _annotated_heatmap(
-    z: list, x: list, y: list, text: list, hover: list, *, text_size: int, **style: Any
-) -> dict:
-    """A plotly heatmap trace with a label in each cell and an HTML hover (``hover``, same
-    shape as ``z``); ``style``: colour scale, range and colour bar."""
-    return {
-        "type": "heatmap",
-        "z": z,
-        "x": x,
-        "y": y,
-        "text": text,
-        "texttemplate": "%{text}",
-        "textfont": {"size": text_size},
-        "customdata": hover,
-        "hovertemplate": "%{customdata}<extra></extra>",
-        "xgap": 1,
-        "ygap": 1,
-        **style,
-    }
 
 
 def _pca_figure(samples: pd.DataFrame, pca: pd.DataFrame, pca_variance: pd.DataFrame) -> dict:

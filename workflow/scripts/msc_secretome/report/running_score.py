@@ -17,7 +17,8 @@ from .constants import (
     RUNNING_COLUMNS,
     UP_COLOUR,
 )
-from .formatting import _is_missing, _num, esc, figure_view, fmt_value, sig4
+from .figures import figure_view
+from .formatting import _is_missing, _num, esc, fmt_value, sig4
 
 
 def running_sum_points(

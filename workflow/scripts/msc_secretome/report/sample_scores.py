@@ -17,13 +17,8 @@ from .constants import (
     PALETTE,
     SAMPLE_SCORE_Z_CAP,
 )
-from .formatting import (
-    _factor_columns,
-    _is_missing,
-    esc,
-    figure_view,
-    sig4,
-)
+from .figures import _strip_colourscale, figure_view
+from .formatting import _factor_columns, _is_missing, esc, sig4
 
 
 def programme_categories(
@@ -65,17 +60,6 @@ def factor_level_colours(
             out[f].append((level, PALETTE[k % len(PALETTE)]))
             k += 1
     return out
-
-
-def _strip_colourscale(n_levels: int, colours: Sequence[str]) -> list[list[Any]]:
-    """A stepped colour scale: level i (z = i) gets colours[i]."""
-    n = max(n_levels, 1)
-    scale: list[list[Any]] = []
-    for i in range(n):
-        colour = colours[i % len(colours)] if colours else "#999999"
-        scale.append([sig4(i / n), colour])
-        scale.append([sig4((i + 1) / n), colour])
-    return scale
 
 
 def sample_scores_figure(
