@@ -64,3 +64,17 @@ def test_table_selects_each_models_samples_with_several_levels() -> None:
     )
     assert list(out.columns) == ["contrast", *DIAGNOSTIC_COLUMNS]
     assert "the model uses 4 samples" in out.loc[0, "no_hits_reasons"]
+
+
+def test_groups_are_decided_on_the_whole_sheet() -> None:
+    """Two samples of a subset differ in every factor left: judged on the subset alone those
+    factors look unique per sample and the two would pass for one group of 2 replicates."""
+    model = Model(
+        name="m", design="~ medium", subset={"cell_type": ("cancer",), "therapy": ("chemo",)}
+    )
+    contrast = Contrast(name="c", model="m", kind="compare", terms=())
+    out = diagnostics_table(
+        [contrast], {"m": model}, SAMPLES, {"c": _null_table()}, SIZES, None, alpha=0.05
+    )
+    assert out.loc[0, "smallest_group"] == 1
+    assert "the smallest group has 1 replicate;" in out.loc[0, "no_hits_reasons"]

@@ -10,7 +10,7 @@ the contrast has at least one gene with padj < alpha.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,14 +46,19 @@ def contrast_diagnostics(
     library_sizes: pd.DataFrame | None,
     outlier_samples: Iterable[str],
     alpha: float,
+    groups: Sequence[str] | None = None,
 ) -> dict:
     """Diagnostics of one contrast, keyed by :data:`DIAGNOSTIC_COLUMNS`.
 
     ``de``: the contrast's DE table (``pvalue``, ``padj``); ``samples``: the rows of the sample
     sheet its model uses (``sample`` + factors); ``library_sizes``: ``sample``,
-    ``total_counts``; ``outlier_samples``: samples of ``results/qc/outliers.tsv``.
+    ``total_counts``; ``outlier_samples``: samples of ``results/qc/outliers.tsv``; ``groups``:
+    the biological group columns, decided on the whole sheet (default: from ``samples``; a
+    subset's own columns would look unique per sample and hide small groups).
     """
-    groups = biological_group_columns(samples)
+    if groups is None:
+        groups = biological_group_columns(samples)
+    groups = [g for g in groups if g in samples.columns]
     smallest = int(samples.groupby(groups, dropna=False).size().min()) if groups else None
     if smallest is not None and len(samples) == 0:
         smallest = None
@@ -138,6 +143,7 @@ def diagnostics_table(
     ``results/qc/outliers.tsv``.
     """
     flagged = [] if outliers is None or outliers.empty else outliers["sample"].astype(str)
+    groups = biological_group_columns(samples)
     rows = []
     for contrast in contrasts:
         model = models[contrast.model]
@@ -145,7 +151,7 @@ def diagnostics_table(
         for column, levels in model.subset.items():
             keep &= samples[column].astype(str).isin([str(v) for v in levels]).to_numpy()
         diagnostics = contrast_diagnostics(
-            tables[contrast.name], samples[keep], library_sizes, flagged, alpha
+            tables[contrast.name], samples[keep], library_sizes, flagged, alpha, groups
         )
         rows.append({"contrast": contrast.name, **diagnostics})
     return pd.DataFrame(rows, columns=["contrast", *DIAGNOSTIC_COLUMNS])

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..de_diagnostics import REASON_SEPARATOR, contrast_diagnostics
+from ..outliers import biological_group_columns
 from .constants import (
     DOWN_COLOUR,
     MAX_BACKGROUND_POINTS,
@@ -230,7 +231,8 @@ def no_hits_reasons(
     alpha = _num(contrast_row.get("alpha"))
     alpha = alpha if alpha is not None and 0 < alpha < 1 else 0.05
     chosen = subset_samples(samples, contrast_row.get("subset"))
-    diagnosis = contrast_diagnostics(de, chosen, library_sizes, outliers, alpha)
+    groups = biological_group_columns(samples)
+    diagnosis = contrast_diagnostics(de, chosen, library_sizes, outliers, alpha, groups)
     return [r for r in diagnosis["no_hits_reasons"].split(REASON_SEPARATOR) if r.strip()]
 
 
