@@ -24,13 +24,13 @@ CONTRASTS = (
     (
         "cancer_chemo_CM_vs_ctrl",
         "compare",
-        "cell_type=cancer&therapy=chemo",
+        "cell_type=cancer; therapy=chemo",
         "Cancer cells under chemotherapy: conditioned medium vs control medium",
     ),
     (
         "normal_chemo_CM_vs_ctrl",
         "compare",
-        "cell_type=normal&therapy=chemo",
+        "cell_type=normal; therapy=chemo",
         "Normal cells under chemotherapy: conditioned medium vs control medium",
     ),
     (
@@ -42,13 +42,13 @@ CONTRASTS = (
     (
         NULL_CONTRAST,
         "compare",
-        "cell_type=cancer&therapy=radiation",
+        "cell_type=cancer; therapy=radiation",
         "Cancer cells under radiation: conditioned medium vs control medium",
     ),
     (
         "normal_radiation_CM_vs_ctrl",
         "compare",
-        "cell_type=normal&therapy=radiation",
+        "cell_type=normal; therapy=radiation",
         "Normal cells under radiation: conditioned medium vs control medium",
     ),
     (
@@ -72,37 +72,37 @@ CONTRASTS = (
     (
         "cancer_none_CM_vs_ctrl",
         "compare",
-        "cell_type=cancer&therapy=none",
+        "cell_type=cancer; therapy=none",
         "Untreated cancer cells: conditioned medium vs control medium",
     ),
     (
         "normal_none_CM_vs_ctrl",
         "compare",
-        "cell_type=normal&therapy=none",
+        "cell_type=normal; therapy=none",
         "Untreated normal cells: conditioned medium vs control medium",
     ),
     (
         "cancer_chemo_vs_none",
         "compare",
-        "cell_type=cancer&medium=control",
+        "cell_type=cancer; medium=control",
         "Cancer cells in control medium: chemotherapy vs untreated",
     ),
     (
         "cancer_radiation_vs_none",
         "compare",
-        "cell_type=cancer&medium=control",
+        "cell_type=cancer; medium=control",
         "Cancer cells in control medium: radiation vs untreated",
     ),
     (
         "normal_chemo_vs_none",
         "compare",
-        "cell_type=normal&medium=control",
+        "cell_type=normal; medium=control",
         "Normal cells in control medium: chemotherapy vs untreated",
     ),
     (
         "cancer_vs_normal_ctrl",
         "compare",
-        "medium=control&therapy=none",
+        "medium=control; therapy=none",
         "Untreated cells in control medium: cancer vs normal",
     ),
 )
@@ -332,6 +332,14 @@ def _count(calls: pd.DataFrame, contrast: str, category: str, call: str) -> int:
     return len(sel)
 
 
+def _names(calls: pd.DataFrame, contrast: str, category: str, call: str) -> list[str]:
+    """Programmes of a category called ``call`` in a contrast (all tiers), sorted."""
+    hit = calls[
+        (calls["contrast"] == contrast) & (calls["category"] == category) & (calls["call"] == call)
+    ]
+    return sorted(hit["program"].astype(str).unique())
+
+
 def _dual_benefit(calls: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     rows = []
     for therapy in ("chemo", "radiation"):
@@ -385,6 +393,13 @@ def _dual_benefit(calls: pd.DataFrame, names: list[str]) -> pd.DataFrame:
                 "adverse_normal": len(risk_n),
                 "verdict": verdict,
                 "risk_flags": ";".join(flags),
+                "cancer_evidence": ";".join(_names(calls, cancer, "cytotoxic", "up")),
+                "normal_evidence": ";".join(
+                    sorted(
+                        _names(calls, normal, "regenerative_protective", "up")
+                        + _names(calls, normal, "stress_damage", "down")
+                    )
+                ),
                 "explanation": explanation,
             }
         )
@@ -519,10 +534,10 @@ def make_report_inputs(
         table = _de_table(rng, base, null=(name == NULL_CONTRAST))
         de[name] = table
         enrichment[name] = _enrichment(rng, name)
-        model = "interaction" if kind == "interaction" else f"by_{subset.split('&')[0]}"
+        model = "interaction" if kind == "interaction" else f"by_{subset.split('; ')[0]}"
         design = "~ batch + medium * therapy" if kind == "interaction" else "~ batch + medium"
         sel = samples
-        for part in subset.split("&"):
+        for part in subset.split("; "):
             key, value = part.split("=")
             sel = sel[sel[key] == value]
         padj = table["padj"]

@@ -87,3 +87,34 @@ def test_empty_download_is_refused(tmp_path):
 def test_library_names_must_be_plain(name):
     with pytest.raises(InputError, match="not a plain library name"):
         library_filename(name)
+
+
+def test_downloaded_library_is_readable_by_others_of_a_shared_cache(tmp_path):
+    """Issue #17 defect 3: the cached GMT gets the umask mode (0644), not mkstemp's 0600."""
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        path = cached_library("Shared_Lib", tmp_path, fetch=lambda name, organism: {"S": ["TP53"]})
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert read_gmt(path) == {"S": ["TP53"]}
+
+
+def test_cache_and_results_use_the_one_atomic_writer(tmp_path, monkeypatch):
+    """The cache has no writer of its own: it goes through msc_secretome.atomic_io."""
+    from msc_secretome import atomic_io, catalogue, gene_set_cache
+
+    written = []
+    real = atomic_io.write_bytes_atomic
+
+    def spy(data, path):
+        written.append(path)
+        real(data, path)
+
+    monkeypatch.setattr(gene_set_cache, "write_bytes_atomic", spy)
+    monkeypatch.setattr(catalogue, "write_bytes_atomic", spy)
+    path = cached_library("Spy_Lib", tmp_path, fetch=lambda name, organism: {"S": ["TP53"]})
+    catalogue.write_gmt({"S": ["TP53"]}, tmp_path / "frozen.gmt")
+    assert written == [path, tmp_path / "frozen.gmt"]

@@ -22,7 +22,6 @@ from report_fixtures import (
 from msc_secretome import report
 from msc_secretome.report import (
     contrast_ids,
-    find_outliers,
     fmt_value,
     no_hits_reasons,
     render_report,
@@ -32,8 +31,6 @@ from msc_secretome.report import (
     sig4,
     slugify,
     therapy_label,
-    verdict_explanation,
-    verdict_summary,
     write_report,
 )
 
@@ -107,115 +104,28 @@ def _text(markup: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", markup))
 
 
-def test_verdict_text_components_and_risk_flags(page: str, inputs: dict) -> None:
+def test_verdict_prose_comes_from_the_table_once(page: str, inputs: dict) -> None:
+    """Issue #17 defect 2: the report states the verdict owner's explanation, once, verbatim."""
     verdict = _section(page, "verdict")
     text = _text(verdict)
     assert "Dual benefit: yes" in verdict
     assert "Incomplete: contrasts missing" in verdict
-    assert "raised 2 cytotoxic programmes in cancer cells" in text
-    assert "(CYT_APOPTOSIS_INTRINSIC, CYT_FERROPTOSIS)" in text
-    assert '<span class="pname">CYT_FERROPTOSIS</span>' in verdict
-    assert "lowered 1 damage programme (STRESS_DNA_DAMAGE_RESPONSE)" in text
-    assert "raised RISK_IL6_JAK_STAT3 in cancer cells, a pro-tumour risk" in text
+    for explanation in inputs["dual_benefit"]["explanation"]:
+        assert text.count(explanation) == 1
+    assert verdict.count('class="summary"') == len(inputs["dual_benefit"])
+    assert '<span class="pname">CYT_FERROPTOSIS</span>' in verdict  # from cancer_evidence
     assert '<span class="flag">⚠ RISK_IL6_JAK_STAT3</span>' in verdict
+    assert "with risk flags" in verdict  # a flagged 'yes' says so on the badge
     for label in ("cancer gain", "potentiation", "normal protection", "cytotoxic ↑ (cancer)"):
         assert label in verdict
-    # the dual-benefit explanation only repeats the summary: not shown; the incomplete one
-    # says what is missing: shown once, as the reason
-    explanations = inputs["dual_benefit"].set_index("verdict")["explanation"]
-    assert explanations["dual_benefit"] not in text
-    assert text.count(explanations["incomplete"]) == 1
-    assert f"Reason: {explanations['incomplete']}" in text
-    assert verdict.count('class="reason"') == 1
-
-
-def test_verdict_summary_without_flags() -> None:
-    row = {
-        "therapy": "radiation",
-        "cancer_contrast": "c",
-        "potentiation_contrast": "",
-        "normal_contrast": "n",
-        "cytotoxic_up": 0,
-        "protective_up": 0,
-        "damage_down": 0,
-        "adverse_cancer": 0,
-        "adverse_normal": 0,
-        "verdict": "no_dual_benefit",
-        "risk_flags": "",
-        "explanation": "Nothing moved.",
-    }
-    text = verdict_summary(row, None)
-    assert text.startswith("Under radiation, the secretome raised no cytotoxic programme")
-    assert "No risk programme was flagged." in text
-    assert text.endswith("Verdict: no dual benefit.")
-    assert "Nothing moved" not in text
-    assert verdict_explanation(row, text) == "Nothing moved."
-
-
-# The pipeline's own explanations (msc_secretome.programs._verdict) for each verdict.
-_DUAL = (
-    "Under none, the secretome raised 3 cytotoxic programme(s) in cancer cells and protected "
-    "normal cells (3 protective up, 0 damage down). Risk: RISK_IL6_JAK_STAT3 up in cancer cells."
-)
-_UNCLEAR = (
-    "Under chemo, no significant benefit on the normal side. Risk: RISK_EMT up in cancer cells."
-)
-_AGAINST = "Under chemo, the secretome moved programmes against the aim in cancer cells."
-_INCOMPLETE = (
-    "No secretome contrast for normal cells under none: add one to the contrasts file to judge "
-    "this therapy."
-)
-
-
-def _row(therapy: str, verdict: str, explanation: str, flags: str = "") -> dict:
-    return {
-        "therapy": therapy,
-        "cancer_contrast": "c",
-        "potentiation_contrast": "",
-        "normal_contrast": "" if verdict == "incomplete" else "n",
-        "cytotoxic_up": 3,
-        "protective_up": 3,
-        "damage_down": 0,
-        "adverse_cancer": 0,
-        "adverse_normal": 0,
-        "verdict": verdict,
-        "risk_flags": flags,
-        "explanation": explanation,
-    }
-
-
-@pytest.mark.parametrize(
-    ("row", "expected"),
-    [
-        (_row("none", "dual_benefit", _DUAL, "RISK_IL6_JAK_STAT3"), ""),
-        (
-            _row("chemo", "unclear", _UNCLEAR, "RISK_EMT"),
-            "Under chemo, no significant benefit on the normal side.",
-        ),
-        (_row("chemo", "no_dual_benefit", _AGAINST), _AGAINST),
-        (
-            _row("none", "incomplete", _INCOMPLETE),
-            "No secretome contrast for normal cells without therapy: add one to the contrasts "
-            "file to judge this therapy.",
-        ),
-        # a sentence naming a programme the summary does not name adds information
-        (
-            _row("chemo", "dual_benefit", "Mostly driven by RISK_NEW_THING.", ""),
-            "Mostly driven by RISK_NEW_THING.",
-        ),
-        (_row("chemo", "unclear", ""), ""),
-    ],
-)
-def test_verdict_explanation_shown_only_when_it_adds(row: dict, expected: str) -> None:
-    summary = verdict_summary(row, None)
-    assert verdict_explanation(row, summary) == expected
+    # the report has no verdict prose of its own any more
+    assert not hasattr(report, "verdict_summary") and not hasattr(report, "verdict_explanation")
 
 
 def test_no_therapy_reads_no_therapy_in_headings() -> None:
     kw = make_report_inputs(n_genes=120, n_contrasts=3)
     db = kw["dual_benefit"].copy()
     db.loc[0, "therapy"] = "untreated"
-    db.loc[0, "explanation"] = _DUAL.replace("Under none", "Under untreated")
     kw["dual_benefit"] = db
     # the no-therapy level comes from roles.therapy.none
     kw["methods"] = dict(kw["methods"])
@@ -225,8 +135,6 @@ def test_no_therapy_reads_no_therapy_in_headings() -> None:
     verdict = _section(render_report(**kw), "verdict")
     assert '<span class="therapy">no therapy</span>' in verdict
     assert "no therapy: dual benefit" in verdict
-    assert "Without therapy, the secretome raised" in verdict
-    assert "untreated" not in _text(verdict)
     assert therapy_label("none") == "no therapy"
     assert therapy_label("chemo") == "chemo"
     assert therapy_label("none", none_level="untreated") == "none"
@@ -267,16 +175,17 @@ def test_no_hits_reasons_mentions_small_libraries() -> None:
     assert "outlier" in text and "a" in text
 
 
-def test_outliers_rule(inputs: dict) -> None:
-    out = find_outliers(inputs["samples"], inputs["library_sizes"], inputs["pca"])
-    assert list(out) == ["CA_CM_radiation_r1"]
-    assert "1/3 of the median" in out["CA_CM_radiation_r1"][0]
-    # a PCA outlier: one replicate far from its group (3 replicates per group)
-    big = make_report_inputs(n_genes=50, n_contrasts=1, n_reps=3)
-    pca = big["pca"].copy()
-    pca.loc[pca["sample"] == "NO_CM_chemo_r2", "PC2"] += 40.0
-    out = find_outliers(big["samples"], big["library_sizes"], pca)
-    assert any("PCA distance" in r for r in out["NO_CM_chemo_r2"])
+def test_outliers_come_from_the_qc_table(inputs: dict) -> None:
+    """The report shows results/qc/outliers.tsv; it makes no outlier call of its own."""
+    kw = dict(inputs)
+    kw["outliers"] = pd.DataFrame(
+        [["CA_CM_chemo_r2", "library_size", 1.0, 2.0, "flagged by QC <b>"]],
+        columns=["sample", "rule", "value", "threshold", "reason"],
+    )
+    qc = _section(render_report(**kw), "qc")
+    assert "CA_CM_chemo_r2" in qc and "flagged by QC &lt;b&gt;" in qc
+    assert "CA_CM_radiation_r1</b>" not in qc  # the fixture's small library: not in this table
+    assert not hasattr(report, "find_outliers")
 
 
 def test_programme_heatmap_symmetric_with_stars_and_leading_edge(page: str) -> None:
@@ -659,7 +568,8 @@ def test_user_text_is_escaped() -> None:
     kw["samples"].loc[0, "cell_type"] = "<i>cancer</i>"
     text = render_report(**kw, title="A & B <title>")
     assert evil not in text
-    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in text
+    # html.escape writes &quot;, the template engine &#34;: both are the escaped quote
+    assert re.search(r"&lt;img src=x onerror=(&quot;|&#34;)alert\(1\)(&quot;|&#34;)&gt;", text)
     assert "<script>alert" not in text
     assert "<b>& co</b>" not in text and "&lt;b&gt;&amp; co&lt;/b&gt;" in text
     assert "<title>A &amp; B &lt;title&gt;</title>" in text

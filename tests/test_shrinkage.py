@@ -133,6 +133,7 @@ def example_fit():
     return counts, metadata, dds
 
 
+@pytest.mark.slow  # ~35-55 s on 2 cores (issue #17)
 def test_a_coefficient_is_shrunk_on_the_given_fit_like_pydeseq2(example_fit, monkeypatch):
     _, _, dds = example_fit
 
@@ -175,6 +176,7 @@ def test_a_coefficient_is_shrunk_on_the_given_fit_like_pydeseq2(example_fit, mon
     assert (ours["lfcSE"] > 0).all()
 
 
+@pytest.mark.slow  # ~35-55 s on 2 cores (issue #17)
 def test_other_contrasts_are_shrunk_without_refitting(example_fit, monkeypatch):
     counts, metadata, dds = example_fit
     monkeypatch.setattr(de, "fit_model", None)  # any refit would fail

@@ -415,6 +415,7 @@ def test_planted_programme_scores_higher_in_exposed_planted_cells(small_sim, cat
         assert (shift > 0.2).all() if expect_shift else (shift.abs() < 0.1).all(), shift
 
 
+@pytest.mark.slow  # ~35-55 s on 2 cores (issue #17)
 def test_embedding_is_deterministic(small_sim):
     adata = small_sim.adata[:300].copy()
     first = scm.embed(adata, seed=0, n_top_genes=300)

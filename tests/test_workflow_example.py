@@ -6,6 +6,9 @@ import pandas as pd
 import pytest
 from workflow_runs import SMALL_EXAMPLE, prepare_workdir, run_snakemake
 
+from msc_secretome.de_diagnostics import DIAGNOSTIC_COLUMNS
+from msc_secretome.outliers import OUTLIER_COLUMNS
+
 pytestmark = pytest.mark.slow
 
 DE_COLUMNS = ["gene_id", "symbol", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
@@ -40,6 +43,12 @@ def test_outputs_follow_the_contract(example_run):
     dual = read(workdir, "results/programs/dual_benefit.tsv")
     assert dual["therapy"].tolist() == ["none", "chemo", "radiation"]
     assert (workdir / "results/report/index.html").stat().st_size > 100_000
+    # science the report shows is in tables: QC outliers, why a contrast has no hits
+    assert list(read(workdir, "results/qc/outliers.tsv").columns) == OUTLIER_COLUMNS
+    summary = read(workdir, "results/de/contrasts.tsv")
+    assert set(DIAGNOSTIC_COLUMNS) <= set(summary.columns)
+    no_reasons = summary["no_hits_reasons"].isna()  # read() reads '' as missing
+    assert no_reasons.eq(summary["n_up"] + summary["n_down"] > 0).all()
 
 
 def test_de_recovers_planted_genes(example_run):

@@ -131,13 +131,18 @@ def contrast_params(contrast):
 
 
 def gene_set_files():
-    """User files the gene sets come from (cached Enrichr files only once they exist)."""
+    """User files the gene sets come from; decided by the config alone, never by the disk.
+
+    Enrichr/MSigDB cache files are inputs only when downloading is off (then settings has
+    checked that they exist). With downloading on, prepare_gene_sets fills the cache itself,
+    so listing the file only once it exists would change the job's input set after the first
+    run and make every later `snakemake -n` plan the run again.
+    """
     files = [s["path"] for s in GENE_SET_SOURCES.values() if s["kind"] == "gmt"]
-    files += [
-        s["path"]
-        for s in GENE_SET_SOURCES.values()
-        if s["kind"] == "enrichr" and Path(s["path"]).is_file()
-    ]
+    if not config["gene_sets"]["enrichr"]["download"]:
+        files += [
+            s["path"] for s in GENE_SET_SOURCES.values() if s["kind"] == "enrichr"
+        ]
     return catalogue_input() + files
 
 

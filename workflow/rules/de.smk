@@ -58,6 +58,9 @@ rule summarise_contrasts:
     input:
         tables=expand("results/de/{contrast}.tsv", contrast=CONTRASTS),
         samples="results/validated/samples.tsv",
+        # "why nothing is significant" looks at library sizes and QC outliers
+        library_sizes="results/qc/library_sizes.tsv",
+        outliers="results/qc/outliers.tsv",
     output:
         summary="results/de/contrasts.tsv",
     log:

@@ -9,6 +9,7 @@ rule quality_control:
         pca="results/qc/pca.tsv",
         pca_variance="results/qc/pca_variance.tsv",
         distances="results/qc/sample_distances.tsv",
+        outliers="results/qc/outliers.tsv",
         vst="results/qc/vst.h5ad",
     log:
         "logs/quality_control.log",

@@ -9,6 +9,7 @@ rule html_report:
         pca="results/qc/pca.tsv",
         pca_variance="results/qc/pca_variance.tsv",
         distances="results/qc/sample_distances.tsv",
+        outliers="results/qc/outliers.tsv",
         contrasts="results/de/contrasts.tsv",
         de=expand("results/de/{contrast}.tsv", contrast=CONTRASTS),
         enrichment=expand("results/enrichment/{contrast}.tsv", contrast=CONTRASTS),
@@ -52,6 +53,7 @@ rule html_report:
         models={name: model_params(name) for name in MODELS},
         inputs=lambda wc: [*counts_input(), config["samples"], config["contrasts"]],
         workflow_dir=str(WORKFLOW_DIR),
+        absolute_paths=config["report"]["absolute_paths"],
     script:
         "../scripts/html_report.py"
 

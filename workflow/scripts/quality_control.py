@@ -1,4 +1,4 @@
-"""Rule quality_control: library sizes, blind VST, PCA (scanpy) and sample distances."""
+"""Rule quality_control: library sizes, blind VST, PCA (scanpy), sample distances, outliers."""
 
 import anndata as ad
 import pandas as pd
@@ -6,6 +6,7 @@ import pandas as pd
 from msc_secretome import qc
 from msc_secretome.atomic_io import write_h5ad_atomic
 from msc_secretome.differential_expression import prefilter_mask
+from msc_secretome.outliers import find_outliers
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import write_tsv
 
@@ -16,7 +17,8 @@ counts = pd.DataFrame(adata.X, index=adata.obs_names, columns=adata.var_names)
 kept = counts.loc[:, prefilter_mask(counts, **params.prefilter)]
 logger.info("QC on %d of %d genes after the prefilter", kept.shape[1], counts.shape[1])
 vst, size_factors = qc.variance_stabilised(kept, adata.obs, size_factors=params.size_factors)
-write_tsv(qc.library_sizes(counts, size_factors), outputs.library_sizes)
+sizes = qc.library_sizes(counts, size_factors)
+write_tsv(sizes, outputs.library_sizes)
 scores, variance, _ = qc.principal_components(
     vst,
     adata.obs,
@@ -26,6 +28,10 @@ scores, variance, _ = qc.principal_components(
 )
 write_tsv(scores, outputs.pca)
 write_tsv(variance, outputs.pca_variance)
+sheet = adata.obs.astype(str).rename_axis("sample").reset_index()
+outliers = find_outliers(sheet, sizes, scores)
+logger.info("outliers: %d rule hit(s) in %d sample(s)", len(outliers), outliers["sample"].nunique())
+write_tsv(outliers, outputs.outliers)
 write_tsv(qc.sample_distances(vst), outputs.distances, index=True)
 write_h5ad_atomic(
     ad.AnnData(X=vst.to_numpy(), obs=adata.obs, var=adata.var.loc[vst.columns]), outputs.vst

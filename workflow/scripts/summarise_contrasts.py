@@ -1,7 +1,9 @@
-"""Rule summarise_contrasts: one row per contrast (question, fit, DE counts, dual-benefit role)."""
+"""Rule summarise_contrasts: one row per contrast (question, fit, DE counts, dual-benefit role,
+and why nothing is significant where that is so)."""
 
 import pandas as pd
 
+from msc_secretome.de_diagnostics import diagnostics_table
 from msc_secretome.differential_expression import contrast_summary
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import contrast_from_dict, model_from_dict
@@ -25,4 +27,14 @@ summary["prefilter"] = (
 for option in ("size_factors", "independent_filter", "cooks_filter", "refit_cooks",
                "lfc_threshold", "lfc_shrink", "engine"):  # fmt: skip
     summary[option] = de[option]
+diagnostics = diagnostics_table(
+    contrasts,
+    models,
+    samples,
+    tables,
+    pd.read_csv(snakemake.input.library_sizes, sep="\t", dtype={"sample": str}),
+    pd.read_csv(snakemake.input.outliers, sep="\t", dtype={"sample": str}),
+    params.alpha,
+)
+summary = summary.merge(diagnostics, on="contrast", how="left", validate="one_to_one")
 write_tsv(summary, snakemake.output.summary)

@@ -43,6 +43,23 @@ PREFIX_OF_CATEGORY = {
     "regenerative_protective": "REG_",
     "pro_tumour_risk": "RISK_",
 }
+#: How people read each category (report headings, legends, verdict cards).
+CATEGORY_LABEL = {
+    "cytotoxic": "cytotoxic",
+    "stress_damage": "stress/damage",
+    "regenerative_protective": "regenerative/protective",
+    "pro_tumour_risk": "pro-tumour risk",
+}
+
+
+def category_of_programme(name: str) -> str | None:
+    """The category a programme name's prefix stands for (``CYT_X`` -> cytotoxic), else None."""
+    for category, prefix in PREFIX_OF_CATEGORY.items():
+        if str(name).startswith(prefix):
+            return category
+    return None
+
+
 COLUMNS = (
     "program",
     "category",
@@ -220,17 +237,15 @@ def _gmt_field(value: str, what: str) -> str:
     return value
 
 
-def write_gmt(
+def gmt_bytes(
     gene_sets: Mapping[str, Iterable[str]],
-    path: str | Path,
     descriptions: Mapping[str, str] | None = None,
-) -> Path:
-    """Write gene sets as GMT, one line per set in the mapping's order; returns the path.
+) -> bytes:
+    """The GMT text of ``gene_sets`` (one line per set in the mapping's order) as UTF-8 bytes.
 
-    The description column is ``descriptions[name]`` when given, else ``NA``. Output is
-    byte-for-byte deterministic (``\\n`` line endings, UTF-8, no gzip timestamp for ``.gz``).
+    The description column is ``descriptions[name]`` when given, else ``NA``; ``\\n`` line
+    endings. Raises ``ValueError`` for a set without a name or without genes.
     """
-    path = Path(path)
     descriptions = descriptions or {}
     lines = []
     for name, genes in gene_sets.items():
@@ -241,7 +256,21 @@ def write_gmt(
             raise ValueError(f"gene set {name!r}: a GMT line needs a name and at least one gene")
         description = _gmt_field(descriptions.get(name, "NA") or "NA", f"description of {name!r}")
         lines.append("\t".join([name, description, *genes]))
-    data = ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
+    return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
+
+
+def write_gmt(
+    gene_sets: Mapping[str, Iterable[str]],
+    path: str | Path,
+    descriptions: Mapping[str, str] | None = None,
+) -> Path:
+    """Write gene sets as GMT (:func:`gmt_bytes`) atomically with normal permissions.
+
+    Output is byte-for-byte deterministic (no gzip timestamp for ``.gz``); written through the
+    project's one writer (:func:`msc_secretome.atomic_io.write_bytes_atomic`). Returns the path.
+    """
+    path = Path(path)
+    data = gmt_bytes(gene_sets, descriptions)
     if path.suffix == ".gz":
         data = gzip.compress(data, mtime=0)
     write_bytes_atomic(data, path)

@@ -4,18 +4,21 @@
 used as it is and nothing touches the network, so a run with a filled cache is fully offline and
 reproducible (the workflow records each library's SHA-256). Only when the file is missing *and*
 downloading is allowed is the library fetched (by default with ``gseapy.get_library``, i.e.
-from Enrichr) and written atomically, so an interrupted download never leaves a partial GMT.
+from Enrichr) and written with the project's one atomic writer (readable by the group and
+others as the umask allows, like every result file), so an interrupted download never leaves
+a partial GMT.
 Otherwise the error says exactly which file to place where.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from .atomic_io import atomic_output
-from .catalogue import read_gmt, write_gmt
+from .atomic_io import write_bytes_atomic
+from .catalogue import gmt_bytes, read_gmt
 from .errors import InputError
 
 Fetcher = Callable[[str, str], Mapping[str, Iterable[str]]]
@@ -95,8 +98,15 @@ def cached_library(
             path=str(path),
             fix=where,
         )
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_output(path) as tmp:
-        write_gmt(gene_sets, tmp, descriptions={k: name for k in gene_sets})
-        read_gmt(tmp)  # the file must read back before it enters the cache
+    data = gmt_bytes(gene_sets, descriptions={k: name for k in gene_sets})
+    _check_gmt_bytes(data, path)  # the text must read back before it enters the cache
+    write_bytes_atomic(data, path)
     return path
+
+
+def _check_gmt_bytes(data: bytes, path: Path) -> None:
+    """Parse ``data`` as GMT with :func:`read_gmt` from a private scratch directory."""
+    with tempfile.TemporaryDirectory() as scratch:
+        probe = Path(scratch) / path.name
+        probe.write_bytes(data)
+        read_gmt(probe)

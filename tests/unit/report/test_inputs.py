@@ -1,0 +1,86 @@
+"""The report's inputs are read once from files in the layout the workflow writes."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from report_fixtures import make_report_inputs
+
+from msc_secretome.catalogue import write_gmt
+from msc_secretome.outliers import OUTLIER_COLUMNS
+from msc_secretome.report import ReportInputs, load_inputs, render_report
+from msc_secretome.tables import write_tsv
+
+
+def _write_run(tmp_path) -> tuple[SimpleNamespace, SimpleNamespace, dict]:
+    kw = make_report_inputs(n_genes=60, n_contrasts=2)
+    names = list(kw["de"])
+    path = {}
+    for key in ("samples", "library_sizes", "pca", "pca_variance", "contrasts"):
+        path[key] = tmp_path / f"{key}.tsv"
+        write_tsv(kw[key], path[key])
+    path["distances"] = tmp_path / "distances.tsv"
+    write_tsv(kw["distances"], path["distances"], index=True)
+    path["outliers"] = tmp_path / "outliers.tsv"
+    write_tsv(kw["samples"].iloc[0:0].reindex(columns=OUTLIER_COLUMNS), path["outliers"])
+    for key, name in (("calls", "program_calls"), ("dual_benefit", "dual_benefit")):
+        path[key] = tmp_path / f"{name}.tsv"
+        write_tsv(kw[name], path[key])
+    path["libraries"] = tmp_path / "libraries.tsv"
+    libraries = kw["libraries"].assign(path=str(tmp_path / "lib.gmt"))
+    write_tsv(libraries, path["libraries"])
+    path["sample_scores"] = tmp_path / "sample_scores.tsv"
+    write_tsv(kw["sample_scores"], path["sample_scores"])
+    path["gene_mapping"] = tmp_path / "gene_mapping.tsv"
+    write_tsv(kw["gene_mapping"], path["gene_mapping"])
+    path["programs_gmt"] = tmp_path / "programs.gmt"
+    write_gmt(kw["programme_gene_sets"], path["programs_gmt"])
+    de, enrichment, ora = [], [], []
+    for name in names:
+        for store, table, suffix in ((de, kw["de"], ""), (enrichment, kw["enrichment"], ".gsea")):
+            store.append(tmp_path / f"{name}{suffix}.tsv")
+            write_tsv(table[name], store[-1])
+        ora.append(tmp_path / f"{name}.ora.tsv")
+        write_tsv(kw["ora"][name], ora[-1])
+    counts = tmp_path / "resources" / "example" / "counts.tsv.gz"
+    counts.parent.mkdir(parents=True)
+    counts.write_bytes(b"simulated")
+    inputs = SimpleNamespace(
+        **{k: str(v) for k, v in path.items()}, de=de, enrichment=enrichment, ora=ora,
+        single_cell=[],
+    )  # fmt: skip
+    params = SimpleNamespace(
+        contrasts=names,
+        config={"counts": str(counts), "roles": {"therapy": {"none": "none"}}},
+        models={"m": {"name": "m", "design": "~ medium", "subset": {"cell_type": ["cancer"]},
+                      "reference": {}}},
+        inputs=[str(counts)],
+        workflow_dir=str(tmp_path),
+        absolute_paths=False,
+    )  # fmt: skip
+    return inputs, params, kw
+
+
+def test_inputs_are_read_once_with_relative_paths(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    inputs, params, kw = _write_run(tmp_path)
+    loaded = load_inputs(inputs, params)
+    assert isinstance(loaded, ReportInputs)
+    assert list(loaded.de) == list(kw["de"]) and loaded.outliers.empty
+    assert loaded.samples["sample"].tolist() == kw["samples"]["sample"].tolist()
+    assert loaded.methods["simulated_example"] is True
+    assert loaded.methods["config"]["counts"] == "resources/example/counts.tsv.gz"
+    assert loaded.methods["inputs"][0]["path"] == "resources/example/counts.tsv.gz"
+    assert set(loaded.libraries["path"]) == {"lib.gmt"}
+    assert loaded.methods["models"][0]["subset"] == "cell_type=cancer"
+    page = render_report(**loaded.as_kwargs())
+    assert 'id="example-banner"' in page and str(tmp_path) not in page
+
+
+def test_absolute_paths_on_request(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    inputs, params, _ = _write_run(tmp_path)
+    params.absolute_paths = True
+    loaded = load_inputs(inputs, params)
+    assert loaded.methods["config"]["counts"].startswith(str(tmp_path))
+    assert set(loaded.libraries["path"]) == {str(tmp_path / "lib.gmt")}
