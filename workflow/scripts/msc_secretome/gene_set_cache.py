@@ -108,5 +108,5 @@ def _check_gmt_bytes(data: bytes, path: Path) -> None:
     """Parse ``data`` as GMT with :func:`read_gmt` from a private scratch directory."""
     with tempfile.TemporaryDirectory() as scratch:
         probe = Path(scratch) / path.name
-        probe.write_bytes(data)
+        write_bytes_atomic(data, probe)
         read_gmt(probe)
