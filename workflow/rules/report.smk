@@ -30,6 +30,8 @@ rule html_report:
             if SINGLE_CELL
             else []
         ),
+        # secretome.enabled: ligand links, pathway activity, verdict factors, resources
+        secretome=secretome_report_inputs(),
     output:
         html=report(
             "results/report/index.html",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from report_fixtures import make_report_inputs
+from stage_fixtures import secretome_tables
 
 from msc_secretome.catalogue import write_gmt
 from msc_secretome.outliers import OUTLIER_COLUMNS
 from msc_secretome.report import ReportInputs, load_inputs, render_report
+from msc_secretome.report.inputs import SECRETOME_TABLES
 from msc_secretome.tables import write_tsv
 
 
@@ -47,7 +49,7 @@ def _write_run(tmp_path) -> tuple[SimpleNamespace, SimpleNamespace, dict]:
     counts.write_bytes(b"simulated")
     inputs = SimpleNamespace(
         **{k: str(v) for k, v in path.items()}, de=de, enrichment=enrichment, ora=ora,
-        single_cell=[],
+        single_cell=[], secretome=[],
     )  # fmt: skip
     params = SimpleNamespace(
         contrasts=names,
@@ -84,3 +86,20 @@ def test_absolute_paths_on_request(tmp_path, monkeypatch) -> None:
     loaded = load_inputs(inputs, params)
     assert loaded.methods["config"]["counts"].startswith(str(tmp_path))
     assert set(loaded.libraries["path"]) == {str(tmp_path / "lib.gmt")}
+
+
+def test_secretome_tables_are_read_when_the_stage_ran(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    inputs, params, kw = _write_run(tmp_path)
+    assert load_inputs(inputs, params).secretome is None  # disabled: no paths
+    tables = secretome_tables(list(kw["de"]), kw["samples"])
+    inputs.secretome = []
+    for name in SECRETOME_TABLES:
+        inputs.secretome.append(str(tmp_path / f"secretome_{name}.tsv"))
+        write_tsv(tables[name], inputs.secretome[-1])
+    loaded = load_inputs(inputs, params).secretome
+    assert list(loaded) == list(SECRETOME_TABLES)
+    assert loaded["links"]["chain"].fillna("").tolist() == tables["links"]["chain"].tolist()
+    assert loaded["verdict_factors"]["rank"].tolist() == [1, 2, 1]  # two contrasts
+    assert loaded["sample_scores"]["sample"].tolist() == kw["samples"]["sample"].tolist()
+    assert loaded["methods"]["key"].iloc[0] == "ligand_receptor_resource"

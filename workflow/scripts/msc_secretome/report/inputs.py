@@ -55,6 +55,7 @@ class ReportInputs:
     gene_mapping: pd.DataFrame
     programme_gene_sets: dict[str, list[str]]
     single_cell: dict[str, pd.DataFrame] | None
+    secretome: dict[str, pd.DataFrame] | None
     methods: dict[str, Any]
 
     def as_kwargs(self) -> dict[str, Any]:
@@ -73,6 +74,24 @@ def _single_cell(paths: list[str], samples: pd.DataFrame) -> dict[str, pd.DataFr
         "cells": read_tsv(cells_path, dtype=ids | factors),
         "cell_qc": read_tsv(qc_path, dtype={"sample": str}),
         "dropped": read_optional_tsv(dropped_path, dtype=ids),
+    }
+
+
+#: The secretome stage's tables the report reads, in the order of the rule's ``secretome``
+#: input (``secretome_report_inputs()`` in ``workflow/rules/common.smk``).
+SECRETOME_TABLES = ("links", "activity", "sample_scores", "verdict_factors", "methods")
+
+
+def _secretome(paths: list[str]) -> dict[str, pd.DataFrame] | None:
+    """The secretome tables (None when the stage is disabled: the rule gives no paths)."""
+    if not paths:
+        return None
+    if len(paths) != len(SECRETOME_TABLES):
+        raise ValueError(f"secretome inputs: {len(paths)} paths, not {len(SECRETOME_TABLES)}")
+    text = dict.fromkeys(["contrast", "side", "therapy", "role", "sample"], str)
+    return {
+        name: read_optional_tsv(path, dtype=text)
+        for name, path in zip(SECRETOME_TABLES, paths, strict=True)
     }
 
 
@@ -128,5 +147,6 @@ def load_inputs(inputs: Any, params: Any) -> ReportInputs:
         gene_mapping=read_optional_tsv(inputs.gene_mapping, dtype=str),
         programme_gene_sets=read_gmt(inputs.programs_gmt),
         single_cell=_single_cell(list(inputs.single_cell), samples),
+        secretome=_secretome(list(inputs.secretome)),
         methods=run_facts(params),
     )
