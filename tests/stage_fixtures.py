@@ -2,7 +2,9 @@
 
 ``with_stages(make_report_inputs(...))`` adds the secretome stage's tables (in the columns of
 ``msc_secretome.ligand_links`` and ``pathway_activity``, through their own ``verdict_factors``
-and ``methods_table``) to the bulk fixture, so snapshot and browser tests draw every section.
+and ``methods_table``), the species columns of ``libraries.tsv`` and the
+``programme_definitions`` column to the bulk fixture, so snapshot and browser tests draw
+every section.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 
 from msc_secretome.ligand_links import LINK_COLUMNS, methods_table, verdict_factors
 from msc_secretome.pathway_activity import ACTIVITY_COLUMNS
+from msc_secretome.programme_definitions import definitions_note
 
 # (contrast, side, therapy, role, ligand, factor, receptors, pathway, score, fdr,
 #  programmes, status, rank)
@@ -90,4 +93,16 @@ def with_stages(kw: dict[str, Any]) -> dict[str, Any]:
     """``kw`` (``make_report_inputs``) with the later stages' tables added."""
     out = dict(kw)
     out["secretome"] = secretome_tables(list(kw["de"]), kw["samples"])
+    # #14: libraries.tsv's species and coverage columns, the programme definitions note
+    libraries = kw["libraries"]
+    out["libraries"] = libraries.assign(
+        data_coverage=[0.0061, 0.219, 0.85][: len(libraries)],
+        coverage_verdict="ok",
+        organism="human",
+        mapped_from="",
+        ortholog_mapping_rate=np.nan,
+    )
+    note = definitions_note("builtin", "human", [])
+    for key in ("program_calls", "dual_benefit"):
+        out[key] = kw[key].assign(programme_definitions=note)
     return out

@@ -60,3 +60,49 @@ def test_page_has_the_secretome_section_only_when_the_stage_ran() -> None:
     bulk = render_report(**{k: v for k, v in INPUTS.items() if k != "secretome"})
     assert 'id="secretome"' not in bulk and "Secretome resources" not in bulk
     assert "Secreted factors" not in bulk
+
+
+def test_programme_definitions_are_stated_once_unless_built_in_human() -> None:
+    from msc_secretome.programme_definitions import definitions_note
+
+    mouse = definitions_note("builtin", "mouse", [])
+    dual = INPUTS["dual_benefit"].assign(programme_definitions=mouse)
+    calls = INPUTS["program_calls"].assign(programme_definitions=mouse)
+    view = verdict_view(dual, calls)
+    assert view["definitions"] == [mouse]
+    assert all(
+        "programme_definitions" not in {r["label"] for r in c["rows"]} for c in view["cards"]
+    )
+    page = render_report(**dict(INPUTS, dual_benefit=dual, program_calls=calls))
+    verdict = page[page.index('<section id="verdict"') : page.index('<section id="qc"')]
+    assert verdict.count(mouse) == 1 and 'id="programme-definitions"' in verdict
+    human = definitions_note("builtin", "human", [])
+    assert verdict_view(dual.assign(programme_definitions=human))["definitions"] == []
+    no_column = INPUTS["dual_benefit"].drop(columns="programme_definitions")
+    assert verdict_view(no_column, calls)["definitions"] == [mouse]  # from the calls
+
+
+def test_libraries_table_explains_a_targeted_panel_and_shows_organism() -> None:
+    from msc_secretome.report.methods import libraries_view
+
+    libraries = INPUTS["libraries"].assign(
+        data_coverage=[0.95, 0.9, 0.8],
+        coverage_verdict=["targeted_panel", "ok", "ok"],
+        organism="human",
+        mapped_from="",
+        ortholog_mapping_rate=float("nan"),
+    )
+    view = libraries_view(libraries)
+    assert view["table"]["columns"] == [
+        "library", "kind", "organism", "path", "sha256", "n_sets", "n_genes", "genes_in_data",
+        "coverage", "data_coverage", "coverage_verdict",
+    ]  # fmt: skip
+    assert view["mapped"] is False
+    assert view["panel_notes"] == [
+        "programs: only 100.0% of the library's genes are in the data, but 95.0% of the data's "
+        "genes are in the library and the data has fewer genes than the library: read as a "
+        "targeted or pre-filtered count matrix, not a wrong identifier type."
+    ]
+    page = render_report(**dict(INPUTS, libraries=libraries))
+    assert 'id="targeted-panel"' in page
+    assert 'id="targeted-panel"' not in render_report(**INPUTS)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..programme_definitions import definitions_note
 from .constants import THERAPY_NONE_LABEL, VERDICT_LABEL, VERDICT_WORDS
 from .formatting import _is_missing, _split_list, fmt_value, slugify
 
@@ -36,7 +37,16 @@ CONTRASTS = (
 )
 EVIDENCE = (("cancer_evidence", "evidence (cancer)"), ("normal_evidence", "evidence (normal)"))
 #: Columns a card shows in its head or not at all (everything else is a row of the card).
-HEADLINE = ("therapy", "verdict", "explanation", "risk_flags", *RULE_COLUMNS)
+HEADLINE = (
+    "therapy",
+    "verdict",
+    "explanation",
+    "risk_flags",
+    "programme_definitions",
+    *RULE_COLUMNS,
+)
+#: The ``programme_definitions`` note of the built-in human catalogue (not shown: the default).
+BUILTIN_DEFINITIONS = definitions_note("builtin", "human", [])
 _PROGRAMME_NAME = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
 
 
@@ -113,6 +123,16 @@ def factor_chains(
     return out
 
 
+def programme_definitions(*tables: pd.DataFrame | None) -> list[str]:
+    """The run's ``programme_definitions`` notes (first table that has the column), unless
+    they are the built-in human catalogue's: what the verdict section states once."""
+    for table in tables:
+        if table is not None and "programme_definitions" in table.columns:
+            notes = [str(n) for n in dict.fromkeys(table["programme_definitions"])]
+            return [n for n in notes if not _is_missing(n) and n != BUILTIN_DEFINITIONS]
+    return []
+
+
 def _card(
     i: int, row: Mapping[str, Any], program_calls, none_level, verdict_factors=None
 ) -> dict[str, Any]:
@@ -173,8 +193,15 @@ def verdict_view(
     (``results/secretome/verdict_factors.tsv``, secretome runs) gives each card the ranked
     factor chains of its contrasts.
     """
+    definitions = programme_definitions(dual_benefit, program_calls)
     if dual_benefit is None or dual_benefit.empty:
-        return {"empty": True, "rule": None, "chips": [], "cards": []}
+        return {
+            "empty": True,
+            "rule": None,
+            "chips": [],
+            "cards": [],
+            "definitions": definitions,
+        }
     rows = dual_benefit.to_dict("records")
     rule = None
     for column in RULE_COLUMNS:
@@ -192,4 +219,10 @@ def verdict_view(
         for r in rows
     ]
     cards = [_card(i, r, program_calls, none_level, verdict_factors) for i, r in enumerate(rows)]
-    return {"empty": False, "rule": rule, "chips": chips, "cards": cards}
+    return {
+        "empty": False,
+        "rule": rule,
+        "chips": chips,
+        "cards": cards,
+        "definitions": definitions,
+    }
