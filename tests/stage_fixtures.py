@@ -89,6 +89,59 @@ def secretome_tables(names: list[str], samples: pd.DataFrame, seed: int = 11) ->
     }
 
 
+def validation_tables(samples: pd.DataFrame, seed: int = 12) -> dict[str, pd.DataFrame]:
+    """``validation_summary`` and ``count_summary_rows`` as ``validate_inputs`` writes them for
+    STAR files (one spreadsheet-date warning)."""
+    rng = np.random.default_rng(seed)
+    n = len(samples)
+    summary_rows = {
+        name: rng.integers(low, high, n)
+        for name, low, high in (
+            ("N_unmapped", 400_000, 900_000),
+            ("N_multimapping", 800_000, 1_600_000),
+            ("N_noFeature", 200_000, 500_000),
+            ("N_ambiguous", 50_000, 90_000),
+        )
+    }
+    in_genes = rng.integers(18_000_000, 24_000_000, n)
+    in_summary = sum(summary_rows.values())
+    counts = pd.DataFrame(
+        {
+            "sample": samples["sample"].to_numpy(),
+            "reads_in_genes": in_genes,
+            "reads_in_summary_rows": in_summary,
+            "fraction_in_summary_rows": np.round(in_summary / (in_genes + in_summary), 6),
+            **summary_rows,
+        }
+    )
+    methods = (
+        "Counts were read from STAR ReadsPerGene.out.tab files (reverse-stranded column); "
+        "its summary rows (N_unmapped, N_multimapping, N_noFeature, N_ambiguous) were not "
+        "analysed as genes"
+    )
+    summary = pd.DataFrame(
+        [
+            ("counts_format", "ok", "star"),
+            ("methods", "ok", methods),
+            ("layout", "note", "strand column inferred: reverse (column 4)"),
+            ("n_genes", "ok", "80 genes"),
+            ("excel_dates", "warning", "2 gene ids look like spreadsheet dates (1-Sep, 2-Mar)"),
+        ],
+        columns=["check", "status", "detail"],
+    )
+    return {"validation_summary": summary, "count_summary_rows": counts}
+
+
+def dropped_cells(cell_qc: pd.DataFrame) -> pd.DataFrame:
+    """``dropped_cells.tsv.gz`` rows: a QC failure and an unannotated cell per sample."""
+    rows = []
+    for sample in cell_qc["sample"]:
+        rows.append((f"{sample}_bad1", sample, "cancer", "failed QC: 150 genes < 200"))
+        rows.append((f"{sample}_bad2", sample, "normal", "failed QC: 250 counts < 300"))
+        rows.append((f"{sample}_x", sample, "", "no row in the cell annotation table"))
+    return pd.DataFrame(rows, columns=["barcode", "sample", "cell_type", "reason"])
+
+
 def with_stages(kw: dict[str, Any]) -> dict[str, Any]:
     """``kw`` (``make_report_inputs``) with the later stages' tables added."""
     out = dict(kw)
@@ -105,4 +158,9 @@ def with_stages(kw: dict[str, Any]) -> dict[str, Any]:
     note = definitions_note("builtin", "human", [])
     for key in ("program_calls", "dual_benefit"):
         out[key] = kw[key].assign(programme_definitions=note)
+    out.update(validation_tables(kw["samples"]))
+    if kw.get("single_cell"):
+        single_cell = dict(kw["single_cell"])
+        single_cell["dropped_cells"] = dropped_cells(single_cell["cell_qc"])
+        out["single_cell"] = single_cell
     return out

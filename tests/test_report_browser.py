@@ -267,10 +267,11 @@ def test_single_cell_report_in_browser(tmp_path: Path) -> None:
     if reason:
         pytest.skip(reason)
     from report_fixtures import SCORED_PROGRAM, make_single_cell_report_inputs
+    from stage_fixtures import with_stages
 
     from msc_secretome.report import render_report, write_report
 
-    kw = make_single_cell_report_inputs()
+    kw = with_stages(make_single_cell_report_inputs())
     html_path = write_report(render_report(**kw), tmp_path / "index.html")
     shot = Path(os.environ.get("REPORT_SCREENSHOT") or tmp_path / "report.png")
     res = check_report_in_browser(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from report_fixtures import make_report_inputs
-from stage_fixtures import secretome_tables
+from stage_fixtures import secretome_tables, validation_tables
 
 from msc_secretome.catalogue import write_gmt
 from msc_secretome.outliers import OUTLIER_COLUMNS
@@ -31,6 +31,9 @@ def _write_run(tmp_path) -> tuple[SimpleNamespace, SimpleNamespace, dict]:
     path["libraries"] = tmp_path / "libraries.tsv"
     libraries = kw["libraries"].assign(path=str(tmp_path / "lib.gmt"))
     write_tsv(libraries, path["libraries"])
+    for key, table in validation_tables(kw["samples"]).items():
+        path[key] = tmp_path / f"{key}.tsv"
+        write_tsv(table, path[key])
     path["sample_scores"] = tmp_path / "sample_scores.tsv"
     write_tsv(kw["sample_scores"], path["sample_scores"])
     path["gene_mapping"] = tmp_path / "gene_mapping.tsv"
@@ -75,7 +78,10 @@ def test_inputs_are_read_once_with_relative_paths(tmp_path, monkeypatch) -> None
     assert loaded.methods["inputs"][0]["path"] == "resources/example/counts.tsv.gz"
     assert set(loaded.libraries["path"]) == {"lib.gmt"}
     assert loaded.methods["models"][0]["subset"] == "cell_type=cancer"
+    assert loaded.validation_summary["status"].tolist()[-1] == "warning"
+    assert loaded.count_summary_rows.columns[4] == "N_unmapped"
     page = render_report(**loaded.as_kwargs())
+    assert 'id="input-warnings"' in page and 'id="fig-summary-rows"' in page
     assert 'id="example-banner"' in page and str(tmp_path) not in page
 
 

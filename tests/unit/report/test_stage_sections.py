@@ -3,6 +3,7 @@ inputs (#14). View models are compared as dicts; the page is checked for what it
 
 from __future__ import annotations
 
+import pytest
 from report_fixtures import make_report_inputs
 from stage_fixtures import with_stages
 
@@ -106,3 +107,63 @@ def test_libraries_table_explains_a_targeted_panel_and_shows_organism() -> None:
     page = render_report(**dict(INPUTS, libraries=libraries))
     assert 'id="targeted-panel"' in page
     assert 'id="targeted-panel"' not in render_report(**INPUTS)
+
+
+def test_input_checks_views_state_what_the_validation_saw() -> None:
+    from msc_secretome.report.input_checks import summary_rows_view, validation_view
+
+    view = validation_view(INPUTS["validation_summary"])
+    assert view["warnings"] == [
+        {"check": "excel_dates", "detail": "2 gene ids look like spreadsheet dates (1-Sep, 2-Mar)"}
+    ]
+    assert view["notes"] == [
+        {"check": "layout", "detail": "strand column inferred: reverse (column 4)"}
+    ]
+    assert view["format"] == "star" and view["methods"].startswith("Counts were read from STAR")
+    assert [r[0]["text"] for r in view["table"]["rows"]] == [
+        "counts_format", "layout", "n_genes", "excel_dates"
+    ]  # fmt: skip
+    rows = summary_rows_view(INPUTS["count_summary_rows"])
+    assert rows["names"] == ["N_unmapped", "N_multimapping", "N_noFeature", "N_ambiguous"]
+    traces = rows["figure"]["spec"]["data"]
+    assert [t["name"] for t in traces] == rows["names"]
+    first = INPUTS["count_summary_rows"].iloc[0]
+    total = first["reads_in_genes"] + first["reads_in_summary_rows"]
+    assert sum(t["y"][0] for t in traces) == pytest.approx(first["fraction_in_summary_rows"], 1e-3)
+    assert traces[0]["y"][0] == pytest.approx(first["N_unmapped"] / total, 1e-3)
+    plain = INPUTS["count_summary_rows"].iloc[:, :4].assign(reads_in_summary_rows=0)
+    assert summary_rows_view(plain) is None  # a plain matrix has no summary rows
+    assert validation_view(None) is None
+
+
+def test_qc_and_methods_show_the_input_checks() -> None:
+    page = render_report(**INPUTS)
+    qc = page[page.index('<section id="qc"') :]
+    qc = qc[: qc.index("</section>")]
+    assert qc.index('id="input-warnings"') < qc.index("<h3>Samples")
+    assert "spreadsheet dates (1-Sep, 2-Mar)" in qc and "<code>star</code>" in qc
+    assert 'id="fig-summary-rows"' in qc and 'id="table-summary-rows"' in qc
+    methods = page[page.index('<section id="methods"') :]
+    assert '<p id="counts-methods">Counts were read from STAR' in methods
+    ok = INPUTS["validation_summary"].iloc[:4]
+    assert 'id="input-warnings"' not in render_report(**dict(INPUTS, validation_summary=ok))
+
+
+def test_single_cell_section_counts_dropped_cells_per_reason() -> None:
+    from report_fixtures import make_single_cell_report_inputs
+
+    from msc_secretome.report.input_checks import dropped_cells_view
+
+    kw = with_stages(make_single_cell_report_inputs(n_contrasts=2))
+    dropped = kw["single_cell"]["dropped_cells"]
+    view = dropped_cells_view(dropped)
+    n_samples = dropped["sample"].nunique()
+    assert view["n"] == 3 * n_samples
+    assert [[c["text"] for c in r] for r in view["table"]["rows"]] == [
+        ["failed QC", str(2 * n_samples), str(n_samples), "cancer, normal"],
+        ["no row in the cell annotation table", str(n_samples), str(n_samples), ""],
+    ]
+    assert dropped_cells_view(dropped.iloc[0:0]) == {"n": 0, "table": None}
+    page = render_report(**kw)
+    assert 'id="table-dropped-cells"' in page
+    assert page.index('id="cells-dropped"') > page.index('<section id="single-cells"')

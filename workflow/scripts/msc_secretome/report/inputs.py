@@ -51,6 +51,8 @@ class ReportInputs:
     program_calls: pd.DataFrame
     dual_benefit: pd.DataFrame
     libraries: pd.DataFrame
+    validation_summary: pd.DataFrame
+    count_summary_rows: pd.DataFrame
     sample_scores: pd.DataFrame
     gene_mapping: pd.DataFrame
     programme_gene_sets: dict[str, list[str]]
@@ -66,7 +68,7 @@ class ReportInputs:
 def _single_cell(paths: list[str], samples: pd.DataFrame) -> dict[str, pd.DataFrame] | None:
     if not paths:
         return None
-    cells_path, qc_path, dropped_path = paths
+    cells_path, qc_path, dropped_path, dropped_cells_path = paths
     ids = dict.fromkeys(["cell", "sample", "original_sample", "cell_type"], str)
     # sample-sheet factors are text too (a batch "1" stays a level, not a number)
     factors = {c: str for c in samples.columns if c != "n_cells"}
@@ -74,6 +76,7 @@ def _single_cell(paths: list[str], samples: pd.DataFrame) -> dict[str, pd.DataFr
         "cells": read_tsv(cells_path, dtype=ids | factors),
         "cell_qc": read_tsv(qc_path, dtype={"sample": str}),
         "dropped": read_optional_tsv(dropped_path, dtype=ids),
+        "dropped_cells": read_optional_tsv(dropped_cells_path, dtype=str),
     }
 
 
@@ -143,6 +146,8 @@ def load_inputs(inputs: Any, params: Any) -> ReportInputs:
         program_calls=read_tsv(inputs.calls),
         dual_benefit=read_tsv(inputs.dual_benefit),
         libraries=libraries,
+        validation_summary=read_tsv(inputs.validation_summary, dtype=str),
+        count_summary_rows=read_tsv(inputs.count_summary_rows, dtype={"sample": str}),
         sample_scores=read_optional_tsv(inputs.sample_scores, dtype={"sample": str}),
         gene_mapping=read_optional_tsv(inputs.gene_mapping, dtype=str),
         programme_gene_sets=read_gmt(inputs.programs_gmt),

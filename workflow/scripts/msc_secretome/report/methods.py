@@ -197,13 +197,15 @@ def methods_view(
     libraries: pd.DataFrame | None,
     gene_mapping: pd.DataFrame | None = None,
     secretome: Mapping[str, Any] | None = None,
+    counts_methods: str | None = None,
 ) -> dict[str, Any]:
     """The Methods section's view model (``templates/methods.html.j2``).
 
     ``methods``: the run facts (``msc_secretome.report.inputs.run_facts``: config, versions,
     inputs, models, workflow_version, date); the tables as the workflow wrote them.
     ``secretome``: the table view of the secretome stage's resources, versions and SHA-256
-    (:func:`msc_secretome.report.secretome.secretome_methods_table`) or None.
+    (:func:`msc_secretome.report.secretome.secretome_methods_table`) or None;
+    ``counts_methods``: the validation's methods sentence on how the counts were read.
     Every table entry is a table view or None when there is nothing to show.
     """
     methods = methods or {}
@@ -253,6 +255,7 @@ def methods_view(
     view["gene_ids"] = _gene_mapping_view(gene_mapping)
     view["libraries"] = libraries_view(libraries)
     view["secretome"] = secretome
+    view["counts_methods"] = counts_methods
     versions = methods.get("versions") or {}
     if versions:
         view["versions"] = table_view(

@@ -26,6 +26,7 @@ from .constants import DEFAULT_TITLE, EXAMPLE_BANNER, PLOTLY_CONFIG, TSV_LINK_NO
 from .contrasts import contrast_view
 from .enrichment_tables import enrichment_view
 from .formatting import _is_missing, _num, contrast_ids
+from .input_checks import summary_rows_view, validation_view
 from .methods import methods_view
 from .programmes import programmes_view
 from .qc import qc_view
@@ -89,6 +90,8 @@ def render_report(
     single_cell: Mapping[str, pd.DataFrame | None] | None = None,
     outliers: pd.DataFrame | None = None,
     secretome: Mapping[str, pd.DataFrame | None] | None = None,
+    validation_summary: pd.DataFrame | None = None,
+    count_summary_rows: pd.DataFrame | None = None,
 ) -> str:
     """The whole report as one self-contained HTML string (see the module docstring).
 
@@ -106,7 +109,9 @@ def render_report(
     ``secretome`` (runs with ``secretome.enabled``): the stage's tables ``links``
     (``ligand_links.tsv``), ``activity``, ``sample_scores``, ``verdict_factors`` and
     ``methods``; it adds the "Secretome" section, the factor chains on the verdict cards and
-    the stage's resources in Methods."""
+    the stage's resources in Methods. ``validation_summary`` and ``count_summary_rows``
+    (``results/validated/``): input warnings and summary-row reads in QC, the counts' methods
+    sentence in Methods."""
     de = dict(de or {})
     enrichment = dict(enrichment or {})
     methods = dict(methods or {})
@@ -143,6 +148,7 @@ def render_report(
     )
 
     secretome = dict(secretome) if secretome is not None else {}
+    validation = validation_view(validation_summary)
     contrast_views = []
     for name in order:
         running = None
@@ -178,7 +184,16 @@ def render_report(
             "qc",
             "Design & QC",
             "qc.html.j2",
-            qc_view(samples, library_sizes, pca, pca_variance, distances, outliers),
+            qc_view(
+                samples,
+                library_sizes,
+                pca,
+                pca_variance,
+                distances,
+                outliers,
+                validation,
+                summary_rows_view(count_summary_rows),
+            ),
         ),
     ]
     if single_cell is not None:  # single-cell runs only
@@ -237,6 +252,7 @@ def render_report(
                 libraries,
                 gene_mapping,
                 secretome_methods_table(secretome.get("methods")),
+                validation["methods"] if validation else None,
             ),
         ),
     ]
