@@ -137,6 +137,10 @@ def check_report_in_browser(
                     )
                 )
             )
+            sankey = page.locator("#fig-secretome-1")
+            result["sankey_rendered"] = (
+                sankey.locator("g.sankey-node").count() > 0 if sankey.count() else None
+            )
             result["plots_total"] = page.locator("div.plot[data-fig]").count()
             result["plots_rendered"] = page.locator("div.plot.js-plotly-plot").count()
 
@@ -225,10 +229,13 @@ def test_report_in_browser(tmp_path: Path) -> None:
     if reason:
         pytest.skip(reason)
     from report_fixtures import make_report_inputs
+    from stage_fixtures import with_stages
 
     from msc_secretome.report import render_report, write_report
 
-    html_path = write_report(render_report(**make_report_inputs()), tmp_path / "index.html")
+    html_path = write_report(
+        render_report(**with_stages(make_report_inputs())), tmp_path / "index.html"
+    )
     shot = Path(os.environ.get("REPORT_SCREENSHOT") or tmp_path / "report.png")
     res = check_report_in_browser(html_path, shot)
 
@@ -245,6 +252,7 @@ def test_report_in_browser(tmp_path: Path) -> None:
     assert res["running_panels"] >= 2, res["running_panels"]  # small multiples drawn
     assert res["plots_rendered"] == res["plots_total"] > 0
     assert res["umap_rendered"] is None  # bulk: no single-cell section
+    assert res["sankey_rendered"] is True  # the secretome section's ligand chains
     assert not any("share" in (t or "").lower() for t in res["modebar_titles"]), res[
         "modebar_titles"
     ]
@@ -259,10 +267,11 @@ def test_single_cell_report_in_browser(tmp_path: Path) -> None:
     if reason:
         pytest.skip(reason)
     from report_fixtures import SCORED_PROGRAM, make_single_cell_report_inputs
+    from stage_fixtures import with_stages
 
     from msc_secretome.report import render_report, write_report
 
-    kw = make_single_cell_report_inputs()
+    kw = with_stages(make_single_cell_report_inputs())
     html_path = write_report(render_report(**kw), tmp_path / "index.html")
     shot = Path(os.environ.get("REPORT_SCREENSHOT") or tmp_path / "report.png")
     res = check_report_in_browser(

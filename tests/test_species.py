@@ -173,7 +173,8 @@ def test_species_simulator_is_seeded_and_uses_the_organisms_ids():
 
 
 def test_report_libraries_table_shows_the_mapping_rate_only_when_mapped():
-    from msc_secretome.report import _libraries_table
+    from msc_secretome.report.methods import libraries_view
+    from msc_secretome.report.templating import environment
 
     libraries = pd.DataFrame(
         {
@@ -185,10 +186,19 @@ def test_report_libraries_table_shows_the_mapping_rate_only_when_mapped():
             "ortholog_mapping_rate": [0.8946, np.nan],
         }
     )
-    html = _libraries_table(libraries)
-    assert "ortholog_mapping_rate" in html and "89.5%" in html
+    view = libraries_view(libraries)
+    columns = view["table"]["columns"]
+    assert columns == ["library", "kind", "organism", "coverage", "mapped_from",
+                       "ortholog_mapping_rate"]  # fmt: skip
+    assert [[c["text"] for c in r] for r in view["table"]["rows"]] == [
+        ["programs", "catalogue", "mouse", "90.0%", "human", "89.5%"],
+        ["extra", "gmt", "mouse", "50.0%", "", ""],
+    ]
+    html = str(environment().get_template("macros.html.j2").module.table(view["table"]))
+    assert '<th title="sort">ortholog_mapping_rate</th>' in html and "89.5%" in html
     human = libraries.assign(organism="human", mapped_from="", ortholog_mapping_rate=np.nan)
-    assert "ortholog_mapping_rate" not in _libraries_table(human)
+    assert "ortholog_mapping_rate" not in libraries_view(human)["table"]["columns"]
+    assert libraries_view(human)["mapped"] is False and view["mapped"] is True
 
 
 def test_data_of_the_other_species_is_named_before_the_coverage_check():

@@ -176,6 +176,19 @@ def secretome_outputs():
     ]
 
 
+def secretome_report_inputs():
+    """The secretome tables the report shows, in the order the report reads them."""
+    if not secretome_outputs():
+        return []
+    return [
+        "results/secretome/ligand_links.tsv",
+        "results/secretome/pathway_activity.tsv",
+        "results/secretome/pathway_sample_scores.tsv",
+        "results/secretome/verdict_factors.tsv",
+        "results/secretome/methods.tsv",
+    ]
+
+
 EXAMPLE_COUNTS = "resources/example/counts.tsv.gz"
 EXAMPLE_PROTEOMICS = "resources/example/secretome_proteomics.tsv"
 

@@ -16,20 +16,26 @@ rule html_report:
         calls="results/programs/program_calls.tsv",
         dual_benefit="results/programs/dual_benefit.tsv",
         libraries="results/gene_sets/libraries.tsv",
+        validation_summary="results/validated/validation_summary.tsv",
+        count_summary_rows="results/validated/count_summary_rows.tsv",
         sample_scores="results/programs/sample_scores.tsv",
         ora=expand("results/enrichment/{contrast}.ora.tsv", contrast=CONTRASTS),
         gene_mapping="results/validated/gene_mapping.tsv",
         programs_gmt="results/gene_sets/programs.gmt",
         # single-cell runs: cells (UMAP, per-cell scores), cell QC, dropped pseudo-samples
+        # and dropped cells
         single_cell=(
             [
                 "results/single_cell/cells.tsv.gz",
                 "results/single_cell/cell_qc.tsv",
                 "results/single_cell/pseudobulk_dropped.tsv",
+                "results/single_cell/dropped_cells.tsv.gz",
             ]
             if SINGLE_CELL
             else []
         ),
+        # secretome.enabled: ligand links, pathway activity, verdict factors, resources
+        secretome=secretome_report_inputs(),
     output:
         html=report(
             "results/report/index.html",

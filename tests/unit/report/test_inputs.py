@@ -5,10 +5,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from report_fixtures import make_report_inputs
+from stage_fixtures import secretome_tables, validation_tables
 
 from msc_secretome.catalogue import write_gmt
 from msc_secretome.outliers import OUTLIER_COLUMNS
 from msc_secretome.report import ReportInputs, load_inputs, render_report
+from msc_secretome.report.inputs import SECRETOME_TABLES
 from msc_secretome.tables import write_tsv
 
 
@@ -29,6 +31,9 @@ def _write_run(tmp_path) -> tuple[SimpleNamespace, SimpleNamespace, dict]:
     path["libraries"] = tmp_path / "libraries.tsv"
     libraries = kw["libraries"].assign(path=str(tmp_path / "lib.gmt"))
     write_tsv(libraries, path["libraries"])
+    for key, table in validation_tables(kw["samples"]).items():
+        path[key] = tmp_path / f"{key}.tsv"
+        write_tsv(table, path[key])
     path["sample_scores"] = tmp_path / "sample_scores.tsv"
     write_tsv(kw["sample_scores"], path["sample_scores"])
     path["gene_mapping"] = tmp_path / "gene_mapping.tsv"
@@ -47,7 +52,7 @@ def _write_run(tmp_path) -> tuple[SimpleNamespace, SimpleNamespace, dict]:
     counts.write_bytes(b"simulated")
     inputs = SimpleNamespace(
         **{k: str(v) for k, v in path.items()}, de=de, enrichment=enrichment, ora=ora,
-        single_cell=[],
+        single_cell=[], secretome=[],
     )  # fmt: skip
     params = SimpleNamespace(
         contrasts=names,
@@ -73,7 +78,10 @@ def test_inputs_are_read_once_with_relative_paths(tmp_path, monkeypatch) -> None
     assert loaded.methods["inputs"][0]["path"] == "resources/example/counts.tsv.gz"
     assert set(loaded.libraries["path"]) == {"lib.gmt"}
     assert loaded.methods["models"][0]["subset"] == "cell_type=cancer"
+    assert loaded.validation_summary["status"].tolist()[-1] == "warning"
+    assert loaded.count_summary_rows.columns[4] == "N_unmapped"
     page = render_report(**loaded.as_kwargs())
+    assert 'id="input-warnings"' in page and 'id="fig-summary-rows"' in page
     assert 'id="example-banner"' in page and str(tmp_path) not in page
 
 
@@ -84,3 +92,20 @@ def test_absolute_paths_on_request(tmp_path, monkeypatch) -> None:
     loaded = load_inputs(inputs, params)
     assert loaded.methods["config"]["counts"].startswith(str(tmp_path))
     assert set(loaded.libraries["path"]) == {str(tmp_path / "lib.gmt")}
+
+
+def test_secretome_tables_are_read_when_the_stage_ran(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    inputs, params, kw = _write_run(tmp_path)
+    assert load_inputs(inputs, params).secretome is None  # disabled: no paths
+    tables = secretome_tables(list(kw["de"]), kw["samples"])
+    inputs.secretome = []
+    for name in SECRETOME_TABLES:
+        inputs.secretome.append(str(tmp_path / f"secretome_{name}.tsv"))
+        write_tsv(tables[name], inputs.secretome[-1])
+    loaded = load_inputs(inputs, params).secretome
+    assert list(loaded) == list(SECRETOME_TABLES)
+    assert loaded["links"]["chain"].fillna("").tolist() == tables["links"]["chain"].tolist()
+    assert loaded["verdict_factors"]["rank"].tolist() == [1, 2, 1]  # two contrasts
+    assert loaded["sample_scores"]["sample"].tolist() == kw["samples"]["sample"].tolist()
+    assert loaded["methods"]["key"].iloc[0] == "ligand_receptor_resource"

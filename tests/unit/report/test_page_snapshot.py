@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from report_fixtures import make_report_inputs
+from stage_fixtures import with_stages
 
 from msc_secretome.report import render_report
 from msc_secretome.report.page import _plotly_js
@@ -18,7 +19,7 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "small_report.html"
 
 
 def _small_page(**methods_extra) -> str:
-    kw = make_report_inputs(n_genes=80, n_contrasts=2)
+    kw = with_stages(make_report_inputs(n_genes=80, n_contrasts=2))
     kw["methods"] = dict(kw["methods"], date="2026-01-01 00:00 UTC", **methods_extra)
     return render_report(**kw).replace(_plotly_js(), "/* plotly.js inlined here */")
 

@@ -74,7 +74,9 @@ def test_potentiation_in_words() -> None:
 
 
 def test_empty_table_and_segments() -> None:
-    assert verdict_view(pd.DataFrame()) == {"empty": True, "rule": None, "chips": [], "cards": []}
+    assert verdict_view(pd.DataFrame()) == {
+        "empty": True, "rule": None, "chips": [], "cards": [], "definitions": []
+    }  # fmt: skip
     assert programme_segments("a CYT_X b") == [
         {"text": "a ", "programme": False},
         {"text": "CYT_X", "programme": True},

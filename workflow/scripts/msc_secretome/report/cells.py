@@ -16,6 +16,7 @@ from .cell_scores import cell_score_figure
 from .constants import CELL_COUNT_COLOURSCALE
 from .figures import _annotated_heatmap, _axis, figure_view
 from .formatting import _is_missing, _num, _plural, esc, fmt_value, sig4, table_view
+from .input_checks import dropped_cells_view
 
 
 def _single_cell_settings(config: Any) -> dict[str, Any]:
@@ -236,7 +237,8 @@ def single_cell_view(
 ) -> dict[str, Any]:
     """The single-cell section's view model (``templates/single_cell.html.j2``).
 
-    ``single_cell``: ``cells`` (one row per scored cell), ``cell_qc`` and ``dropped``;
+    ``single_cell``: ``cells`` (one row per scored cell), ``cell_qc``, ``dropped`` (pseudo-
+    samples) and optionally ``dropped_cells`` (``dropped_cells.tsv.gz``, one row per cell);
     ``samples``: the pseudobulk sheet; ``config``: the run's config (single_cell settings).
     """
     cells = single_cell.get("cells")
@@ -250,6 +252,7 @@ def single_cell_view(
         "n_dropped": 0 if dropped is None else len(dropped),
         "cell_qc": _cell_qc_view(cell_qc, settings),
         "dropped": _dropped_view(dropped, settings),
+        "dropped_cells": dropped_cells_view(single_cell.get("dropped_cells")),
         "kept_figure": None,
         "pseudo_figure": None,
     }

@@ -51,10 +51,13 @@ class ReportInputs:
     program_calls: pd.DataFrame
     dual_benefit: pd.DataFrame
     libraries: pd.DataFrame
+    validation_summary: pd.DataFrame
+    count_summary_rows: pd.DataFrame
     sample_scores: pd.DataFrame
     gene_mapping: pd.DataFrame
     programme_gene_sets: dict[str, list[str]]
     single_cell: dict[str, pd.DataFrame] | None
+    secretome: dict[str, pd.DataFrame] | None
     methods: dict[str, Any]
 
     def as_kwargs(self) -> dict[str, Any]:
@@ -65,7 +68,7 @@ class ReportInputs:
 def _single_cell(paths: list[str], samples: pd.DataFrame) -> dict[str, pd.DataFrame] | None:
     if not paths:
         return None
-    cells_path, qc_path, dropped_path = paths
+    cells_path, qc_path, dropped_path, dropped_cells_path = paths
     ids = dict.fromkeys(["cell", "sample", "original_sample", "cell_type"], str)
     # sample-sheet factors are text too (a batch "1" stays a level, not a number)
     factors = {c: str for c in samples.columns if c != "n_cells"}
@@ -73,6 +76,25 @@ def _single_cell(paths: list[str], samples: pd.DataFrame) -> dict[str, pd.DataFr
         "cells": read_tsv(cells_path, dtype=ids | factors),
         "cell_qc": read_tsv(qc_path, dtype={"sample": str}),
         "dropped": read_optional_tsv(dropped_path, dtype=ids),
+        "dropped_cells": read_optional_tsv(dropped_cells_path, dtype=str),
+    }
+
+
+#: The secretome stage's tables the report reads, in the order of the rule's ``secretome``
+#: input (``secretome_report_inputs()`` in ``workflow/rules/common.smk``).
+SECRETOME_TABLES = ("links", "activity", "sample_scores", "verdict_factors", "methods")
+
+
+def _secretome(paths: list[str]) -> dict[str, pd.DataFrame] | None:
+    """The secretome tables (None when the stage is disabled: the rule gives no paths)."""
+    if not paths:
+        return None
+    if len(paths) != len(SECRETOME_TABLES):
+        raise ValueError(f"secretome inputs: {len(paths)} paths, not {len(SECRETOME_TABLES)}")
+    text = dict.fromkeys(["contrast", "side", "therapy", "role", "sample"], str)
+    return {
+        name: read_optional_tsv(path, dtype=text)
+        for name, path in zip(SECRETOME_TABLES, paths, strict=True)
     }
 
 
@@ -124,9 +146,12 @@ def load_inputs(inputs: Any, params: Any) -> ReportInputs:
         program_calls=read_tsv(inputs.calls),
         dual_benefit=read_tsv(inputs.dual_benefit),
         libraries=libraries,
+        validation_summary=read_tsv(inputs.validation_summary, dtype=str),
+        count_summary_rows=read_tsv(inputs.count_summary_rows, dtype={"sample": str}),
         sample_scores=read_optional_tsv(inputs.sample_scores, dtype={"sample": str}),
         gene_mapping=read_optional_tsv(inputs.gene_mapping, dtype=str),
         programme_gene_sets=read_gmt(inputs.programs_gmt),
         single_cell=_single_cell(list(inputs.single_cell), samples),
+        secretome=_secretome(list(inputs.secretome)),
         methods=run_facts(params),
     )

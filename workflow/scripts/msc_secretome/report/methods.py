@@ -89,37 +89,91 @@ def _gene_mapping_view(gene_mapping: pd.DataFrame | None) -> dict[str, Any] | No
     return {"summary": summary, "table": table}
 
 
-def _libraries_view(libraries: pd.DataFrame | None) -> dict[str, Any] | None:
-    """The gene-set libraries table (paths as the run shows them) and whether it has coverage."""
+#: Columns of ``results/gene_sets/libraries.tsv`` in the order the table shows them; the
+#: orthologue columns only when a library was mapped from another species.
+LIBRARY_COLUMNS = (
+    "library",
+    "kind",
+    "organism",
+    "path",
+    "sha256",
+    "n_sets",
+    "n_genes",
+    "genes_in_data",
+    "coverage",
+    "data_coverage",
+    "coverage_verdict",
+)
+ORTHOLOGUE_COLUMNS = ("mapped_from", "ortholog_mapping_rate")
+PERCENT_COLUMNS = ("coverage", "data_coverage", "ortholog_mapping_rate")
+COUNT_COLUMNS = ("n_sets", "n_genes", "genes_in_data")
+
+
+def _percent(value: Any) -> str:
+    x = _num(value)
+    return f"{100 * x:.1f}%" if x is not None and math.isfinite(x) else "NA"
+
+
+def _targeted_panel_notes(libraries: pd.DataFrame) -> list[str]:
+    """One sentence per library whose coverage verdict is ``targeted_panel``."""
+    if "coverage_verdict" not in libraries.columns:
+        return []
+    notes = []
+    for r in libraries.to_dict("records"):
+        if str(r.get("coverage_verdict")) != "targeted_panel":
+            continue
+        notes.append(
+            f"{r.get('library')}: only {_percent(r.get('coverage'))} of the library's genes are "
+            f"in the data, but {_percent(r.get('data_coverage'))} of the data's genes are in the "
+            "library and the data has fewer genes than the library: read as a targeted or "
+            "pre-filtered count matrix, not a wrong identifier type."
+        )
+    return notes
+
+
+def libraries_view(libraries: pd.DataFrame | None) -> dict[str, Any] | None:
+    """The gene-set libraries block of Methods (None without a table).
+
+    Parameters
+    ----------
+    libraries : ``results/gene_sets/libraries.tsv`` (one row per library; paths as the run
+        shows them)
+
+    Returns
+    -------
+    dict
+        ``{"table": table view, "coverage_note": bool, "mapped": bool, "panel_notes": [str]}``:
+        the orthologue columns (``mapped_from``, ``ortholog_mapping_rate``) are shown only when
+        a library was mapped from another species (``mapped`` true); ``panel_notes`` explain each
+        ``targeted_panel`` coverage verdict.
+    """
     if libraries is None or libraries.empty:
         return None
-    wanted = (
-        "library",
-        "kind",
-        "path",
-        "sha256",
-        "n_sets",
-        "n_genes",
-        "genes_in_data",
-        "coverage",
+    mapped = "mapped_from" in libraries.columns and any(
+        not _is_missing(v) for v in libraries["mapped_from"]
     )
+    wanted = LIBRARY_COLUMNS + (ORTHOLOGUE_COLUMNS if mapped else ())
     cols = [c for c in wanted if c in libraries.columns]
     rows = []
     for r in libraries.to_dict("records"):
         row = []
         for c in cols:
             v = r.get(c)
-            if c == "coverage":
-                x = _num(v)
-                row.append(f"{100 * x:.1f}%" if x is not None and math.isfinite(x) else "NA")
-            elif c in ("n_sets", "n_genes", "genes_in_data"):
+            if c in PERCENT_COLUMNS:
+                row.append("" if c == "ortholog_mapping_rate" and _is_missing(v) else _percent(v))
+            elif c in COUNT_COLUMNS:
                 x = _num(v)
                 row.append(float("nan") if x is None else x)
             else:
                 row.append("" if _is_missing(v) else str(v))
         rows.append(row)
     table = table_view("table-libraries", cols, rows, searchable=False, css_class="compact")
-    return {"coverage_note": "coverage" in cols, "table": table}
+    return {
+        "coverage_note": "coverage" in cols,
+        "mapped": mapped,
+        "panel_notes": _targeted_panel_notes(libraries),
+        "table": table,
+    }
 
 
 CONTRAST_COLUMNS = (  # shown when present (``test``: the DE test, once the summary has it)
@@ -142,11 +196,16 @@ def methods_view(
     contrasts: pd.DataFrame | None,
     libraries: pd.DataFrame | None,
     gene_mapping: pd.DataFrame | None = None,
+    secretome: Mapping[str, Any] | None = None,
+    counts_methods: str | None = None,
 ) -> dict[str, Any]:
     """The Methods section's view model (``templates/methods.html.j2``).
 
     ``methods``: the run facts (``msc_secretome.report.inputs.run_facts``: config, versions,
     inputs, models, workflow_version, date); the tables as the workflow wrote them.
+    ``secretome``: the table view of the secretome stage's resources, versions and SHA-256
+    (:func:`msc_secretome.report.secretome.secretome_methods_table`) or None;
+    ``counts_methods``: the validation's methods sentence on how the counts were read.
     Every table entry is a table view or None when there is nothing to show.
     """
     methods = methods or {}
@@ -194,7 +253,9 @@ def methods_view(
         )
     view["config_text"] = _config_text(config)
     view["gene_ids"] = _gene_mapping_view(gene_mapping)
-    view["libraries"] = _libraries_view(libraries)
+    view["libraries"] = libraries_view(libraries)
+    view["secretome"] = secretome
+    view["counts_methods"] = counts_methods
     versions = methods.get("versions") or {}
     if versions:
         view["versions"] = table_view(

@@ -26,12 +26,17 @@ from .constants import DEFAULT_TITLE, EXAMPLE_BANNER, PLOTLY_CONFIG, TSV_LINK_NO
 from .contrasts import contrast_view
 from .enrichment_tables import enrichment_view
 from .formatting import _is_missing, _num, contrast_ids
+from .input_checks import summary_rows_view, validation_view
 from .methods import methods_view
 from .programmes import programmes_view
 from .qc import qc_view
 from .running_score import running_view
+from .secretome import secretome_methods_table, secretome_view
 from .templating import render, static_text
 from .verdict import verdict_view
+
+#: A ligand table without rows (a stage that linked no ligand still shows its section).
+_NO_LINKS = pd.DataFrame(columns=["contrast", "side", "therapy", "role", "rank", "status"])
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,9 @@ def render_report(
     programme_gene_sets: Mapping[str, Sequence[str]] | None = None,
     single_cell: Mapping[str, pd.DataFrame | None] | None = None,
     outliers: pd.DataFrame | None = None,
+    secretome: Mapping[str, pd.DataFrame | None] | None = None,
+    validation_summary: pd.DataFrame | None = None,
+    count_summary_rows: pd.DataFrame | None = None,
 ) -> str:
     """The whole report as one self-contained HTML string (see the module docstring).
 
@@ -97,7 +105,13 @@ def render_report(
     programme --, ``cell_qc`` and ``dropped``; ``samples`` is then the pseudobulk sheet with
     ``original_sample``, ``cell_type`` and ``n_cells``), which adds the "Single cells"
     section. ``outliers`` is ``results/qc/outliers.tsv`` (:mod:`msc_secretome.outliers`); when
-    it is not given, the same module calls them from ``library_sizes`` and ``pca``."""
+    it is not given, the same module calls them from ``library_sizes`` and ``pca``.
+    ``secretome`` (runs with ``secretome.enabled``): the stage's tables ``links``
+    (``ligand_links.tsv``), ``activity``, ``sample_scores``, ``verdict_factors`` and
+    ``methods``; it adds the "Secretome" section, the factor chains on the verdict cards and
+    the stage's resources in Methods. ``validation_summary`` and ``count_summary_rows``
+    (``results/validated/``): input warnings and summary-row reads in QC, the counts' methods
+    sentence in Methods."""
     de = dict(de or {})
     enrichment = dict(enrichment or {})
     methods = dict(methods or {})
@@ -133,6 +147,8 @@ def render_report(
         else None
     )
 
+    secretome = dict(secretome) if secretome is not None else {}
+    validation = validation_view(validation_summary)
     contrast_views = []
     for name in order:
         running = None
@@ -162,13 +178,22 @@ def render_report(
             "verdict",
             "Verdict",
             "verdict.html.j2",
-            verdict_view(dual_benefit, program_calls, none_level),
+            verdict_view(dual_benefit, program_calls, none_level, secretome.get("verdict_factors")),
         ),
         Section(
             "qc",
             "Design & QC",
             "qc.html.j2",
-            qc_view(samples, library_sizes, pca, pca_variance, distances, outliers),
+            qc_view(
+                samples,
+                library_sizes,
+                pca,
+                pca_variance,
+                distances,
+                outliers,
+                validation,
+                summary_rows_view(count_summary_rows),
+            ),
         ),
     ]
     if single_cell is not None:  # single-cell runs only
@@ -180,13 +205,30 @@ def render_report(
                 single_cell_view(single_cell, samples, program_calls, config),
             )
         )
-    sections += [
+    sections.append(
         Section(
             "programmes",
             "Programmes",
             "programmes.html.j2",
             programmes_view(program_calls, order, samples, sample_scores),
-        ),
+        )
+    )
+    if secretome:  # the secretome stage is enabled
+        links = secretome.get("links")
+        sections.append(
+            Section(
+                "secretome",
+                "Secretome",
+                "secretome.html.j2",
+                secretome_view(
+                    links if links is not None and not links.empty else _NO_LINKS,
+                    secretome.get("methods"),
+                    sample_scores=secretome.get("sample_scores"),
+                    activity=secretome.get("activity"),
+                ),
+            )
+        )
+    sections += [
         Section(
             "contrasts",
             "Contrasts",
@@ -204,7 +246,14 @@ def render_report(
             "methods",
             "Methods",
             "methods.html.j2",
-            methods_view(methods, contrasts, libraries, gene_mapping),
+            methods_view(
+                methods,
+                contrasts,
+                libraries,
+                gene_mapping,
+                secretome_methods_table(secretome.get("methods")),
+                validation["methods"] if validation else None,
+            ),
         ),
     ]
     page = {

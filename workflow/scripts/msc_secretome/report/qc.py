@@ -216,12 +216,15 @@ def qc_view(
     pca_variance: pd.DataFrame | None,
     distances: pd.DataFrame | None,
     outliers: Mapping[str, list[str]],
+    validation: Mapping[str, Any] | None = None,
+    summary_rows: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The design & QC section's view model (``templates/qc.html.j2``).
 
     ``samples``: the sample sheet (samples x factors); ``outliers``: sample -> reasons, from
     ``results/qc/outliers.tsv``; the rule's wording is the outlier module's
-    (:func:`msc_secretome.outliers.rule_text`).
+    (:func:`msc_secretome.outliers.rule_text`). ``validation`` and ``summary_rows``: the input
+    checks' views (:mod:`msc_secretome.report.input_checks`) or None.
     """
     lib = (
         library_sizes.astype({"sample": str}).set_index("sample")
@@ -242,6 +245,8 @@ def qc_view(
     have_pca = pca is not None and not pca.empty and "PC1" in pca.columns
     return {
         "n_samples": len(samples),
+        "validation": validation,
+        "summary_rows": summary_rows,
         "samples": table_view("table-samples", cols, rows),
         "outliers": [{"sample": s, "reasons": "; ".join(r)} for s, r in sorted(outliers.items())],
         "outlier_word": _plural(len(outliers), "possible outlier"),

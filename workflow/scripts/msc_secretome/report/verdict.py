@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..programme_definitions import definitions_note
 from .constants import THERAPY_NONE_LABEL, VERDICT_LABEL, VERDICT_WORDS
 from .formatting import _is_missing, _split_list, fmt_value, slugify
 
@@ -36,7 +37,16 @@ CONTRASTS = (
 )
 EVIDENCE = (("cancer_evidence", "evidence (cancer)"), ("normal_evidence", "evidence (normal)"))
 #: Columns a card shows in its head or not at all (everything else is a row of the card).
-HEADLINE = ("therapy", "verdict", "explanation", "risk_flags", *RULE_COLUMNS)
+HEADLINE = (
+    "therapy",
+    "verdict",
+    "explanation",
+    "risk_flags",
+    "programme_definitions",
+    *RULE_COLUMNS,
+)
+#: The ``programme_definitions`` note of the built-in human catalogue (not shown: the default).
+BUILTIN_DEFINITIONS = definitions_note("builtin", "human", [])
 _PROGRAMME_NAME = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
 
 
@@ -89,7 +99,43 @@ def potentiation_text(row: Mapping[str, Any], program_calls: pd.DataFrame | None
     return fmt_value(value)
 
 
-def _card(i: int, row: Mapping[str, Any], program_calls, none_level) -> dict[str, Any]:
+def factor_chains(
+    row: Mapping[str, Any], verdict_factors: pd.DataFrame | None
+) -> list[dict[str, Any]]:
+    """The secretome's ranked factor chains for a card's contrasts (``verdict_factors.tsv``).
+
+    Returns one ``{"label", "contrast", "chains": [str, ...]}`` per contrast of the card
+    (cancer, potentiation, normal) that has ranked chains, chains in rank order.
+    """
+    if verdict_factors is None or verdict_factors.empty:
+        return []
+    by_contrast = verdict_factors.assign(_c=verdict_factors["contrast"].astype(str))
+    out = []
+    for key, label in CONTRASTS:
+        contrast = row.get(key)
+        if _is_missing(contrast):
+            continue
+        block = by_contrast[by_contrast["_c"] == str(contrast)]
+        block = block.sort_values("rank", kind="mergesort") if "rank" in block else block
+        chains = [str(c) for c in block["chain"] if not _is_missing(c)]
+        if chains:
+            out.append({"label": label, "contrast": str(contrast), "chains": chains})
+    return out
+
+
+def programme_definitions(*tables: pd.DataFrame | None) -> list[str]:
+    """The run's ``programme_definitions`` notes (first table that has the column), unless
+    they are the built-in human catalogue's: what the verdict section states once."""
+    for table in tables:
+        if table is not None and "programme_definitions" in table.columns:
+            notes = [str(n) for n in dict.fromkeys(table["programme_definitions"])]
+            return [n for n in notes if not _is_missing(n) and n != BUILTIN_DEFINITIONS]
+    return []
+
+
+def _card(
+    i: int, row: Mapping[str, Any], program_calls, none_level, verdict_factors=None
+) -> dict[str, Any]:
     verdict = str(row.get("verdict", "unclear"))
     flags = _split_list(row.get("risk_flags"))
     label = VERDICT_LABEL.get(verdict, verdict)
@@ -127,6 +173,7 @@ def _card(i: int, row: Mapping[str, Any], program_calls, none_level) -> dict[str
         "risk_flags": flags,
         "explanation": programme_segments(row.get("explanation")),
         "evidence": evidence,
+        "factors": factor_chains(row, verdict_factors),
         "rows": components + contrasts + extra,
     }
 
@@ -135,16 +182,26 @@ def verdict_view(
     dual_benefit: pd.DataFrame | None,
     program_calls: pd.DataFrame | None = None,
     none_level: Any = "none",
+    verdict_factors: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The verdict section's view model: the rule, one chip and one card per therapy.
 
     ``dual_benefit``: the verdict owner's table, one row per therapy (``verdict`` and
     ``explanation`` required for a card; other columns optional). ``program_calls`` only
     tells whether a zero potentiation means "nothing called". The rule is the table's
-    ``verdict_rule`` (or ``rule``/``question``) column when present.
+    ``verdict_rule`` (or ``rule``/``question``) column when present. ``verdict_factors``
+    (``results/secretome/verdict_factors.tsv``, secretome runs) gives each card the ranked
+    factor chains of its contrasts.
     """
+    definitions = programme_definitions(dual_benefit, program_calls)
     if dual_benefit is None or dual_benefit.empty:
-        return {"empty": True, "rule": None, "chips": [], "cards": []}
+        return {
+            "empty": True,
+            "rule": None,
+            "chips": [],
+            "cards": [],
+            "definitions": definitions,
+        }
     rows = dual_benefit.to_dict("records")
     rule = None
     for column in RULE_COLUMNS:
@@ -161,5 +218,11 @@ def verdict_view(
         }
         for r in rows
     ]
-    cards = [_card(i, r, program_calls, none_level) for i, r in enumerate(rows)]
-    return {"empty": False, "rule": rule, "chips": chips, "cards": cards}
+    cards = [_card(i, r, program_calls, none_level, verdict_factors) for i, r in enumerate(rows)]
+    return {
+        "empty": False,
+        "rule": rule,
+        "chips": chips,
+        "cards": cards,
+        "definitions": definitions,
+    }

@@ -7,13 +7,10 @@ import re
 
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from workflow_runs import PROJECT_ROOT
 
 from msc_secretome.ligand_links import LINK_COLUMNS
-from msc_secretome.secretome_view import secretome_view
-
-TEMPLATES = PROJECT_ROOT / "workflow/scripts/msc_secretome/templates_pending"
+from msc_secretome.report.secretome import secretome_methods_table, secretome_view
+from msc_secretome.report.templating import render
 
 
 def _links() -> pd.DataFrame:
@@ -85,23 +82,51 @@ def test_view_model_groups_top_ligands_and_sankey():
     json.dumps(view)  # plain data only
 
 
+def test_view_model_tables_figures_and_activity():
+    activity = pd.DataFrame(
+        {"contrast": ["k", "k", "n"], "pathway": ["JAK-STAT", "Trail", "MAPK"],
+         "score": [-5.0, 8.0, 4.0], "pvalue": [1e-5, 1e-10, 1e-4], "fdr": [1e-4, 1e-9, 1e-3],
+         "n_genes": [90, 95, 99], "n_footprint": [100, 100, 100]}
+    )  # fmt: skip
+    view = secretome_view(_links(), activity=activity)
+    cancer, normal = view["groups"]
+    assert [row[0]["text"] for row in cancer["activity"]["rows"]] == ["Trail", "JAK-STAT"]
+    assert [row[0]["text"] for row in normal["activity"]["rows"]] == ["MAPK"]
+    assert cancer["table"]["columns"][:2] == ["rank", "ligand"]
+    assert [r[1]["text"] for r in cancer["table"]["rows"]] == ["TNFSF10", "IL6", "IFNB1"]
+    assert cancer["table"]["rows"][2][0]["text"] == ""  # unranked: no rank
+    trace = cancer["figure"]["spec"]["data"][0]
+    assert cancer["figure"]["id"] == "fig-secretome-1" and trace["type"] == "sankey"
+    assert trace["link"]["target"] == cancer["sankey"]["link"]["target"]
+    assert view["heatmap"] is None
+    no_activity = secretome_view(_links())
+    assert no_activity["groups"][0]["activity"] is None
+    methods = pd.DataFrame(
+        {"key": ["ligand_receptor_resource", "ligand_receptor_sha256"], "value": ["liana", "ab"]}
+    )
+    table = secretome_methods_table(methods)
+    assert [[c["text"] for c in r] for r in table["rows"]] == [
+        ["ligand receptor resource", "liana"], ["ligand receptor sha256", "ab"]
+    ]  # fmt: skip
+    assert secretome_methods_table(None) is None
+
+
 def test_template_renders_escaped_with_a_sankey_per_group():
     links = _links()
     links.loc[0, "factor"] = "TRAIL<script>alert(1)</script>"
     links.loc[0, "chain"] = "TRAIL<b> chain"
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"])
-    )
     scores = pd.DataFrame({"sample": ["s<1>"], "Trail": [1.5]})
     view = secretome_view(links, sample_scores=scores)
-    html = environment.get_template("secretome.html.j2").render(secretome=view)
-    assert 'id="secretome-sample-scores"' in html and "s\\u003c1\\u003e" in html
+    html = str(render("secretome.html.j2", view=view))
+    assert 'id="fig-secretome-sample-scores"' in html
     assert "<script>alert(1)" not in html
     assert "TRAIL&lt;b&gt; chain" in html
-    assert html.count('type: "sankey"') == 2
-    specs = re.findall(r"var spec = (\{.*?\});\n", html)
+    specs = re.findall(r'<script type="application/json" id="fig-secretome-\d-spec">(.*?)</script>',
+                       html)  # fmt: skip
     assert len(specs) == 2
     first = json.loads(specs[0])
-    assert first["link"]["target"] == [2, 4, 6, 3, 5]
-    assert "\\u003cscript\\u003e" in specs[0]  # tojson escapes < inside the script block
+    assert first["data"][0]["type"] == "sankey"
+    assert first["data"][0]["link"]["target"] == [2, 4, 6, 3, 5]
+    assert "\\u003cscript\\u003e" not in specs[0]  # plotly labels escaped, then JSON-escaped
+    assert "TRAIL\\u0026lt;script\\u0026gt;" in specs[0]
     assert "receptor not expressed 1" in html
