@@ -18,11 +18,13 @@ CONFIG_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
 CONTRASTS_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "contrasts.schema.yaml"
 ENVS = WORKFLOW_DIR / "envs"
 
+settings.whole_roles(config, workflow.config_settings.overwrite_config)
 settings.check_unknown_keys(config, CONFIG_SCHEMA, source="config")
 validate(config, CONFIG_SCHEMA, set_default=True)
 EXPERIMENT = settings.load_experiment(config, CONTRASTS_SCHEMA)
 MODELS = EXPERIMENT.models
 CONTRASTS = EXPERIMENT.contrasts
+STUDY = EXPERIMENT.study.to_dict()
 GENE_SET_SOURCES = settings.gene_set_sources(config)
 LIBRARIES = list(GENE_SET_SOURCES)
 
@@ -31,6 +33,7 @@ LIBRARIES = list(GENE_SET_SOURCES)
 localrules:
     prepare_gene_sets,
     summarise_contrasts,
+    write_contrasts,
     call_programs,
 
 

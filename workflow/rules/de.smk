@@ -54,9 +54,29 @@ rule contrast_results:
         "../scripts/contrast_results.py"
 
 
+rule write_contrasts:
+    output:
+        contrasts=settings.DERIVED_CONTRASTS,
+    log:
+        "logs/write_contrasts.log",
+    conda:
+        conda_env("analysis")
+    threads: 1
+    resources:
+        mem_mb=200,
+        runtime=2,
+    params:
+        contrasts_file=EXPERIMENT.contrasts_file,
+        derived=EXPERIMENT.derived,
+        source=config["contrasts"],
+    script:
+        "../scripts/write_contrasts.py"
+
+
 rule summarise_contrasts:
     input:
         tables=expand("results/de/{contrast}.tsv", contrast=CONTRASTS),
+        contrasts_file=settings.DERIVED_CONTRASTS,
         samples="results/validated/samples.tsv",
     output:
         summary="results/de/contrasts.tsv",

@@ -33,6 +33,6 @@ rule call_programs:
         catalogue=settings.catalogue_path(config),
         fdr=config["programs"]["fdr"],
         group_min_jaccard=config["enrichment"]["group_min_jaccard"],
-        roles=config["roles"],
+        study=STUDY,
     script:
         "../scripts/call_programs.py"

@@ -1,11 +1,14 @@
-"""Rule call_programs: programme calls per contrast and the dual-benefit summary per therapy."""
+"""Rule call_programs: programme calls per contrast and the verdict per receiver group x
+exposure x therapy arm."""
 
 import pandas as pd
 
 from msc_secretome.catalogue import read_catalogue
-from msc_secretome.programs import add_overlap_groups, dual_benefit, program_calls
+from msc_secretome.programs import add_overlap_groups, program_calls
+from msc_secretome.roles import study_from_dict
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import read_table, write_tsv
+from msc_secretome.verdict import dual_benefit
 
 logger = log_to_file(snakemake)
 params, inputs = snakemake.params, snakemake.input
@@ -21,12 +24,7 @@ write_tsv(calls, snakemake.output.calls)
 
 contrast_roles = read_table(inputs.contrasts)
 samples = read_table(inputs.samples)
-therapy = params.roles["therapy"]
-levels = list(dict.fromkeys(samples[therapy["column"]]))
-therapies = [therapy["none"]] + [lv for lv in levels if lv != therapy["none"]]
-summary = dual_benefit(
-    calls, contrast_roles, catalogue, therapies=therapies, none_level=therapy["none"]
-)
+summary = dual_benefit(calls, contrast_roles, catalogue, study_from_dict(params.study), samples)
 write_tsv(summary, snakemake.output.dual_benefit)
 for row in summary.itertuples(index=False):
-    logger.info("%s: %s (%s)", row.therapy, row.verdict, row.explanation)
+    logger.info("%s: %s (%s)", row.receiver_group, row.verdict, row.explanation)

@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 
 from .catalogue import builtin_catalogue_path
+from .contrast_derivation import derive_contrasts
 from .design import (
     Contrast,
     Model,
@@ -25,7 +26,11 @@ from .design import (
     parse_models,
 )
 from .errors import InputError
+from .roles import Study, read_study
 from .validation import read_sample_sheet
+
+#: Where a run writes the contrasts it used (derived or the user's, as parsed).
+DERIVED_CONTRASTS = "results/design/contrasts.yaml"
 
 
 @dataclass
@@ -34,6 +39,9 @@ class Experiment:
     models: dict[str, Model]
     contrasts: dict[str, Contrast]
     references: dict[str, dict[str, str]]  # model -> variable -> reference level used
+    study: Study
+    contrasts_file: dict  # the contrasts-file mapping used (models:, contrasts:)
+    derived: bool  # True when the contrasts were derived from the roles
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -91,13 +99,27 @@ def validate_contrasts_file(data: dict, schema_path: str | Path, path: str) -> N
         )
 
 
-def default_references(config: dict) -> dict[str, str]:
-    """Reference levels implied by the roles: control medium, no therapy."""
-    roles = config["roles"]
-    return {
-        roles["exposure"]["column"]: str(roles["exposure"]["control"]),
-        roles["therapy"]["column"]: str(roles["therapy"]["none"]),
-    }
+def default_references(study: Study) -> dict[str, str]:
+    """Reference levels implied by the roles: the first control, no therapy."""
+    references = {study.exposure_column: study.controls[0]}
+    if study.therapy_column is not None:
+        references[study.therapy_column] = str(study.none_level)
+    return references
+
+
+def whole_roles(config: dict, command_line_config: dict) -> None:
+    """Take the study (``roles``, ``contrasts``) from the user's config, not the example's.
+
+    Snakemake merges ``--configfile`` into ``config/config.yaml`` key by key, so a study
+    without therapy would inherit the example's ``roles.therapy``. Omitting a role means
+    "not in this study": when the command-line config names ``roles``, they replace the
+    default's whole. When it names its own ``samples`` but no ``contrasts``, the example's
+    contrasts file (written for the example's sheet) is not used: contrasts are derived.
+    """
+    if "roles" in command_line_config:
+        config["roles"] = dict(command_line_config["roles"])
+    if "samples" in command_line_config and "contrasts" not in command_line_config:
+        config["contrasts"] = None
 
 
 def expected_pseudobulk_sheet(samples: pd.DataFrame, cell_types: list[str]) -> pd.DataFrame:
@@ -140,48 +162,26 @@ def load_experiment(config: dict, contrasts_schema: str | Path) -> Experiment:
                 "or ['all'] with cell_type_column: null",
             )
         samples = expected_pseudobulk_sheet(samples, cell_types)
-    path = config["contrasts"]
-    data = read_yaml(path)
+    study = read_study(config["roles"], samples, config["samples"])
+    path = config.get("contrasts")
+    derived = path is None
+    if derived:
+        path = f"contrasts derived from roles ({DERIVED_CONTRASTS})"
+        data = derive_contrasts(study, samples)
+    else:
+        data = read_yaml(path)
     validate_contrasts_file(data, contrasts_schema, path)
     models = parse_models(data, path)
     contrasts = parse_contrasts(data, models, path)
-    check_roles(config, samples)
     references: dict[str, dict[str, str]] = {}
     for model in models.values():
-        metadata = model_samples(samples, model, default_references(config), path)
+        metadata = model_samples(samples, model, default_references(study), path)
         helper = check_design(metadata.loc[:, model.variables], model, path)
         references[model.name] = {v: str(metadata[v].cat.categories[0]) for v in model.variables}
         for contrast in contrasts.values():
             if contrast.model == model.name:
                 contrast_vector(helper, contrast, model, metadata)
-    return Experiment(samples, models, contrasts, references)
-
-
-def check_roles(config: dict, samples: pd.DataFrame) -> None:
-    """The roles name existing sheet columns and levels."""
-    sheet = config["samples"]
-    roles = config["roles"]
-    wanted = {
-        "cell_type": roles["cell_type"]["cancer"] + roles["cell_type"]["normal"],
-        "exposure": [roles["exposure"]["exposed"], roles["exposure"]["control"]],
-        "therapy": [roles["therapy"]["none"]],
-    }
-    for role, levels in wanted.items():
-        column = roles[role]["column"]
-        if column not in samples.columns:
-            raise InputError(
-                f"roles.{role}.column is {column!r}, which is not a column of the sample sheet "
-                f"{sheet}; columns: {[c for c in samples.columns if c != 'sample']}",
-                path="config",
-            )
-        present = set(samples[column])
-        missing = [lv for lv in levels if str(lv) not in present]
-        if missing:
-            raise InputError(
-                f"roles.{role} names level(s) {missing} of {column!r} that no sample has; "
-                f"levels: {sorted(present)}",
-                path="config",
-            )
+    return Experiment(samples, models, contrasts, references, study, data, derived)
 
 
 def model_to_dict(model: Model, references: dict[str, str]) -> dict:
