@@ -37,7 +37,10 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 1200, check: bool = 
         "--directory", str(workdir),
         *args,
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    # rule scripts import this checkout's package (an editable install may point elsewhere)
+    scripts = str(PROJECT_ROOT / "workflow" / "scripts")
+    path = os.pathsep.join(p for p in (scripts, os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": path}
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir
     )

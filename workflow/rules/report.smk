@@ -50,7 +50,11 @@ rule html_report:
         contrasts=list(CONTRASTS),
         config=config,
         models={name: model_params(name) for name in MODELS},
-        inputs=lambda wc: [config["counts"], config["samples"], config["contrasts"]],
+        inputs=lambda wc: [
+            config["counts"],
+            config["samples"],
+            config["contrasts"] or settings.DERIVED_CONTRASTS,
+        ],
         workflow_dir=str(WORKFLOW_DIR),
     script:
         "../scripts/html_report.py"

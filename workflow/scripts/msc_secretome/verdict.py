@@ -6,7 +6,8 @@ What a row can answer depends on what the study measured (``design_answer``):
   therapy arm: does the secretome make cancer cells die more *and* protect normal cells?
   Verdict ``dual_benefit`` | ``no_dual_benefit`` | ``unclear`` | ``incomplete``.
 * ``cancer_only``: only cancer cells: the cytotoxic / risk answer; the protective side was not
-  measured. Verdict ``cancer_benefit`` | ``cancer_harm`` | ``unclear`` | ``incomplete``.
+  measured. Verdict ``cancer_benefit`` | ``cancer_harm`` | ``cancer_risk`` (risk programmes
+  up, no cytotoxic gain) | ``unclear`` | ``incomplete``.
 * ``normal_only``: only normal cells: the protective answer. Verdict ``normal_protection`` |
   ``normal_harm`` | ``unclear`` | ``incomplete``.
 
