@@ -291,7 +291,8 @@ def _verdict(row: dict, arm: str) -> tuple[str, str]:
                 f"{what} {arm} lowered cytotoxic programmes in {cancer_name} cells.{flags}"
                 f"{untested}"
             )
-        return "unclear", (
+        verdict = "cancer_risk" if row["risk_flags"] else "unclear"
+        return verdict, (
             f"{what} {arm}: no significant cytotoxic gain in {cancer_name} cells.{flags}{untested}"
         )
     if answer == "normal_only":
