@@ -16,6 +16,7 @@ include: "workflow/rules/qc.smk"
 include: "workflow/rules/de.smk"
 include: "workflow/rules/enrichment.smk"
 include: "workflow/rules/programs.smk"
+include: "workflow/rules/stability.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -113,6 +113,18 @@ def gene_set_files():
     return catalogue_input() + files
 
 
+def stability_refits():
+    """Leave-one-out refit tables of the models small enough to refit (none when off)."""
+    if not config["stability"]["enabled"]:
+        return []
+    limit = config["stability"]["max_samples"]
+    return [
+        f"results/stability/{name}.tsv"
+        for name, model in MODELS.items()
+        if settings.model_sample_count(EXPERIMENT.samples, model) <= limit
+    ]
+
+
 def catalogue_input():
     programs = config["gene_sets"]["programs"]
     return [] if programs == "builtin" else [programs]

@@ -7,6 +7,7 @@ rule call_programs:
         contrasts="results/de/contrasts.tsv",
         catalogue=catalogue_input(),
         samples="results/validated/samples.tsv",
+        stability=stability_refits(),
     output:
         calls=report(
             "results/programs/program_calls.tsv",

@@ -7,8 +7,9 @@ from msc_secretome.catalogue import read_catalogue
 from msc_secretome.programs import add_overlap_groups, program_calls
 from msc_secretome.roles import study_from_dict
 from msc_secretome.rule_logging import log_to_file
+from msc_secretome.stability import STABILITY_COLUMNS, verdict_stability
 from msc_secretome.tables import read_table, write_tsv
-from msc_secretome.verdict import dual_benefit
+from msc_secretome.verdict import dual_benefit, stability_sentence
 
 logger = log_to_file(snakemake)
 params, inputs = snakemake.params, snakemake.input
@@ -24,7 +25,20 @@ write_tsv(calls, snakemake.output.calls)
 
 contrast_roles = read_table(inputs.contrasts)
 samples = read_table(inputs.samples)
-summary = dual_benefit(calls, contrast_roles, catalogue, study_from_dict(params.study), samples)
+study = study_from_dict(params.study)
+summary = dual_benefit(calls, contrast_roles, catalogue, study, samples)
+if inputs.stability:
+    refits = pd.concat(
+        [
+            pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["", "NaN", "nan"])
+            for path in inputs.stability
+        ]
+    )
+    stable = verdict_stability(calls, refits, contrast_roles, catalogue, study, samples)
+    summary[STABILITY_COLUMNS] = stable[STABILITY_COLUMNS].to_numpy()
+    summary["summary"] = summary["summary"] + [
+        stability_sentence(row) for _, row in summary.iterrows()
+    ]
 write_tsv(summary, snakemake.output.dual_benefit)
 for row in summary.itertuples(index=False):
     logger.info("%s: %s (%s)", row.receiver_group, row.verdict, row.explanation)

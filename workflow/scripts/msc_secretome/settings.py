@@ -184,6 +184,14 @@ def load_experiment(config: dict, contrasts_schema: str | Path) -> Experiment:
     return Experiment(samples, models, contrasts, references, study, data, derived)
 
 
+def model_sample_count(samples: pd.DataFrame, model: Model) -> int:
+    """Number of sheet rows in the model's subset."""
+    keep = pd.Series(True, index=samples.index)
+    for column, levels in model.subset.items():
+        keep &= samples[column].isin(levels)
+    return int(keep.sum())
+
+
 def model_to_dict(model: Model, references: dict[str, str]) -> dict:
     return {
         "name": model.name,

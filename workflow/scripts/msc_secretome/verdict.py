@@ -55,6 +55,11 @@ DUAL_BENEFIT_COLUMNS = [
     "not_measured",
     "summary",
     "design_summary",
+    # how sure: leave-one-out refits (msc_secretome.stability; NaN/"" when switched off)
+    "stability",
+    "stability_refits",
+    "flipped_programmes",
+    "unstable_when",
 ]
 
 
@@ -321,6 +326,28 @@ def _verdict(row: dict, arm: str) -> tuple[str, str]:
         f"{what} {arm}: no significant benefit in {' and '.join(missing)} cells.{flags}"
     )
 
+
+def stability_sentence(row) -> str:
+    """The stability of one verdict row in words ('' when it was not computed)."""
+    refits = row["stability_refits"]
+    if pd.isna(refits) or int(refits) == 0:
+        return ""
+    refits = int(refits)
+    same = int(round(float(row["stability"]) * refits))
+    group = row["receiver_group"]
+    text = f" Stability for {group}: the verdict holds in {same} of {refits} leave-one-out refits"
+    if row["unstable_when"]:
+        units = row["unstable_when"].replace(";", ", ")
+        text += f"; it changes when {units} is left out, so it rests on that unit"
+        if float(row["stability"]) < STABLE:
+            text += " and is not stable"
+    if row["flipped_programmes"]:
+        text += f" (calls that move: {row['flipped_programmes'].replace(';', ', ')})"
+    return text + "."
+
+
+#: A verdict holding in at least this fraction of refits is called stable.
+STABLE = 0.8
 
 QUESTION = {
     "dual_benefit": "does the secretome kill {cancer} cells more and protect {normal} cells",
