@@ -51,16 +51,23 @@ wildcard_constraints:
 SINGLE_CELL = config["data_type"] == "single_cell"
 
 
+EXPERIMENTS = config["experiments"]
+
+
 def counts_input():
     """The count matrix validation reads: the user's, or the pseudobulk of their cells."""
     if SINGLE_CELL:
         return "results/single_cell/pseudobulk_counts.tsv.gz"
+    if EXPERIMENTS:
+        return "results/experiments/counts.tsv.gz"
     return config["counts"]
 
 
 def samples_input():
     if SINGLE_CELL:
         return "results/single_cell/pseudobulk_samples.tsv"
+    if EXPERIMENTS:
+        return "results/experiments/samples.tsv"
     return config["samples"]
 
 

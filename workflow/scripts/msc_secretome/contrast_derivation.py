@@ -52,6 +52,8 @@ def derive_contrasts(study: Study, samples: pd.DataFrame) -> dict:
     contrasts: dict[str, dict] = {}
     for group in study.groups:
         rows = study.group_samples(samples, group)
+        if rows.empty:  # a group of another experiment
+            continue
         name = safe_name(group)
         model, crossed, arms = _model(study, rows)
         subset = {} if study.cell_column is None else {study.cell_column: [group]}

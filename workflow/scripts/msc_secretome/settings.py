@@ -26,6 +26,7 @@ from .design import (
     parse_models,
 )
 from .errors import InputError
+from .experiments import EXPERIMENT_COLUMN, combined_sheet, experiment_contrasts
 from .roles import Study, read_study
 from .validation import read_sample_sheet
 
@@ -118,7 +119,8 @@ def whole_roles(config: dict, command_line_config: dict) -> None:
     """
     if "roles" in command_line_config:
         config["roles"] = dict(command_line_config["roles"])
-    if "samples" in command_line_config and "contrasts" not in command_line_config:
+    own_sheets = "samples" in command_line_config or "experiments" in command_line_config
+    if own_sheets and "contrasts" not in command_line_config:
         config["contrasts"] = None
 
 
@@ -151,7 +153,11 @@ def load_experiment(config: dict, contrasts_schema: str | Path) -> Experiment:
     For single-cell data the checks run on the expected pseudo-sample sheet (every sample x
     every configured cell type); the fit re-checks the design on the pseudo-samples kept.
     """
-    samples = read_sample_sheet(config["samples"])
+    experiments = config.get("experiments") or {}
+    if experiments:
+        samples = combined_sheet(experiments)
+    else:
+        samples = read_sample_sheet(config["samples"])
     if config.get("data_type") == "single_cell":
         cell_types = config["single_cell"]["cell_types"]
         if not cell_types:
@@ -162,10 +168,15 @@ def load_experiment(config: dict, contrasts_schema: str | Path) -> Experiment:
                 "or ['all'] with cell_type_column: null",
             )
         samples = expected_pseudobulk_sheet(samples, cell_types)
-    study = read_study(config["roles"], samples, config["samples"])
+    sheet = "the experiments' sample sheets" if experiments else config["samples"]
+    study = read_study(config["roles"], samples, sheet)
     path = config.get("contrasts")
     derived = path is None
-    if derived:
+    if experiments:
+        data, derived, path = _experiments_contrasts(
+            config, experiments, study, samples, contrasts_schema
+        )
+    elif derived:
         path = f"contrasts derived from roles ({DERIVED_CONTRASTS})"
         data = derive_contrasts(study, samples)
     else:
@@ -182,6 +193,31 @@ def load_experiment(config: dict, contrasts_schema: str | Path) -> Experiment:
             if contrast.model == model.name:
                 contrast_vector(helper, contrast, model, metadata)
     return Experiment(samples, models, contrasts, references, study, data, derived)
+
+
+def _experiments_contrasts(config, experiments: dict, study: Study, samples, schema):
+    """Each experiment's contrasts (its own file, else derived), restricted to it."""
+    if config.get("contrasts") is not None:
+        raise InputError(
+            "both `contrasts` and `experiments` are set",
+            path="config",
+            fix="give each experiment its own `contrasts:` file (or none, to derive them), "
+            "and set the top-level `contrasts: null`",
+        )
+    data: dict = {"models": {}, "contrasts": {}}
+    derived = False
+    for name, spec in experiments.items():
+        rows = samples[samples[EXPERIMENT_COLUMN] == name]
+        if spec.get("contrasts"):
+            own = read_yaml(spec["contrasts"])
+            validate_contrasts_file(own, schema, spec["contrasts"])
+        else:
+            own, derived = derive_contrasts(study, rows), True
+        taken = set(data["models"]) | set(data["contrasts"])
+        own = experiment_contrasts(name, own, taken)
+        data["models"].update(own["models"])
+        data["contrasts"].update(own["contrasts"])
+    return data, derived, f"contrasts of the experiments ({DERIVED_CONTRASTS})"
 
 
 def model_sample_count(samples: pd.DataFrame, model: Model) -> int:

@@ -216,10 +216,50 @@ def effect_on_one_replicate() -> DesignStudy:
     return DesignStudy("one_replicate", _sheet(rows), roles, (plant,))
 
 
+def two_matrices_with_own_batches() -> DesignStudy:
+    """HCT116 cancer cells and fibroblasts sequenced in two runs (own count matrix, own
+    batches), MSC CM vs control x none / cisplatin, 3 replicates each."""
+    rows = [
+        {"sample": f"{e}_{m}_{t}_r{r}", "experiment": e, "medium": m, "therapy": t,
+         "batch": f"{'b' if e == 'HCT116' else 'c'}{r}"}
+        for e in ("HCT116", "fibroblasts")
+        for m in ("control", "msc_cm")
+        for t in ("none", "cisplatin")
+        for r in (1, 2, 3)
+    ]  # fmt: skip
+    roles = {
+        "cell_type": {"column": "experiment", "cancer": ["HCT116"], "normal": ["fibroblasts"]},
+        "exposure": {"column": "medium", "exposed": "msc_cm", "control": "control"},
+        "therapy": {"column": "therapy", "none": "none"},
+        "blocks": ["batch"],
+    }
+    plantings = (
+        Planting({"experiment": "HCT116", "medium": "msc_cm"}, CYTOTOXIC),
+        Planting({"experiment": "fibroblasts", "medium": "msc_cm"}, PROTECTIVE),
+        Planting({"therapy": "cisplatin"}, DRUG_DAMAGE, 30),
+    )
+    return DesignStudy(
+        "two_matrices", _sheet(rows), roles, plantings, group_column="experiment",
+        blocks=("batch",),
+    )  # fmt: skip
+
+
+def split_experiments(study: DesignStudy, counts: pd.DataFrame) -> dict[str, tuple]:
+    """(sheet without the ``experiment`` column, its counts) per experiment of ``study``."""
+    out = {}
+    for name, sheet in study.samples.groupby("experiment", sort=False):
+        out[str(name)] = (
+            sheet.drop(columns="experiment").reset_index(drop=True),
+            counts.loc[:, sheet["sample"].to_list()],
+        )
+    return out
+
+
 STUDIES = {
     "organoids": organoids_in_fibroblast_cm,
     "osteosarcoma": two_lines_in_immune_supernatant,
     "macrophages": macrophages_two_drugs_two_doses,
     "sources": two_sources_and_vesicles,
     "one_replicate": effect_on_one_replicate,
+    "two_matrices": two_matrices_with_own_batches,
 }
