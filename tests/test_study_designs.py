@@ -330,3 +330,82 @@ def _context(experiment, contrast):
     model = experiment.models[contrast.model]
     model = Model(model.name, model.design, model.subset, experiment.references[model.name])
     return contrast_context(contrast, model)
+
+
+# --- several experiments ------------------------------------------------------------------
+
+
+def test_experiments_stack_their_sheets_and_keep_each_model_inside_one(tmp_path):
+    from msc_secretome.experiments import combined_sheet
+    from msc_secretome.simulate_designs import split_experiments
+
+    study = STUDIES["two_matrices"]()
+    experiments = {}
+    for name, (sheet, _) in split_experiments(
+        study, pd.DataFrame(columns=study.samples["sample"])
+    ).items():
+        sheet.to_csv(tmp_path / f"{name}.tsv", sep="\t", index=False)
+        experiments[name] = {"counts": f"{name}.tsv.gz", "samples": str(tmp_path / f"{name}.tsv")}
+    stacked = combined_sheet(experiments)
+    assert stacked.columns[:2].tolist() == ["sample", "experiment"]
+    assert stacked["experiment"].value_counts().to_dict() == {"HCT116": 12, "fibroblasts": 12}
+    config = {"experiments": experiments, "contrasts": None, "roles": study.roles, "samples": "x"}
+    experiment = settings.load_experiment(config, CONTRASTS_SCHEMA)
+    assert {m.name: m.subset for m in experiment.models.values()} == {
+        "HCT116": {"experiment": ("HCT116",)},
+        "fibroblasts": {"experiment": ("fibroblasts",)},
+    }
+    assert experiment.references["fibroblasts"]["batch"] == "c1"  # its own batches
+    # a sample name used twice across experiments is refused, naming both
+    (tmp_path / "clash.tsv").write_text((tmp_path / "HCT116.tsv").read_text())
+    clash = experiments | {"again": {"counts": "x", "samples": str(tmp_path / "clash.tsv")}}
+    with pytest.raises(InputError, match=r"more than one experiment.*'HCT116', 'again'"):
+        combined_sheet(clash)
+    with pytest.raises(InputError, match="both `contrasts` and `experiments`"):
+        settings.load_experiment(config | {"contrasts": "c.yaml"}, CONTRASTS_SCHEMA)
+
+
+def test_experiment_contrast_names_are_prefixed_only_on_a_clash():
+    from msc_secretome.experiments import experiment_contrasts
+
+    data = {"models": {"m": {"design": "~ medium"}},
+            "contrasts": {"c": {"model": "m", "compare": {"medium": ["a", "b"]}}}}  # fmt: skip
+    first = experiment_contrasts("run1", data, set())
+    second = experiment_contrasts("run2", data, {"m", "c"})
+    assert list(first["models"]) == ["m"] and list(second["models"]) == ["run2_m"]
+    assert second["contrasts"]["run2_c"]["model"] == "run2_m"
+    assert second["models"]["run2_m"]["subset"] == {"experiment": ["run2"]}
+
+
+# --- stability ----------------------------------------------------------------------------
+
+
+def test_verdict_stability_counts_refits_and_names_what_flips(tmp_path):
+    from msc_secretome.stability import verdict_stability
+    from msc_secretome.verdict import stability_sentence
+
+    experiment = derived("one_replicate", tmp_path)
+    (name,) = experiment.contrasts
+    full = calls_for(name, {"CYT_A": (2.0, "up")})
+    roles = pd.DataFrame([{"contrast": name, **contrast_role(
+        experiment.study, kind="compare", terms=[("medium", "msc_cm", "control")], context={}
+    )}])  # fmt: skip
+    refits = pd.concat(
+        [
+            calls_for(name, {"CYT_A": (2.0, "up")}).assign(unit=f"sample=s{i}", status="ok")
+            for i in range(3)
+        ]
+        + [
+            calls_for(name, {}).assign(unit="sample=msc_cm_r0", status="ok"),
+            pd.DataFrame([{"unit": "sample=x", "status": "not_refittable: rank"}]),
+        ]
+    ).assign(model="A549")
+    out = verdict_stability(full, refits, roles, CATALOGUE, experiment.study, experiment.samples)
+    assert out.loc[0, "stability_refits"] == 4  # the not-refittable unit is not counted
+    assert out.loc[0, "stability"] == pytest.approx(0.75)
+    assert out.loc[0, "flipped_programmes"] == "CYT_A"
+    assert out.loc[0, "unstable_when"] == "sample=msc_cm_r0 (unclear)"
+    row = dual_benefit(full, roles, CATALOGUE, experiment.study, experiment.samples).iloc[0]
+    row[out.columns] = out.iloc[0]
+    text = stability_sentence(row)
+    assert "A549" in text and "3 of 4" in text and "not stable" in text and "msc_cm_r0" in text

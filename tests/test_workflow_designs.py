@@ -13,7 +13,7 @@ import yaml
 from workflow_runs import prepare_workdir, run_snakemake
 
 from msc_secretome.catalogue import builtin_catalogue_path, read_catalogue
-from msc_secretome.simulate_designs import STUDIES, simulate_counts
+from msc_secretome.simulate_designs import STUDIES, simulate_counts, split_experiments
 
 pytestmark = pytest.mark.slow
 
@@ -115,6 +115,31 @@ def test_an_effect_resting_on_one_replicate_is_not_stable(tmp_path):
     assert row["stability"] < 1.0
     assert "sample=msc_cm_r0" in row["unstable_when"]
     assert "rests on that unit" in row["summary"]
+
+
+def test_cancer_and_normal_cells_in_two_count_matrices(tmp_path):
+    study = STUDIES["two_matrices"]()
+    prepare_workdir(tmp_path)
+    counts = simulate_counts(read_catalogue(builtin_catalogue_path()), study, seed=3)
+    experiments = {}
+    for name, (sheet, matrix) in split_experiments(study, counts).items():
+        sheet.to_csv(tmp_path / f"{name}_samples.tsv", sep="\t", index=False)
+        matrix.to_csv(tmp_path / f"{name}_counts.tsv.gz", sep="\t")
+        experiments[name] = {"counts": f"{name}_counts.tsv.gz", "samples": f"{name}_samples.tsv"}
+    config = {"experiments": experiments, "roles": study.roles, "enrichment": {"permutations": 200}}
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    run_snakemake(tmp_path, "--cores", "2", "--configfile", "study.yaml")
+    out = verdicts(tmp_path).set_index("therapy")
+    assert list(out.index) == ["none", "cisplatin"]
+    assert (out["verdict"] == "dual_benefit").all(), out["verdict"].to_dict()
+    assert (out["receiver_group"] == "HCT116 + fibroblasts").all()
+    # each experiment fitted on its own: one model per experiment, its own batches
+    contrasts = pd.read_csv(tmp_path / "results/de/contrasts.tsv", sep="\t")
+    assert set(contrasts["subset"]) == {"experiment=HCT116", "experiment=fibroblasts"}
+    assert set(contrasts.groupby("model")["n_samples"].first()) == {12}
+    report = pd.read_csv(tmp_path / "results/experiments/experiments.tsv", sep="\t")
+    assert report["n_genes_not_shared"].tolist() == [0, 0]
+    assert (out["stability_refits"] == 6).all() and (out["stability"] >= 0.8).all()
 
 
 def test_a_misspelt_role_stops_before_any_job(tmp_path):
