@@ -55,6 +55,9 @@ rule contrast_results:
 
 
 rule write_contrasts:
+    input:
+        # after validation, so a run with bad inputs writes nothing under results/
+        samples="results/validated/samples.tsv",
     output:
         contrasts=settings.DERIVED_CONTRASTS,
     log:
