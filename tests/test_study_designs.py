@@ -409,3 +409,25 @@ def test_verdict_stability_counts_refits_and_names_what_flips(tmp_path):
     row[out.columns] = out.iloc[0]
     text = stability_sentence(row)
     assert "A549" in text and "3 of 4" in text and "not stable" in text and "msc_cm_r0" in text
+
+
+def test_every_batch_of_the_example_can_be_left_out_including_the_reference():
+    from msc_secretome.design import Model
+    from msc_secretome.stability import refit_designs
+
+    experiment = settings.load_experiment(example_config(), CONTRASTS_SCHEMA)
+    for name, model in experiment.models.items():
+        model = Model(model.name, model.design, model.subset, experiment.references[name])
+        contrasts = [c for c in experiment.contrasts.values() if c.model == name]
+        designs = dict(refit_designs(experiment.samples, model, contrasts, ["batch"]))
+        assert list(designs) == ["batch=b1", "batch=b2", "batch=b3"]
+        for label, design in designs.items():
+            assert not isinstance(design, str), (label, design)
+            metadata, vectors = design
+            assert len(metadata) == 12 and set(vectors) == {c.name for c in contrasts}
+    # without blocks, one sample at a time; a cell left with no sample is not refittable
+    tiny = experiment.samples[experiment.samples["cell_type"] == "cancer"].iloc[[0, 1, 3, 4]]
+    model = Model("m", "~ therapy", {}, {"therapy": "none"})
+    reasons = dict(refit_designs(tiny, model, [], []))
+    assert len(reasons) == 4
+    assert all("have a single sample" in r for r in reasons.values()), reasons

@@ -47,6 +47,29 @@ def leave_out_units(metadata: pd.DataFrame, model: Model, blocks) -> list[tuple[
     return [(f"sample={s}", [s]) for s in metadata.index]
 
 
+def refit_designs(samples: pd.DataFrame, model: Model, contrasts: list[Contrast], blocks):
+    """Per left-out unit: (label, (metadata, contrast vectors)) or (label, reason) when the
+    remaining samples cannot be fitted.
+
+    A left-out block level may be the model's reference: the next level takes its place.
+    """
+    full = model_samples(samples, model)
+    for label, left_out in leave_out_units(full, model, blocks):
+        kept = samples[~samples["sample"].isin(left_out)]
+        remaining = full.loc[~full.index.isin(left_out)]
+        present = {v: set(remaining[v].astype(str)) for v in model.reference}
+        reference = {v: lv for v, lv in model.reference.items() if lv in present.get(v, ())}
+        refit_model = Model(model.name, model.design, model.subset, reference)
+        try:
+            metadata = model_samples(kept, refit_model).loc[:, model.variables]
+            helper = check_design(metadata, refit_model)
+            vectors = {c.name: contrast_vector(helper, c, refit_model, metadata) for c in contrasts}
+        except InputError as err:
+            yield label, str(err).splitlines()[0]
+            continue
+        yield label, (metadata, vectors)
+
+
 def refit_calls(
     counts: pd.DataFrame,
     samples: pd.DataFrame,
@@ -83,22 +106,12 @@ def refit_calls(
     from .programs import program_calls
     from .wald import contrast_table
 
-    full = model_samples(samples, model)
     rows = []
-    for label, left_out in leave_out_units(full, model, blocks):
-        kept = samples[~samples["sample"].isin(left_out)]
-        # a left-out block level may be the reference: the next level takes its place
-        present = {v: set(kept[v]) for v in model.reference if v in kept.columns}
-        reference = {v: lv for v, lv in model.reference.items() if lv in present.get(v, ())}
-        refit_model = Model(model.name, model.design, model.subset, reference)
-        try:
-            metadata = model_samples(kept, refit_model).loc[:, model.variables]
-            helper = check_design(metadata, refit_model)
-            vectors = {c.name: contrast_vector(helper, c, refit_model, metadata) for c in contrasts}
-        except InputError as err:
-            reason = str(err).splitlines()[0]
-            rows.append(pd.DataFrame([{"unit": label, "status": f"not_refittable: {reason}"}]))
+    for label, design in refit_designs(samples, model, contrasts, blocks):
+        if isinstance(design, str):
+            rows.append(pd.DataFrame([{"unit": label, "status": f"not_refittable: {design}"}]))
             continue
+        metadata, vectors = design
         block = counts.loc[metadata.index]
         keep = prefilter_mask(block, **de["prefilter"])
         dds = fit_model(
