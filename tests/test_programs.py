@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from msc_secretome.catalogue import check_catalogue
-from msc_secretome.programs import classify_contrast, dual_benefit, program_calls
+from msc_secretome.programs import classify_contrast, program_calls
+from msc_secretome.roles import parse_roles
+from msc_secretome.verdict import dual_benefit
 
 ROLES = {
     "cell_type": {"column": "cell_type", "cancer": ["cancer"], "normal": ["normal"]},
@@ -55,6 +57,18 @@ ROLE_TABLE = pd.DataFrame(
         ("n_chemo", "normal", "chemo", "secretome_effect"),
     ],
     columns=["contrast", "side", "therapy", "role"],
+).assign(receiver_group=lambda t: t["side"], exposure="msc_cm")
+
+#: every cell of cancer/normal x control/msc_cm x none/chemo/radiation, two replicates
+SAMPLES = pd.DataFrame(
+    [
+        (f"{c}_{m}_{t}_{r}", c, m, t)
+        for c in ("cancer", "normal")
+        for m in ("control", "msc_cm")
+        for t in ("none", "chemo", "radiation")
+        for r in (1, 2)
+    ],
+    columns=["sample", "cell_type", "medium", "therapy"],
 )
 
 
@@ -77,9 +91,9 @@ def test_calls_follow_fdr_and_sign_and_mark_untested():
 
 def run(tables: dict[str, dict]) -> pd.DataFrame:
     calls = program_calls({k: enrichment(v) for k, v in tables.items()}, CATALOGUE, fdr=0.05)
-    return dual_benefit(
-        calls, ROLE_TABLE, CATALOGUE, therapies=["none", "chemo", "radiation"], none_level="none"
-    ).set_index("therapy")
+    return dual_benefit(calls, ROLE_TABLE, CATALOGUE, parse_roles(ROLES), SAMPLES).set_index(
+        "therapy"
+    )
 
 
 NEUTRAL = {p: (0.3, 0.8) for p in ("CYT_A", "CYT_B", "STRESS_A", "REG_A", "RISK_A", "RISK_X")}

@@ -11,7 +11,14 @@ import time
 
 import pytest
 import yaml
-from workflow_runs import PROJECT_ROOT, TINY, prepare_workdir, run_snakemake, table_checksums
+from workflow_runs import (
+    PROJECT_ROOT,
+    TINY,
+    prepare_workdir,
+    run_snakemake,
+    snakemake_env,
+    table_checksums,
+)
 
 from msc_secretome.errors import InputError
 from msc_secretome.settings import check_unknown_keys
@@ -36,8 +43,9 @@ def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
         "--directory", str(tmp_path), "--cores", "2", "--configfile", str(overrides),
     ]  # fmt: skip
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=snakemake_env(),
+    )  # fmt: skip
     deadline = time.time() + 300
     while time.time() < deadline and not list((tmp_path / "results/de").glob("*.tsv")):
         time.sleep(0.2)

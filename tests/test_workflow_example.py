@@ -94,6 +94,11 @@ def test_dual_benefit_verdict_and_risk_flag(example_run):
     assert dual.loc["chemo", "potentiation"] > 0
     assert dual.loc["radiation", "potentiation"] == 0  # no CM x radiation interaction planted
     assert dual.loc["chemo", "damage_down"] >= 1
+    # what the design answers, and how sure: one batch of three left out at a time, per model
+    assert (dual["design_answer"] == "dual_benefit").all()
+    assert (dual["receiver_group"] == "cancer + normal").all()
+    assert (dual["stability_refits"] == 6).all()
+    assert (dual["stability"] >= 0.8).all(), dual[["stability", "unstable_when"]].to_dict()
 
 
 def test_rerun_with_nothing_changed_does_nothing(example_run):

@@ -29,6 +29,14 @@ def prepare_workdir(workdir: Path, overrides: dict | None = None) -> Path:
     return extra
 
 
+def snakemake_env() -> dict[str, str]:
+    """Environment of a test's Snakemake run: fixed hash seed, and rule scripts import this
+    checkout's package (an editable install may point at another checkout)."""
+    scripts = str(PROJECT_ROOT / "workflow" / "scripts")
+    path = os.pathsep.join(p for p in (scripts, os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": path}
+
+
 def run_snakemake(workdir: Path, *args: str, timeout: int = 1200, check: bool = True, wrapper=()):
     """Run the project's workflow in ``workdir``; returns the CompletedProcess.
 
@@ -41,10 +49,7 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 1200, check: bool = 
         "--directory", str(workdir),
         *args,
     ]  # fmt: skip
-    # Jobs import the package of this checkout (not another editable install of the project).
-    scripts = str(PROJECT_ROOT / "workflow" / "scripts")
-    pythonpath = os.pathsep.join(p for p in (scripts, os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": pythonpath}
+    env = snakemake_env()
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir
     )

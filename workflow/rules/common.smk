@@ -23,11 +23,13 @@ ENVS = WORKFLOW_DIR / "envs"
 # Snakemake's YAML loader keeps the last of duplicated keys and reads `no` as False: read the
 # config files it loaded again, strictly, so such a config stops here with the key and lines.
 settings.check_config_files(config, workflow.configfiles, CONFIG_SCHEMA)
+settings.whole_roles(config, workflow.config_settings.overwrite_config)
 settings.check_unknown_keys(config, CONFIG_SCHEMA, source="config")
 validate(config, CONFIG_SCHEMA, set_default=True)
 EXPERIMENT = settings.load_experiment(config, CONTRASTS_SCHEMA)
 MODELS = EXPERIMENT.models
 CONTRASTS = EXPERIMENT.contrasts
+STUDY = EXPERIMENT.study.to_dict()
 GENE_SET_SOURCES = settings.gene_set_sources(config)
 LIBRARIES = list(GENE_SET_SOURCES)
 # User gene-set files are small: read them now, so a bad one stops the run before any job.
@@ -38,6 +40,7 @@ check_gene_set_files(GENE_SET_SOURCES, config["gene_sets"]["min_size"])
 localrules:
     prepare_gene_sets,
     summarise_contrasts,
+    write_contrasts,
     call_programs,
 
 
@@ -55,14 +58,21 @@ wildcard_constraints:
 SINGLE_CELL = config["data_type"] == "single_cell"
 
 
+EXPERIMENTS = config["experiments"]
+
+
 def counts_spec():
     """What validation reads (count_formats.read_counts): the user's counts, one file or one
-    per sample, or the pseudobulk of their cells."""
-    if SINGLE_CELL:
+    per sample, the experiments' joined matrix, or the pseudobulk of their cells."""
+    if SINGLE_CELL or EXPERIMENTS:
+        combined = (
+            "results/single_cell/pseudobulk_counts.tsv.gz"
+            if SINGLE_CELL
+            else "results/experiments/counts.tsv.gz"
+        )
         return count_spec(
-            "results/single_cell/pseudobulk_counts.tsv.gz", EXPERIMENT.samples.loc[:, ["sample"]],
-            counts_format="matrix",
-        )  # fmt: skip
+            combined, EXPERIMENT.samples.loc[:, ["sample"]], counts_format="matrix"
+        )
     return count_spec(
         config["counts"], EXPERIMENT.samples, counts_format=config["counts_format"],
         strand=config["counts_strand"], round_estimated=config["round_estimated_counts"],
@@ -83,6 +93,8 @@ def counts_input():
 def samples_input():
     if SINGLE_CELL:
         return "results/single_cell/pseudobulk_samples.tsv"
+    if EXPERIMENTS:
+        return "results/experiments/samples.tsv"
     return config["samples"]
 
 
@@ -144,6 +156,18 @@ def gene_set_files():
             s["path"] for s in GENE_SET_SOURCES.values() if s["kind"] == "enrichr"
         ]
     return catalogue_input() + files
+
+
+def stability_refits():
+    """Leave-one-out refit tables of the models small enough to refit (none when off)."""
+    if not config["stability"]["enabled"]:
+        return []
+    limit = config["stability"]["max_samples"]
+    return [
+        f"results/stability/{name}.tsv"
+        for name, model in MODELS.items()
+        if settings.model_sample_count(EXPERIMENT.samples, model) <= limit
+    ]
 
 
 def catalogue_input():

@@ -54,9 +54,32 @@ rule contrast_results:
         "../scripts/contrast_results.py"
 
 
+rule write_contrasts:
+    input:
+        # after validation, so a run with bad inputs writes nothing under results/
+        samples="results/validated/samples.tsv",
+    output:
+        contrasts=settings.DERIVED_CONTRASTS,
+    log:
+        "logs/write_contrasts.log",
+    conda:
+        conda_env("analysis")
+    threads: 1
+    resources:
+        mem_mb=200,
+        runtime=2,
+    params:
+        contrasts_file=EXPERIMENT.contrasts_file,
+        derived=EXPERIMENT.derived,
+        source=config["contrasts"],
+    script:
+        "../scripts/write_contrasts.py"
+
+
 rule summarise_contrasts:
     input:
         tables=expand("results/de/{contrast}.tsv", contrast=CONTRASTS),
+        contrasts_file=settings.DERIVED_CONTRASTS,
         samples="results/validated/samples.tsv",
         # "why nothing is significant" looks at library sizes and QC outliers
         library_sizes="results/qc/library_sizes.tsv",

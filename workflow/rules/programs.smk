@@ -8,6 +8,7 @@ rule call_programs:
         catalogue=catalogue_input(),
         gmts=user_programme_gmts(),
         samples="results/validated/samples.tsv",
+        stability=stability_refits(),
     output:
         calls=report(
             "results/programs/program_calls.tsv",
@@ -38,6 +39,6 @@ rule call_programs:
         libraries=[name for name in LIBRARIES if name != "programs"],
         fdr=config["programs"]["fdr"],
         group_min_jaccard=config["enrichment"]["group_min_jaccard"],
-        roles=config["roles"],
+        study=STUDY,
     script:
         "../scripts/call_programs.py"

@@ -57,7 +57,11 @@ rule html_report:
         contrasts=list(CONTRASTS),
         config=config,
         models={name: model_params(name) for name in MODELS},
-        inputs=lambda wc: [*counts_input(), config["samples"], config["contrasts"]],
+        inputs=lambda wc: [
+            *counts_input(),
+            *([config["samples"]] if config["samples"] else []),
+            config["contrasts"] or settings.DERIVED_CONTRASTS,
+        ],
         workflow_dir=str(WORKFLOW_DIR),
         absolute_paths=config["report"]["absolute_paths"],
     script:

@@ -1,17 +1,16 @@
-"""Rule call_programs: programme calls per contrast and the dual-benefit summary per therapy."""
+"""Rule call_programs: programme calls per contrast and the verdict per receiver group x
+exposure x therapy arm."""
 
 import pandas as pd
 
 from msc_secretome.catalogue import read_catalogue, read_gmt
 from msc_secretome.programme_definitions import catalogue_from_libraries, definitions_note
-from msc_secretome.programs import (
-    add_overlap_groups,
-    dual_benefit,
-    program_calls,
-    with_definitions,
-)
+from msc_secretome.programs import add_overlap_groups, program_calls, with_definitions
+from msc_secretome.roles import study_from_dict
 from msc_secretome.rule_logging import log_to_file
+from msc_secretome.stability import STABILITY_COLUMNS, verdict_stability
 from msc_secretome.tables import read_table, write_tsv
+from msc_secretome.verdict import dual_benefit, stability_sentence
 
 logger = log_to_file(snakemake)
 params, inputs = snakemake.params, snakemake.input
@@ -34,15 +33,23 @@ write_tsv(with_definitions(calls, note), snakemake.output.calls)
 
 contrast_roles = read_table(inputs.contrasts)
 samples = read_table(inputs.samples)
-therapy = params.roles["therapy"]
-levels = list(dict.fromkeys(samples[therapy["column"]]))
-therapies = [therapy["none"]] + [lv for lv in levels if lv != therapy["none"]]
-summary = dual_benefit(
-    calls, contrast_roles, catalogue, therapies=therapies, none_level=therapy["none"]
-)
+study = study_from_dict(params.study)
+summary = dual_benefit(calls, contrast_roles, catalogue, study, samples)
+if inputs.stability:
+    refits = pd.concat(
+        [
+            pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["", "NaN", "nan"])
+            for path in inputs.stability
+        ]
+    )
+    stable = verdict_stability(calls, refits, contrast_roles, catalogue, study, samples)
+    summary[STABILITY_COLUMNS] = stable[STABILITY_COLUMNS].to_numpy()
+    summary["summary"] = summary["summary"] + [
+        stability_sentence(row) for _, row in summary.iterrows()
+    ]
 # the verdict's prose names the programmes it used when they are not the catalogue as shipped
 shipped = params.programs == "builtin" and params.organism == "human"
 summary = with_definitions(summary, note, explain=not shipped)
 write_tsv(summary, snakemake.output.dual_benefit)
 for row in summary.itertuples(index=False):
-    logger.info("%s: %s (%s)", row.therapy, row.verdict, row.explanation)
+    logger.info("%s: %s (%s)", row.receiver_group, row.verdict, row.explanation)

@@ -402,6 +402,8 @@ def contrast_summary(
                 "side": role["side"] or "",
                 "therapy": role["therapy"] or "",
                 "role": role["role"] or "",
+                "receiver_group": role["receiver_group"] or "",
+                "exposure": role["exposure"] or "",
             }
         )
     return pd.DataFrame(rows)

@@ -14,6 +14,7 @@ import jsonschema
 import pandas as pd
 
 from .catalogue import builtin_catalogue_path
+from .contrast_derivation import derive_contrasts
 from .design import (
     Contrast,
     Model,
@@ -24,8 +25,13 @@ from .design import (
     parse_models,
 )
 from .errors import InputError
+from .experiments import EXPERIMENT_COLUMN, combined_sheet, experiment_contrasts
+from .roles import Study, read_study
 from .strict_yaml import load_yaml_document, read_yaml_mapping, refuse_reinterpreted
 from .validation import read_sample_sheet
+
+#: Where a run writes the contrasts it used (derived or the user's, as parsed).
+DERIVED_CONTRASTS = "results/design/contrasts.yaml"
 
 
 @dataclass
@@ -34,11 +40,26 @@ class Experiment:
     models: dict[str, Model]
     contrasts: dict[str, Contrast]
     references: dict[str, dict[str, str]]  # model -> variable -> reference level used
+    study: Study
+    contrasts_file: dict  # the contrasts-file mapping used (models:, contrasts:)
+    derived: bool  # True when the contrasts were derived from the roles
 
 
 def read_yaml(path: str | Path) -> dict:
     """A YAML file read strictly (duplicate keys refused, see :mod:`.strict_yaml`)."""
     return read_yaml_mapping(path)
+
+
+def read_contrasts_file(path: str | Path) -> dict:
+    """The contrasts file, strictly: every scalar is a name, a level or a design string, so a
+    value YAML 1.1 turned into a boolean or number (``no``, ``010``) must be quoted."""
+    document = load_yaml_document(path)
+    if not isinstance(document.data, dict):
+        raise InputError(
+            "expected a mapping (models:, contrasts:) at the top level", path=str(path)
+        )
+    refuse_reinterpreted(document, what="a level or a name (text)")
+    return document.data
 
 
 def check_config_files(config: dict, files, schema_path: str | Path) -> None:
@@ -115,13 +136,28 @@ def validate_contrasts_file(data: dict, schema_path: str | Path, path: str) -> N
         )
 
 
-def default_references(config: dict) -> dict[str, str]:
-    """Reference levels implied by the roles: control medium, no therapy."""
-    roles = config["roles"]
-    return {
-        roles["exposure"]["column"]: str(roles["exposure"]["control"]),
-        roles["therapy"]["column"]: str(roles["therapy"]["none"]),
-    }
+def default_references(study: Study) -> dict[str, str]:
+    """Reference levels implied by the roles: the first control, no therapy."""
+    references = {study.exposure_column: study.controls[0]}
+    if study.therapy_column is not None:
+        references[study.therapy_column] = str(study.none_level)
+    return references
+
+
+def whole_roles(config: dict, command_line_config: dict) -> None:
+    """Take the study (``roles``, ``contrasts``) from the user's config, not the example's.
+
+    Snakemake merges ``--configfile`` into ``config/config.yaml`` key by key, so a study
+    without therapy would inherit the example's ``roles.therapy``. Omitting a role means
+    "not in this study": when the command-line config names ``roles``, they replace the
+    default's whole. When it names its own ``samples`` but no ``contrasts``, the example's
+    contrasts file (written for the example's sheet) is not used: contrasts are derived.
+    """
+    if "roles" in command_line_config:
+        config["roles"] = dict(command_line_config["roles"])
+    own_sheets = "samples" in command_line_config or "experiments" in command_line_config
+    if own_sheets and "contrasts" not in command_line_config:
+        config["contrasts"] = None
 
 
 def expected_pseudobulk_sheet(samples: pd.DataFrame, cell_types: list[str]) -> pd.DataFrame:
@@ -153,7 +189,11 @@ def load_experiment(config: dict, contrasts_schema: str | Path) -> Experiment:
     For single-cell data the checks run on the expected pseudo-sample sheet (every sample x
     every configured cell type); the fit re-checks the design on the pseudo-samples kept.
     """
-    samples = read_sample_sheet(config["samples"])
+    experiments = config.get("experiments") or {}
+    if experiments:
+        samples = combined_sheet(experiments)
+    else:
+        samples = read_sample_sheet(config["samples"])
     if config.get("data_type") == "single_cell":
         cell_types = config["single_cell"]["cell_types"]
         if not cell_types:
@@ -164,53 +204,64 @@ def load_experiment(config: dict, contrasts_schema: str | Path) -> Experiment:
                 "or ['all'] with cell_type_column: null",
             )
         samples = expected_pseudobulk_sheet(samples, cell_types)
-    path = config["contrasts"]
-    document = load_yaml_document(path)
-    if not isinstance(document.data, dict):
-        raise InputError("expected a mapping (models:, contrasts:) at the top level", path=path)
-    # Every scalar of the contrasts file is a name or a sample-sheet level (or a design string).
-    refuse_reinterpreted(document, what="a level or a name (text)")
-    data = document.data
+    sheet = "the experiments' sample sheets" if experiments else config["samples"]
+    study = read_study(config["roles"], samples, sheet)
+    path = config.get("contrasts")
+    derived = path is None
+    if experiments:
+        data, derived, path = _experiments_contrasts(
+            config, experiments, study, samples, contrasts_schema
+        )
+    elif derived:
+        path = f"contrasts derived from roles ({DERIVED_CONTRASTS})"
+        data = derive_contrasts(study, samples)
+    else:
+        data = read_contrasts_file(path)
     validate_contrasts_file(data, contrasts_schema, path)
     models = parse_models(data, path)
     contrasts = parse_contrasts(data, models, path)
-    check_roles(config, samples)
     references: dict[str, dict[str, str]] = {}
     for model in models.values():
-        metadata = model_samples(samples, model, default_references(config), path)
+        metadata = model_samples(samples, model, default_references(study), path)
         helper = check_design(metadata.loc[:, model.variables], model, path)
         references[model.name] = {v: str(metadata[v].cat.categories[0]) for v in model.variables}
         for contrast in contrasts.values():
             if contrast.model == model.name:
                 contrast_vector(helper, contrast, model, metadata)
-    return Experiment(samples, models, contrasts, references)
+    return Experiment(samples, models, contrasts, references, study, data, derived)
 
 
-def check_roles(config: dict, samples: pd.DataFrame) -> None:
-    """The roles name existing sheet columns and levels."""
-    sheet = config["samples"]
-    roles = config["roles"]
-    wanted = {
-        "cell_type": roles["cell_type"]["cancer"] + roles["cell_type"]["normal"],
-        "exposure": [roles["exposure"]["exposed"], roles["exposure"]["control"]],
-        "therapy": [roles["therapy"]["none"]],
-    }
-    for role, levels in wanted.items():
-        column = roles[role]["column"]
-        if column not in samples.columns:
-            raise InputError(
-                f"roles.{role}.column is {column!r}, which is not a column of the sample sheet "
-                f"{sheet}; columns: {[c for c in samples.columns if c != 'sample']}",
-                path="config",
-            )
-        present = set(samples[column])
-        missing = [lv for lv in levels if str(lv) not in present]
-        if missing:
-            raise InputError(
-                f"roles.{role} names level(s) {missing} of {column!r} that no sample has; "
-                f"levels: {sorted(present)}",
-                path="config",
-            )
+def _experiments_contrasts(config, experiments: dict, study: Study, samples, schema):
+    """Each experiment's contrasts (its own file, else derived), restricted to it."""
+    if config.get("contrasts") is not None:
+        raise InputError(
+            "both `contrasts` and `experiments` are set",
+            path="config",
+            fix="give each experiment its own `contrasts:` file (or none, to derive them), "
+            "and set the top-level `contrasts: null`",
+        )
+    data: dict = {"models": {}, "contrasts": {}}
+    derived = False
+    for name, spec in experiments.items():
+        rows = samples[samples[EXPERIMENT_COLUMN] == name]
+        if spec.get("contrasts"):
+            own = read_contrasts_file(spec["contrasts"])
+            validate_contrasts_file(own, schema, spec["contrasts"])
+        else:
+            own, derived = derive_contrasts(study, rows), True
+        taken = set(data["models"]) | set(data["contrasts"])
+        own = experiment_contrasts(name, own, taken)
+        data["models"].update(own["models"])
+        data["contrasts"].update(own["contrasts"])
+    return data, derived, f"contrasts of the experiments ({DERIVED_CONTRASTS})"
+
+
+def model_sample_count(samples: pd.DataFrame, model: Model) -> int:
+    """Number of sheet rows in the model's subset."""
+    keep = pd.Series(True, index=samples.index)
+    for column, levels in model.subset.items():
+        keep &= samples[column].isin(levels)
+    return int(keep.sum())
 
 
 def model_to_dict(model: Model, references: dict[str, str]) -> dict:

@@ -1,0 +1,32 @@
+# How sure: leave-one-out refits of each model's programme calls (config `stability`).
+
+
+rule stability_refits:
+    input:
+        experiment="results/validated/experiment.h5ad",
+        gmt="results/gene_sets/programs.gmt",
+        catalogue=catalogue_input(),
+    output:
+        refits="results/stability/{model}.tsv",
+    log:
+        "logs/stability_refits/{model}.log",
+    benchmark:
+        "logs/benchmarks/stability_refits/{model}.tsv"
+    conda:
+        conda_env("analysis")
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1500, 30),
+        runtime=runtime_min(30, 5.0),
+    params:
+        model=lambda wc: model_params(wc.model),
+        contrasts=lambda wc: [
+            contrast_params(name) for name in CONTRASTS if model_of(name) == wc.model
+        ],
+        blocks=STUDY["blocks"],
+        de=config["de"],
+        enrichment=config["enrichment"],
+        fdr=config["programs"]["fdr"],
+        catalogue=settings.catalogue_path(config),
+    script:
+        "../scripts/stability_refits.py"
