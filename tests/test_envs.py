@@ -91,26 +91,30 @@ def test_constraints_agree_with_pyproject_pins():
 
 
 def test_constraints_cover_every_transitive_dependency():
-    """Every package the pinned ones pull in (as installed here) has a line in constraints.txt."""
+    """Every package the pinned ones pull in (as installed here) has a line in constraints.txt.
+
+    Requested extras count too (a dependency on ``pandas[parquet]`` pulls in pyarrow).
+    """
     from packaging.requirements import Requirement
 
     constraints = constraint_pins()
-    todo = [canonical(p) for p in pyproject_pins()]
-    seen: set[str] = set()
+    todo = [(canonical(p), "") for p in pyproject_pins()]
+    seen: set[tuple[str, str]] = set()
     while todo:
-        name = todo.pop()
-        if name in seen:
+        name, extra = todo.pop()
+        if (name, extra) in seen:
             continue
-        seen.add(name)
+        seen.add((name, extra))
         try:
             requires = metadata.distribution(name).requires or []
         except metadata.PackageNotFoundError:
             continue  # optional tools may be absent where their tests only skip
         for line in requires:
             requirement = Requirement(line)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                todo.append(canonical(requirement.name))
-    missing = sorted(seen - set(constraints))
+            if requirement.marker is None or requirement.marker.evaluate({"extra": extra}):
+                dependency = canonical(requirement.name)
+                todo += [(dependency, "")] + [(dependency, e) for e in requirement.extras]
+    missing = sorted({name for name, _ in seen} - set(constraints))
     assert missing == [], f"not in constraints.txt (regenerate it, see its header): {missing}"
 
 
