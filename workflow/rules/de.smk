@@ -5,8 +5,8 @@ rule fit_model:
     input:
         experiment="results/validated/experiment.h5ad",
     output:
-        model="results/models/{model}.pkl",
-        wald="results/models/{model}.wald.pkl",
+        # the fit as data (npz of arrays, read with allow_pickle=False), never a pickle
+        model="results/models/{model}.npz",
     log:
         "logs/fit_model/{model}.log",
     benchmark:
@@ -31,9 +31,7 @@ rule fit_model:
 
 rule contrast_results:
     input:
-        wald=lambda wc: f"results/models/{model_of(wc.contrast)}.wald.pkl",
-        # the full PyDESeq2 fit, read only for apeGLM shrinkage
-        model=lambda wc: f"results/models/{model_of(wc.contrast)}.pkl",
+        model=lambda wc: f"results/models/{model_of(wc.contrast)}.npz",
     output:
         table="results/de/{contrast}.tsv",
     log:

@@ -14,8 +14,10 @@ import hashlib
 import io
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import InputError
@@ -160,6 +162,26 @@ def write_bytes_atomic(data: bytes, path: str | Path) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_npz(arrays: dict[str, np.ndarray], path: str | Path) -> None:
+    """Write arrays as an ``.npz`` (zip of ``.npy``) atomically and byte-reproducibly.
+
+    ``np.savez`` stamps each member with the current time; here every member gets the same
+    fixed timestamp, in key order. Object arrays are refused (they would need pickle to load).
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for key, value in arrays.items():
+            array = np.asarray(value)
+            if array.dtype.hasobject:
+                raise TypeError(f"{key!r} is an object array; store strings as a str dtype")
+            member = io.BytesIO()
+            np.lib.format.write_array(member, array, allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, member.getvalue())
+    write_bytes_atomic(buffer.getvalue(), path)
 
 
 def sha256_of(path: str | Path) -> str:

@@ -3,8 +3,9 @@
 A contrast job needs only what the Wald test reads: the design matrix, coefficients, size
 factors, dispersions, base means, and the gene masks that do not depend on the contrast
 (Cook's outliers, genes that became all-zero when outliers were replaced). The fit job stores
-them (:func:`differential_expression.wald_inputs`), so one job per contrast starts fast (no
-PyDESeq2, AnnData or matplotlib import) and computes PyDESeq2's ``DeseqStats`` numbers:
+them as data (:func:`differential_expression.model_arrays`, :mod:`model_store`), so one job
+per contrast starts fast (no PyDESeq2, AnnData or matplotlib import) and computes PyDESeq2's
+``DeseqStats`` numbers:
 
 * ``wald_test``: PyDESeq2's ``utils.wald_test`` for all genes at once (same covariance
   ``(X^T W X + ridge)^-1``, same alternative hypotheses);
@@ -140,7 +141,7 @@ def contrast_table(
 ) -> pd.DataFrame:
     """The output-contract table of one contrast vector from a model's Wald inputs.
 
-    ``fitted``: :func:`differential_expression.wald_inputs` of a fitted model; ``vector``:
+    ``fitted``: a model's arrays (:func:`model_store.read_model`); ``vector``:
     contrast weights indexed by the design's columns.
     """
     columns = list(fitted["columns"])
