@@ -128,8 +128,9 @@ def contrast_results(
     cooks_filter: bool = True,
     lfc_threshold: float = 0.0,
     symbols: pd.Series | None = None,
+    test: str = "wald",
 ) -> pd.DataFrame:
-    """Wald test of one contrast vector; the table of the output contract.
+    """Test of one contrast vector (``test``: wald | lrt | qlf); the output-contract table.
 
     PyDESeq2's ``DeseqStats`` numbers (Wald statistics and p-values, Cook's-filtered p-values
     NaN, as in R) computed by :func:`wald.contrast_table` from :func:`model_arrays`. With
@@ -144,6 +145,7 @@ def contrast_results(
         cooks_filter=cooks_filter,
         lfc_threshold=lfc_threshold,
         symbols=symbols,
+        test=test,
     )
 
 

@@ -30,6 +30,7 @@ RESULT_COLUMNS = [
     "padj",
 ]
 RIDGE = 1e-6  # PyDESeq2's ridge on the coefficients (no LFC prior)
+TESTS = ("wald", "lrt", "qlf")
 
 
 def normal_sf(x):
@@ -138,12 +139,25 @@ def contrast_table(
     cooks_filter: bool = True,
     lfc_threshold: float = 0.0,
     symbols: pd.Series | None = None,
+    test: str = "wald",
+    reduced_design: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """The output-contract table of one contrast vector from a model's Wald inputs.
+    """The output-contract table of one contrast vector from a model's arrays.
 
     ``fitted``: a model's arrays (:func:`model_store.read_model`); ``vector``:
-    contrast weights indexed by the design's columns.
+    contrast weights indexed by the design's columns; ``test`` (``de.test``): ``wald``
+    (DESeq2's Wald test), ``lrt`` (DESeq2's likelihood-ratio test, :func:`lrt.lrt_test`) or
+    ``qlf`` (quasi-likelihood F-test, :func:`qlf.qlf_test`); ``reduced_design`` (samples,
+    p0): the LRT/QLF null model (default: the contrast's null space). ``log2FoldChange`` and
+    ``lfcSE`` are the contrast's in every case; ``stat`` is the Wald statistic, or for
+    ``lrt``/``qlf`` on one df the signed square root of LR or F (a z- or t-like value that
+    ranks like the Wald statistic), on more df the LR or F itself. ``lfc_threshold`` > 0 is
+    a Wald test only.
     """
+    if test not in TESTS:
+        raise ValueError(f"de.test must be one of {TESTS}, not {test!r}")
+    if test != "wald" and lfc_threshold > 0:
+        raise ValueError(f"de.lfc_threshold > 0 needs de.test: wald, not {test!r}")
     columns = list(fitted["columns"])
     if list(vector.index) != columns:
         raise ValueError(f"contrast vector columns {list(vector.index)} != design {columns}")
@@ -162,6 +176,19 @@ def contrast_table(
         np.log(2) * lfc_threshold,
         "greaterAbs" if lfc_threshold > 0 else None,
     )
+    if test != "wald":
+        with np.errstate(invalid="ignore"):
+            sign = np.sign(lfc @ contrast)
+        if test == "lrt":
+            from .lrt import lrt_test
+
+            pvalue, statistic, df = lrt_test(fitted, contrast, reduced_design)
+        else:
+            from .qlf import qlf_test
+
+            pvalue, statistic, df, _ = qlf_test(fitted, contrast, reduced_design)
+        stat = sign * np.sqrt(statistic) if df == 1 else statistic
+        pvalue = np.where(np.isfinite(se), pvalue, np.nan)
     emptied = fitted["all_zero_after_refit"]  # as PyDESeq2: no test, stat 0, p 1
     se[emptied], stat[emptied], pvalue[emptied] = 0.0, 0.0, 1.0
     if cooks_filter:
