@@ -132,7 +132,9 @@ def peer_results(project_root, tmp_path_factory):
                 {
                     "contrast": name,
                     "spearman_p": spearmanr(pvalue, theirs["PValue"]).statistic,
-                    "jaccard_calls": _jaccard(ours_calls, _calls(theirs["PValue"].to_numpy(), index)),
+                    "jaccard_calls": _jaccard(
+                        ours_calls, _calls(theirs["PValue"].to_numpy(), index)
+                    ),
                     "called": len(ours_calls),
                     "df_prior": df_prior,
                     "df_prior_r": float(theirs["df_prior"].iloc[0]),

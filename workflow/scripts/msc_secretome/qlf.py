@@ -158,8 +158,9 @@ def qlf_test(
     """QL F-test of a contrast (or of a reduced design) on a model's arrays.
 
     Returns ``(pvalue, F, df_test, df_prior)``: (genes,) arrays, the numerator df and the
-    empirical-Bayes prior df (``inf`` where the QL dispersions are all equal to the trend). ``fitted``:
-    :func:`model_store.read_model`; ``contrast``: (p,) weights of the design's columns.
+    empirical-Bayes prior df (``inf`` where the QL dispersions are all equal to the trend).
+    ``fitted``: :func:`model_store.read_model`; ``contrast``: (p,) weights of the design's
+    columns.
     """
     design = np.asarray(fitted["design_matrix"], dtype=float)
     if reduced_design is None:
