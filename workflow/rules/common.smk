@@ -99,6 +99,11 @@ def contrast_params(contrast):
     return settings.contrast_to_dict(CONTRASTS[contrast])
 
 
+def contrast_test(contrast):
+    """The contrast's own test (contrasts file), else de.test."""
+    return CONTRASTS[contrast].test or config["de"]["test"]
+
+
 def gene_set_files():
     """User files the gene sets come from (cached Enrichr files only once they exist)."""
     files = [s["path"] for s in GENE_SET_SOURCES.values() if s["kind"] == "gmt"]

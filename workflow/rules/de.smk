@@ -1,4 +1,5 @@
-# Differential expression: one PyDESeq2 fit per model, then one Wald test per contrast.
+# Differential expression: one PyDESeq2 fit per model, then one test per contrast
+# (de.test or the contrast's own test: wald | lrt | qlf).
 
 
 rule fit_model:
@@ -47,6 +48,7 @@ rule contrast_results:
     params:
         contrast=lambda wc: contrast_params(wc.contrast),
         model=lambda wc: model_params(model_of(wc.contrast)),
+        test=lambda wc: contrast_test(wc.contrast),
         de=config["de"],
     script:
         "../scripts/contrast_results.py"
@@ -68,6 +70,7 @@ rule summarise_contrasts:
         runtime=5,
     params:
         contrasts={name: contrast_params(name) for name in CONTRASTS},
+        tests={name: contrast_test(name) for name in CONTRASTS},
         models={name: model_params(name) for name in MODELS},
         roles=config["roles"],
         alpha=config["de"]["alpha"],

@@ -52,6 +52,8 @@ class Contrast:
     kind: str  # "compare" | "interaction"
     terms: tuple[tuple[str, str, str], ...]  # (variable, target level, reference level)
     at: dict[str, str] = field(default_factory=dict)
+    test: str | None = None  # overrides de.test for this contrast
+    reduced: str | None = None  # lrt/qlf null design formula (default: the contrast's null)
 
     def describe(self) -> str:
         """Plain-words description, e.g. 'medium msc_cm vs control at therapy=chemo'."""
@@ -134,7 +136,21 @@ def parse_contrasts(config: dict, models: dict[str, Model], path: str = "contras
         clash = [t[0] for t in terms if t[0] in at]
         if clash:
             raise InputError(f"{where}: {clash} appear both in '{kind}' and in 'at'", path=path)
-        contrasts[name] = Contrast(str(name), spec["model"], kind, tuple(terms), at)
+        test, reduced = spec.get("test"), spec.get("reduced")
+        if reduced is not None:
+            try:
+                design_variables(reduced)
+            except InputError as err:
+                raise InputError(f"{where}: reduced {err}", path=path, fix=err.fix) from None
+            if test == "wald":
+                raise InputError(
+                    f"{where}: 'reduced' needs test lrt or qlf, not wald",
+                    path=path,
+                    fix="add 'test: lrt' (or qlf) to the contrast, or remove 'reduced'",
+                )
+        contrasts[name] = Contrast(
+            str(name), spec["model"], kind, tuple(terms), at, test, reduced and reduced.strip()
+        )
     if not contrasts:
         raise InputError("no contrasts defined", path=path, fix="add a 'contrasts:' section")
     return contrasts
@@ -314,6 +330,24 @@ def contrast_vector(helper: FormulaicContrasts, contrast: Contrast, model: Model
             path="contrasts",
         )
     return vector
+
+
+def reduced_design_matrix(metadata: pd.DataFrame, model: Model, contrast: Contrast) -> np.ndarray:
+    """(samples, p0) design matrix of a contrast's ``reduced`` formula on the model's samples.
+
+    Same encoding (formulaic, the model's level order) as the full design; every variable
+    must be one of the model's. Nesting is checked by the test (:func:`lrt.check_nested`).
+    """
+    where = f"contrast {contrast.name!r} (model {model.name!r})"
+    unknown = [v for v in design_variables(contrast.reduced) if v not in model.variables]
+    if unknown:
+        raise InputError(
+            f"{where}: reduced design {contrast.reduced!r} names {unknown}, which are not in "
+            f"the model's design {model.design!r}",
+            path="contrasts",
+            fix=f"use only {model.variables}",
+        )
+    return FormulaicContrasts(metadata, contrast.reduced).design_matrix.to_numpy(dtype=float)
 
 
 def _levels(values: pd.Series) -> list[str]:

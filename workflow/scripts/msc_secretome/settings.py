@@ -209,6 +209,8 @@ def contrast_to_dict(contrast: Contrast) -> dict:
         "kind": contrast.kind,
         "terms": [list(t) for t in contrast.terms],
         "at": dict(contrast.at),
+        "test": contrast.test,
+        "reduced": contrast.reduced,
     }
 
 
@@ -219,6 +221,8 @@ def contrast_from_dict(data: dict) -> Contrast:
         data["kind"],
         tuple(tuple(t) for t in data["terms"]),
         dict(data["at"]),
+        data.get("test"),
+        data.get("reduced"),
     )
 
 

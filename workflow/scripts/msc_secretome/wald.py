@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from .errors import InputError
+
 RESULT_COLUMNS = [
     "gene_id",
     "symbol",
@@ -157,7 +159,17 @@ def contrast_table(
     if test not in TESTS:
         raise ValueError(f"de.test must be one of {TESTS}, not {test!r}")
     if test != "wald" and lfc_threshold > 0:
-        raise ValueError(f"de.lfc_threshold > 0 needs de.test: wald, not {test!r}")
+        raise InputError(
+            f"de.lfc_threshold > 0 (a Wald test of |log2FC| > threshold) with test {test!r}",
+            path="config",
+            fix="set de.lfc_threshold: 0, or use test: wald",
+        )
+    if test == "wald" and reduced_design is not None:
+        raise InputError(
+            "a reduced design is tested by lrt or qlf, not by the Wald test",
+            path="contrasts",
+            fix="add 'test: lrt' (or qlf) to the contrast, or remove 'reduced'",
+        )
     columns = list(fitted["columns"])
     if list(vector.index) != columns:
         raise ValueError(f"contrast vector columns {list(vector.index)} != design {columns}")
