@@ -24,7 +24,13 @@ rule fit_model:
         # only what the fit uses: changing alpha or shrinkage does not refit
         de={
             key: config["de"][key]
-            for key in ("prefilter", "size_factors", "refit_cooks", "engine")
+            for key in (
+                "prefilter",
+                "size_factors",
+                "refit_cooks",
+                "engine",
+                "dispersion_prior_seed",
+            )
         },
     script:
         "../scripts/fit_model.py"

@@ -42,6 +42,7 @@ dds = fit_model(
     refit_cooks=de["refit_cooks"],
     engine=de["engine"],
     n_cpus=snakemake.threads,
+    prior_seed=de["dispersion_prior_seed"],
 )
 logger.info("compute: fit in %.3f s (engine %s)", time.perf_counter() - start, de["engine"])
 write_model(model_arrays(dds, adata.var["symbol"].astype(str)), snakemake.output.model)

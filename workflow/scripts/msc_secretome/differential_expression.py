@@ -39,6 +39,32 @@ def inference_engine(engine: str = "batched", n_cpus: int = 1):
     raise ValueError(f"de.engine must be one of {ENGINES}, not {engine!r}")
 
 
+class SmallDfDeseqDataSet(DeseqDataSet):
+    """PyDESeq2's ``DeseqDataSet`` with DESeq2's dispersion prior variance at 1-3 residual df.
+
+    PyDESeq2 uses the MAD formula at every df (and warns below 4); DESeq2 switches to its
+    simulation estimate there (:func:`dispersion_prior.small_df_prior_variance`, seeded by
+    ``prior_seed``). Elsewhere it is PyDESeq2's own.
+    """
+
+    prior_seed: int = 2
+
+    def fit_dispersion_prior(self) -> None:
+        super().fit_dispersion_prior()
+        n, p = self.obsm["design_matrix"].shape
+        if 1 <= n - p <= 3:
+            from .dispersion_prior import small_df_prior_variance
+
+            genes = self.var.loc[self.non_zero_genes]
+            above = genes["genewise_dispersions"] >= 100 * self.min_disp
+            residuals = np.log(genes["genewise_dispersions"]) - np.log(genes["fitted_dispersions"])
+            self.uns["prior_disp_var"] = np.float64(
+                small_df_prior_variance(
+                    residuals[above].to_numpy(dtype=float), n - p, self.prior_seed
+                )
+            )
+
+
 def fit_model(
     counts: pd.DataFrame,
     metadata: pd.DataFrame,
@@ -49,19 +75,22 @@ def fit_model(
     min_replicates: int = 7,
     engine: str = "batched",
     n_cpus: int = 1,
+    prior_seed: int = 2,
 ) -> DeseqDataSet:
     """Fit size factors, dispersions and coefficients for one model.
 
     ``counts``: samples x genes (already subset and prefiltered); ``metadata``: samples x
     factors with ordered categoricals (see :func:`design.model_samples`); ``engine``: see
-    :func:`inference_engine` (``n_cpus`` is used by the ``pydeseq2`` engine only).
+    :func:`inference_engine` (``n_cpus`` is used by the ``pydeseq2`` engine only);
+    ``prior_seed``: seed of DESeq2's simulation estimate of the dispersion prior variance at
+    1-3 residual df (:class:`SmallDfDeseqDataSet`).
     """
     if not counts.index.equals(metadata.index):
         raise ValueError("counts and metadata must have the same samples in the same order")
     inference = inference_engine(engine, n_cpus)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
-        dds = DeseqDataSet(
+        dds = SmallDfDeseqDataSet(
             counts=counts,
             metadata=metadata,
             design=design,
@@ -71,6 +100,7 @@ def fit_model(
             inference=inference,
             quiet=True,
         )
+        dds.prior_seed = prior_seed
         dds.deseq2()
     return dds
 
