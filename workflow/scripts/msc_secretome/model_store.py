@@ -55,10 +55,11 @@ def read_model(path: str | Path) -> dict[str, np.ndarray]:
     """Read and check a model file written by :func:`write_model`.
 
     Returns a dict of numpy arrays with the keys of ``ARRAYS`` plus ``obs__{variable}`` (the
-    sample values of each design variable, text) and ``levels__{variable}`` (its levels,
-    reference first). Raises :class:`InputError` for anything that is not such a file: a
-    pickle or other non-zip bytes, object arrays (which would need pickle), a missing array,
-    a wrong type or inconsistent shapes.
+    sample values of each design variable: text for a factor, numbers for a continuous
+    covariate) and, for a factor, ``levels__{variable}`` (its levels, reference first).
+    Raises :class:`InputError` for anything that is not such a file: a pickle or other
+    non-zip bytes, object arrays (which would need pickle), a missing array, a wrong type or
+    inconsistent shapes.
     """
     where = str(path)
     try:
@@ -102,8 +103,11 @@ def _check(arrays: dict[str, np.ndarray], where: str) -> None:
     variables = [str(v) for v in np.atleast_1d(arrays["variables"])]
     expected = dict(ARRAYS)
     for variable in variables:
-        expected[f"obs__{variable}"] = ("U", ("n",))
-        expected[f"levels__{variable}"] = ("U", (None,))
+        if f"levels__{variable}" in arrays:  # a factor; without levels, a continuous covariate
+            expected[f"obs__{variable}"] = ("U", ("n",))
+            expected[f"levels__{variable}"] = ("U", (None,))
+        else:
+            expected[f"obs__{variable}"] = ("f", ("n",))
     for key, (kinds, shape) in expected.items():
         if key not in arrays:
             raise InputError(f"model file lacks the array {key!r}", path=where, fix=FIX)
@@ -122,13 +126,17 @@ def _check(arrays: dict[str, np.ndarray], where: str) -> None:
 
 
 def model_metadata(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The model's samples x design variables, categoricals with the fit's level order.
+    """The model's samples x design variables: factors as categoricals with the fit's level
+    order, continuous covariates as float.
 
     Same frame as :func:`design.model_samples` gave the fit (index ``sample``).
     """
     index = pd.Index(arrays["obs_names"].astype(str), name="sample")
     columns = {}
     for variable in (str(v) for v in np.atleast_1d(arrays["variables"])):
+        if f"levels__{variable}" not in arrays:  # continuous covariate
+            columns[variable] = arrays[f"obs__{variable}"].astype(float)
+            continue
         values = arrays[f"obs__{variable}"].astype(str)
         levels = [str(level) for level in arrays[f"levels__{variable}"]]
         columns[variable] = pd.Categorical(values, categories=levels)
@@ -143,8 +151,11 @@ def metadata_arrays(metadata: pd.DataFrame) -> dict[str, np.ndarray]:
     }
     for variable in metadata.columns:
         column = metadata[variable]
+        if pd.api.types.is_float_dtype(column.dtype):  # a continuous covariate
+            arrays[f"obs__{variable}"] = column.to_numpy(dtype=float)
+            continue
         if not isinstance(column.dtype, pd.CategoricalDtype):
-            raise TypeError(f"design variable {variable!r} must be categorical")
+            raise TypeError(f"design variable {variable!r} must be categorical or float")
         arrays[f"obs__{variable}"] = np.asarray(column.astype(str), dtype=str)
         arrays[f"levels__{variable}"] = np.asarray(list(column.cat.categories), dtype=str)
     return arrays

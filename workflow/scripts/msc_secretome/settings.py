@@ -150,7 +150,11 @@ def load_experiment(config: dict, contrasts_schema: str | Path) -> Experiment:
     for model in models.values():
         metadata = model_samples(samples, model, default_references(config), path)
         helper = check_design(metadata.loc[:, model.variables], model, path)
-        references[model.name] = {v: str(metadata[v].cat.categories[0]) for v in model.variables}
+        references[model.name] = {
+            v: str(metadata[v].cat.categories[0])
+            for v in model.variables
+            if v not in model.continuous
+        }
         for contrast in contrasts.values():
             if contrast.model == model.name:
                 contrast_vector(helper, contrast, model, metadata)
@@ -190,6 +194,7 @@ def model_to_dict(model: Model, references: dict[str, str]) -> dict:
         "design": model.design,
         "subset": {k: list(v) for k, v in model.subset.items()},
         "reference": dict(references),
+        "continuous": list(model.continuous),
     }
 
 
@@ -199,6 +204,7 @@ def model_from_dict(data: dict) -> Model:
         data["design"],
         {k: tuple(v) for k, v in data["subset"].items()},
         dict(data["reference"]),
+        tuple(data.get("continuous", ())),
     )
 
 

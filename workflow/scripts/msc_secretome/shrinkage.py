@@ -39,8 +39,10 @@ def contrast_as_coefficient(metadata: pd.DataFrame, design: str, contrast) -> tu
     (``ValueError`` otherwise).
     """
     variables = design_variables(design)
+    continuous = tuple(v for v in variables if pd.api.types.is_float_dtype(metadata[v].dtype))
     references = {variable: reference for variable, _, reference in contrast.terms}
     references.update(contrast.at)
+    references = {v: r for v, r in references.items() if v not in continuous}
     relevelled = metadata.copy()
     for variable, reference in references.items():
         categories = list(metadata[variable].cat.categories)
@@ -49,7 +51,7 @@ def contrast_as_coefficient(metadata: pd.DataFrame, design: str, contrast) -> tu
         relevelled[variable] = metadata[variable].cat.reorder_categories(
             [reference] + [c for c in categories if c != reference]
         )
-    model = Model(contrast.model, design)
+    model = Model(contrast.model, design, continuous=continuous)
     frame = relevelled.loc[:, variables]
     helper = check_design(frame, model)
     vector = contrast_vector(helper, contrast, model, frame)
