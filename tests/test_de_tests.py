@@ -214,3 +214,17 @@ def test_squeeze_var_equals_limma(tmp_path):
     scale, df2 = fit_f_dist(x, df)
     np.testing.assert_allclose(scale, r["plain_scale"].iloc[0], rtol=1e-8)
     np.testing.assert_allclose(df2, r["plain_df2"].iloc[0], rtol=1e-8)
+
+
+def test_test_options_are_checked_before_any_job():
+    from msc_secretome.design import contrast_test
+
+    with_reduced = Contrast("any", "m", "compare", HIGH.terms, reduced="~ batch")
+    with pytest.raises(InputError, match="'reduced' needs test lrt or qlf"):
+        contrast_test(with_reduced, {"test": "wald"})
+    assert contrast_test(with_reduced, {"test": "qlf"}) == "qlf"
+    with pytest.raises(InputError, match="lfc_threshold > 0") as err:
+        contrast_test(HIGH, {"test": "qlf", "lfc_threshold": 1.0})
+    assert "de.test: wald" in str(err.value)
+    own = Contrast("own", "m", "compare", HIGH.terms, test="wald")
+    assert contrast_test(own, {"test": "qlf", "lfc_threshold": 1.0}) == "wald"

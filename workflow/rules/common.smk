@@ -12,7 +12,7 @@ from snakemake.utils import validate
 WORKFLOW_DIR = Path(workflow.current_basedir).parents[1]
 sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
 
-from msc_secretome import settings  # noqa: E402
+from msc_secretome import design, settings  # noqa: E402
 
 CONFIG_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
 CONTRASTS_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "contrasts.schema.yaml"
@@ -23,6 +23,9 @@ validate(config, CONFIG_SCHEMA, set_default=True)
 EXPERIMENT = settings.load_experiment(config, CONTRASTS_SCHEMA)
 MODELS = EXPERIMENT.models
 CONTRASTS = EXPERIMENT.contrasts
+CONTRAST_TESTS = {
+    name: design.contrast_test(contrast, config["de"]) for name, contrast in CONTRASTS.items()
+}
 GENE_SET_SOURCES = settings.gene_set_sources(config)
 LIBRARIES = list(GENE_SET_SOURCES)
 
@@ -100,8 +103,8 @@ def contrast_params(contrast):
 
 
 def contrast_test(contrast):
-    """The contrast's own test (contrasts file), else de.test."""
-    return CONTRASTS[contrast].test or config["de"]["test"]
+    """The contrast's own test (contrasts file), else de.test (checked at parse time)."""
+    return CONTRAST_TESTS[contrast]
 
 
 def gene_set_files():

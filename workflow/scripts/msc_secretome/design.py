@@ -388,6 +388,28 @@ def contrast_vector(helper: FormulaicContrasts, contrast: Contrast, model: Model
     return vector
 
 
+def contrast_test(contrast: Contrast, de: dict, path: str = "contrasts") -> str:
+    """The test a contrast uses (its own ``test``, else ``de.test``), checked against the
+    options that need another test: ``reduced`` (lrt/qlf only), ``de.lfc_threshold`` > 0
+    (Wald only). Raises :class:`InputError` before any job runs."""
+    test = contrast.test or de.get("test", "wald")
+    where = f"contrast {contrast.name!r}"
+    if contrast.reduced and test == "wald":
+        raise InputError(
+            f"{where}: 'reduced' needs test lrt or qlf, and it is tested by wald",
+            path=path,
+            fix="add 'test: lrt' (or qlf) to the contrast, or remove 'reduced'",
+        )
+    if test != "wald" and de.get("lfc_threshold", 0) > 0:
+        raise InputError(
+            f"{where}: de.lfc_threshold > 0 (a Wald test of |log2FC| > threshold) with test "
+            f"{test!r}",
+            path="config",
+            fix="set de.lfc_threshold: 0, or de.test: wald (or test: wald on the contrast)",
+        )
+    return test
+
+
 def reduced_design_matrix(metadata: pd.DataFrame, model: Model, contrast: Contrast) -> np.ndarray:
     """(samples, p0) design matrix of a contrast's ``reduced`` formula on the model's samples.
 
