@@ -24,7 +24,8 @@ EXPERIMENT = settings.load_experiment(config, CONTRASTS_SCHEMA)
 MODELS = EXPERIMENT.models
 CONTRASTS = EXPERIMENT.contrasts
 CONTRAST_TESTS = {
-    name: design.contrast_test(contrast, config["de"]) for name, contrast in CONTRASTS.items()
+    name: design.contrast_test(contrast, config["de"])
+    for name, contrast in CONTRASTS.items()
 }
 GENE_SET_SOURCES = settings.gene_set_sources(config)
 LIBRARIES = list(GENE_SET_SOURCES)
