@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from scipy.special import polygamma
 
+from msc_secretome.contrast_tests import reduced_design_matrix
 from msc_secretome.design import (
     Contrast,
     Model,
@@ -27,7 +28,6 @@ from msc_secretome.design import (
     contrast_vector,
     model_samples,
     parse_contrasts,
-    reduced_design_matrix,
 )
 from msc_secretome.differential_expression import (
     contrast_summary,
@@ -217,7 +217,7 @@ def test_squeeze_var_equals_limma(tmp_path):
 
 
 def test_test_options_are_checked_before_any_job():
-    from msc_secretome.design import contrast_test
+    from msc_secretome.contrast_tests import contrast_test
 
     with_reduced = Contrast("any", "m", "compare", HIGH.terms, reduced="~ batch")
     with pytest.raises(InputError, match="'reduced' needs test lrt or qlf"):

@@ -12,7 +12,7 @@ from snakemake.utils import validate
 WORKFLOW_DIR = Path(workflow.current_basedir).parents[1]
 sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
 
-from msc_secretome import design, settings  # noqa: E402
+from msc_secretome import contrast_tests, settings  # noqa: E402
 
 CONFIG_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
 CONTRASTS_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "contrasts.schema.yaml"
@@ -24,7 +24,7 @@ EXPERIMENT = settings.load_experiment(config, CONTRASTS_SCHEMA)
 MODELS = EXPERIMENT.models
 CONTRASTS = EXPERIMENT.contrasts
 CONTRAST_TESTS = {
-    name: design.contrast_test(contrast, config["de"])
+    name: contrast_tests.contrast_test(contrast, config["de"])
     for name, contrast in CONTRASTS.items()
 }
 GENE_SET_SOURCES = settings.gene_set_sources(config)

@@ -8,7 +8,8 @@ import time
 
 import pandas as pd
 
-from msc_secretome.design import check_design, contrast_vector, reduced_design_matrix
+from msc_secretome.contrast_tests import reduced_design_matrix
+from msc_secretome.design import check_design, contrast_vector
 from msc_secretome.model_store import model_metadata, read_model
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import contrast_from_dict, model_from_dict
