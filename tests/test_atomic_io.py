@@ -28,8 +28,6 @@ from msc_secretome.tables import write_tsv, write_tsv_gz
 ALLOWED_DIRECT_WRITES = {
     "workflow/scripts/msc_secretome/atomic_io.py": "the mechanism itself",
     "workflow/scripts/msc_secretome/rule_logging.py": "the job log (kept on failure)",
-    # Issue 18 item 6 (the `de` branch) replaces these pickles with npz via write_npz_atomic.
-    "workflow/scripts/fit_model.py": "model pickles, replaced by npz on the de branch",
 }
 DIRECT_WRITE = re.compile(
     r"\.write_h5ad\(|np\.savez|\.to_parquet\(|\.savefig\(|\.write_text\(|\.write_bytes\("

@@ -96,9 +96,9 @@ lowess) turns the airway tables' own pvalue and baseMean columns into their padj
 relative error 9.2e-13 (``~cell + dex``) and 8.5e-13 (``~dex``), tolerance 2e-12, identical NaN
 patterns, thresholds 4.5005 and 3.8616 (DESeq2 1.38's ``filterThreshold``).
 
-Not covered: ``continuous`` (``~group + condition + measurement``): the design grammar makes
-every design variable an ordered categorical (``design.model_samples``), so a numeric covariate
-is not expressible and that reference is skipped.
+``continuous`` (``~group + condition + measurement``, the model's ``continuous:
+[measurement]``): the per-unit slope of measurement (a ``slope`` contrast), DESeq2's default
+``results()``, to the tolerances of the other synthetic sets.
 """
 
 from __future__ import annotations
@@ -112,7 +112,15 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from msc_secretome.design import Contrast, Model, check_design, contrast_vector, model_samples
+from msc_secretome.design import (
+    Contrast,
+    Model,
+    check_design,
+    contrast_vector,
+    model_samples,
+    parse_contrasts,
+    parse_models,
+)
 from msc_secretome.differential_expression import contrast_results, fit_model
 from msc_secretome.wald import independent_filter_padj
 
@@ -305,12 +313,58 @@ def test_no_independent_filtering_matches_deseq2(reference_dir):
     _check(errors, {k: TOLERANCE["single_factor"][k] for k in WALD_COLUMNS}, "no indep. filter")
 
 
-def test_continuous_covariate_is_not_expressible():
-    pytest.skip(
-        "deseq2-synthetic/continuous (~group + condition + measurement) needs a numeric "
-        "covariate; the workflow's design grammar makes every design variable an ordered "
-        "categorical (design.model_samples), so it cannot be expressed"
-    )
+def test_continuous_covariate_matches_deseq2(reference_dir):
+    """``~ group + condition + measurement`` with ``measurement`` continuous; DESeq2's default
+    ``results()`` is the last coefficient, the per-unit slope of measurement (``slope``).
+    Measured: size factors 4e-15, dispersions 1.1e-4, log2FoldChange 4.3e-6, lfcSE 4.8e-5,
+    stat 4.4e-5, pvalue 1.2e-3, padj 1.2e-3 (maximum relative errors)."""
+    counts, sheet = _synthetic_inputs(reference_dir, "continuous")
+    spec = {
+        "models": {
+            "continuous": {
+                "design": "~ group + condition + measurement",
+                "continuous": ["measurement"],
+                "reference": {"group": "X", "condition": "A"},
+            }
+        },
+        "contrasts": {"per_unit": {"model": "continuous", "slope": "measurement"}},
+    }
+    models = parse_models(spec)
+    model, contrast = models["continuous"], parse_contrasts(spec, models)["per_unit"]
+    metadata = model_samples(sheet, model).loc[:, model.variables]
+    assert metadata["measurement"].dtype == float
+    vector = contrast_vector(check_design(metadata, model), contrast, model, metadata)
+    assert vector.to_dict() == {
+        "Intercept": 0.0,
+        "group[T.Y]": 0.0,
+        "condition[T.B]": 0.0,
+        "measurement": 1.0,
+    }
+    dds = fit_model(counts.loc[metadata.index], metadata, model.design, n_cpus=N_CPUS)
+    folder = reference_dir / "deseq2-synthetic/tests/data/continuous"
+    r_size_factors = _read_r(folder / "r_test_size_factors.csv")["x"]
+    r_dispersions = _read_r(folder / "r_test_dispersions.csv")["x"]
+    errors = {
+        "size_factors": max_relative_error(
+            dds.obs["size_factors"].loc[r_size_factors.index], r_size_factors
+        ),
+        "dispersions": max_relative_error(
+            dds.var["dispersions"].loc[r_dispersions.index], r_dispersions
+        ),
+    }
+    table = contrast_results(dds, vector, alpha=ALPHA)
+    errors |= _wald_errors(table, _read_r(folder / "r_test_res.csv"))
+    tolerance = {
+        "size_factors": 1e-12,
+        "dispersions": 2e-4,
+        "baseMean": 1e-12,
+        "log2FoldChange": 1e-5,
+        "lfcSE": 1e-4,
+        "stat": 1e-4,
+        "pvalue": 2e-3,
+        "padj": 2e-3,
+    }
+    _check(errors, tolerance, "continuous")
 
 
 # --- airway: real counts --------------------------------------------------------------------

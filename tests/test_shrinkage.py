@@ -32,17 +32,27 @@ import pytest
 from pydeseq2.ds import DeseqStats
 
 import msc_secretome.differential_expression as de
+from msc_secretome import shrinkage
 from msc_secretome.catalogue import read_catalogue
 from msc_secretome.design import Contrast, Model, check_design, contrast_vector, model_samples
 from msc_secretome.differential_expression import (
-    contrast_as_coefficient,
     contrast_results,
     fit_model,
+    model_arrays,
     prefilter_mask,
-    shrink_coefficient,
-    shrink_contrast,
 )
+from msc_secretome.shrinkage import contrast_as_coefficient
 from msc_secretome.simulate import simulate_bulk_experiment
+
+
+def shrink_contrast(dds, contrast):
+    """Shrinkage as the contrast job runs it: from the model's arrays (no DeseqDataSet)."""
+    return shrinkage.shrink_contrast(model_arrays(dds), contrast)
+
+
+def shrink_coefficient(dds, coefficient):
+    return shrinkage.shrink_coefficient(model_arrays(dds), coefficient)
+
 
 CANCER = Model(
     "cancer",
@@ -161,13 +171,18 @@ def test_a_coefficient_is_shrunk_on_the_given_fit_like_pydeseq2(example_fit, mon
     print(f"\nmax |ours - PyDESeq2 lfc_shrink| = {gap:.2g} log2 units")
     assert gap <= PYDESEQ2_OPTIMIZER_GAP
     # ... and ours is the better optimum of the same posterior, for every gene
-    posterior = de._ApeglmPosterior(
-        dds, dds.obsm["design_matrix"].to_numpy(float), index, prior_scale
+    posterior = shrinkage.ApeglmPosterior(
+        model_arrays(dds), dds.obsm["design_matrix"].to_numpy(float), index, prior_scale
     )
     genes = np.arange(dds.n_vars)
     theirs = posterior.value(stats.LFC.to_numpy(float), genes)
     mode, _ = posterior.mode_and_sd(stats.LFC.to_numpy(float))
-    assert np.allclose(mode[:, index] / np.log(2), ours["log2FoldChange"], rtol=0, atol=1e-12)
+    # Ours starts from the same L-BFGS-B run on arrays, with a prior scale equal to 1 ulp (sums
+    # in another order), so the Newton steps end at the same mode to rounding: an objective of
+    # ~1e2 known to ~1e-14 fixes its minimiser to ~1e-6 (measured 9e-7 log2 units).
+    gap_to_mode = np.abs(mode[:, index] / np.log(2) - ours["log2FoldChange"]).max()
+    print(f"max |ours - mode from PyDESeq2's start| = {gap_to_mode:.2g}")
+    assert gap_to_mode <= 2e-6
     assert (posterior.value(mode, genes) <= theirs + 1e-9).all()
 
     # shrinkage pulls towards 0

@@ -12,7 +12,7 @@ from snakemake.utils import validate
 WORKFLOW_DIR = Path(workflow.current_basedir).parents[1]
 sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
 
-from msc_secretome import settings  # noqa: E402
+from msc_secretome import contrast_tests, settings  # noqa: E402
 from msc_secretome.errors import InputError  # noqa: E402
 from msc_secretome.validation import check_gene_set_files, count_spec  # noqa: E402
 
@@ -30,6 +30,10 @@ EXPERIMENT = settings.load_experiment(config, CONTRASTS_SCHEMA)
 MODELS = EXPERIMENT.models
 CONTRASTS = EXPERIMENT.contrasts
 STUDY = EXPERIMENT.study.to_dict()
+CONTRAST_TESTS = {
+    name: contrast_tests.contrast_test(contrast, config["de"])
+    for name, contrast in CONTRASTS.items()
+}
 GENE_SET_SOURCES = settings.gene_set_sources(config)
 LIBRARIES = list(GENE_SET_SOURCES)
 # User gene-set files are small: read them now, so a bad one stops the run before any job.
@@ -140,6 +144,11 @@ def model_params(model):
 
 def contrast_params(contrast):
     return settings.contrast_to_dict(CONTRASTS[contrast])
+
+
+def contrast_test(contrast):
+    """The contrast's own test (contrasts file), else de.test (checked at parse time)."""
+    return CONTRAST_TESTS[contrast]
 
 
 def gene_set_files():

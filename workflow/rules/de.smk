@@ -1,12 +1,13 @@
-# Differential expression: one PyDESeq2 fit per model, then one Wald test per contrast.
+# Differential expression: one PyDESeq2 fit per model, then one test per contrast
+# (de.test or the contrast's own test: wald | lrt | qlf).
 
 
 rule fit_model:
     input:
         experiment="results/validated/experiment.h5ad",
     output:
-        model="results/models/{model}.pkl",
-        wald="results/models/{model}.wald.pkl",
+        # the fit as data (npz of arrays, read with allow_pickle=False), never a pickle
+        model="results/models/{model}.npz",
     log:
         "logs/fit_model/{model}.log",
     benchmark:
@@ -23,7 +24,13 @@ rule fit_model:
         # only what the fit uses: changing alpha or shrinkage does not refit
         de={
             key: config["de"][key]
-            for key in ("prefilter", "size_factors", "refit_cooks", "engine")
+            for key in (
+                "prefilter",
+                "size_factors",
+                "refit_cooks",
+                "engine",
+                "dispersion_prior_seed",
+            )
         },
     script:
         "../scripts/fit_model.py"
@@ -31,9 +38,7 @@ rule fit_model:
 
 rule contrast_results:
     input:
-        wald=lambda wc: f"results/models/{model_of(wc.contrast)}.wald.pkl",
-        # the full PyDESeq2 fit, read only for apeGLM shrinkage
-        model=lambda wc: f"results/models/{model_of(wc.contrast)}.pkl",
+        model=lambda wc: f"results/models/{model_of(wc.contrast)}.npz",
     output:
         table="results/de/{contrast}.tsv",
     log:
@@ -49,6 +54,7 @@ rule contrast_results:
     params:
         contrast=lambda wc: contrast_params(wc.contrast),
         model=lambda wc: model_params(model_of(wc.contrast)),
+        test=lambda wc: contrast_test(wc.contrast),
         de=config["de"],
     script:
         "../scripts/contrast_results.py"
@@ -96,6 +102,7 @@ rule summarise_contrasts:
         runtime=5,
     params:
         contrasts={name: contrast_params(name) for name in CONTRASTS},
+        tests={name: contrast_test(name) for name in CONTRASTS},
         models={name: model_params(name) for name in MODELS},
         roles=config["roles"],
         alpha=config["de"]["alpha"],

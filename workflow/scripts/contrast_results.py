@@ -1,13 +1,16 @@
-"""Rule contrast_results: the Wald test of one contrast on its model's fit.
+"""Rule contrast_results: the test of one contrast on its model's fit (wald | lrt | qlf).
 
-Reads the model's Wald inputs (arrays, no PyDESeq2 import); the full PyDESeq2 fit is loaded
-only for apeGLM shrinkage (``de.lfc_shrink``).
+Reads the model's arrays (``results/models/{model}.npz``, loaded without pickle and checked by
+:func:`msc_secretome.model_store.read_model`); no PyDESeq2 import for the Wald test.
 """
 
-import pickle
 import time
 
+import pandas as pd
+
+from msc_secretome.contrast_tests import reduced_design_matrix
 from msc_secretome.design import check_design, contrast_vector
+from msc_secretome.model_store import model_metadata, read_model
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import contrast_from_dict, model_from_dict
 from msc_secretome.tables import write_tsv
@@ -15,13 +18,22 @@ from msc_secretome.wald import contrast_table, count_significant
 
 logger = log_to_file(snakemake)
 params = snakemake.params
-with open(snakemake.input.wald, "rb") as handle:
-    fitted = pickle.load(handle)
+fitted = read_model(snakemake.input.model)
 model = model_from_dict(params.model)
 contrast = contrast_from_dict(params.contrast)
-metadata = fitted["obs"].loc[:, model.variables]
+metadata = model_metadata(fitted).loc[:, model.variables]
 vector = contrast_vector(check_design(metadata, model), contrast, model, metadata)
-logger.info("contrast %s: %s; vector %s", contrast.name, contrast.describe(), vector.to_dict())
+reduced = None
+if contrast.reduced:
+    reduced = reduced_design_matrix(metadata, model, contrast)
+logger.info(
+    "contrast %s: %s; vector %s; test %s%s",
+    contrast.name,
+    contrast.describe(),
+    vector.to_dict(),
+    params.test,
+    f" against reduced design {contrast.reduced}" if reduced is not None else "",
+)
 de = params.de
 start = time.perf_counter()
 table = contrast_table(
@@ -31,17 +43,17 @@ table = contrast_table(
     independent_filter=de["independent_filter"],
     cooks_filter=de["cooks_filter"],
     lfc_threshold=de["lfc_threshold"],
-    symbols=fitted["symbols"],
+    symbols=pd.Series(fitted["symbol"], index=fitted["gene_id"]),
+    test=params.test,
+    reduced_design=reduced,
 )
-logger.info("compute: Wald test in %.3f s", time.perf_counter() - start)
+logger.info("compute: %s test in %.3f s", params.test, time.perf_counter() - start)
 if de["lfc_shrink"]:
-    from msc_secretome.differential_expression import shrink_contrast
+    from msc_secretome.shrinkage import shrink_contrast
 
     # apeGLM-shrunk log2FoldChange and lfcSE (posterior SD); stat, pvalue, padj stay the
-    # Wald test's, as with DESeq2's lfcShrink.
-    with open(snakemake.input.model, "rb") as handle:
-        dds = pickle.load(handle)["dds"]
-    shrunk = shrink_contrast(dds, contrast, n_cpus=snakemake.threads).loc[table["gene_id"]]
+    # test's, as with DESeq2's lfcShrink.
+    shrunk = shrink_contrast(fitted, contrast, n_cpus=snakemake.threads).loc[table["gene_id"]]
     table["log2FoldChange"] = shrunk["log2FoldChange"].to_numpy()
     table["lfcSE"] = shrunk["lfcSE"].to_numpy()
     logger.info("log2 fold changes shrunk (apeGLM)")

@@ -1,13 +1,17 @@
-"""Rule fit_model: one PyDESeq2 fit (size factors, dispersions, coefficients) per model."""
+"""Rule fit_model: one PyDESeq2 fit (size factors, dispersions, coefficients) per model.
 
-import pickle
+The fit leaves the job as data (``results/models/{model}.npz``, :mod:`msc_secretome.model_store`),
+never as a pickle.
+"""
+
 import time
 
 import anndata as ad
 import pandas as pd
 
 from msc_secretome.design import check_design, model_samples
-from msc_secretome.differential_expression import fit_model, prefilter_mask, wald_inputs
+from msc_secretome.differential_expression import fit_model, model_arrays, prefilter_mask
+from msc_secretome.model_store import write_model
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import model_from_dict
 
@@ -38,11 +42,7 @@ dds = fit_model(
     refit_cooks=de["refit_cooks"],
     engine=de["engine"],
     n_cpus=snakemake.threads,
+    prior_seed=de["dispersion_prior_seed"],
 )
 logger.info("compute: fit in %.3f s (engine %s)", time.perf_counter() - start, de["engine"])
-symbols = adata.var["symbol"].astype(str)
-with open(snakemake.output.model, "wb") as handle:
-    pickle.dump({"dds": dds, "symbols": symbols, "model": params.model}, handle, protocol=5)
-# What each contrast job's Wald test reads: arrays only, loaded without importing PyDESeq2.
-with open(snakemake.output.wald, "wb") as handle:
-    pickle.dump(wald_inputs(dds) | {"symbols": symbols}, handle, protocol=5)
+write_model(model_arrays(dds, adata.var["symbol"].astype(str)), snakemake.output.model)

@@ -18,7 +18,9 @@ tables = {
     for c, path in zip(contrasts, snakemake.input.tables, strict=True)
 }
 samples = read_table(snakemake.input.samples)
-summary = contrast_summary(contrasts, models, samples, tables, params.roles, params.alpha)
+summary = contrast_summary(
+    contrasts, models, samples, tables, params.roles, params.alpha, params.tests
+)
 # Every DE option, recorded beside the numbers it produced.
 de = params.de
 summary["prefilter"] = (

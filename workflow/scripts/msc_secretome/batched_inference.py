@@ -52,6 +52,14 @@ NEWTON_TOL = 1e-9
 # PyDESeq2 and in DESeq2 (R's line search stops there too): e.g. a gene-wise dispersion that
 # starts at the 1e-8 floor, where the likelihood is numerically Poisson.
 PROJECTED_GRADIENT_TOL = 1e-5
+# L-BFGS-B's default relative-reduction tolerance (scipy ``ftol``): its first iteration is the
+# projected gradient step ``x0 - g``, and it stops when that step lowers the objective by at
+# most ``ftol * max(|f0|, |f1|, 1)``. Where the likelihood is nearly flat (a gene-wise
+# dispersion starting at the 1e-8 floor with a gradient just above ``pgtol``) that is where
+# PyDESeq2 ends, and DESeq2's line search (relative change below 1e-6) ends there too; Newton
+# would go on to an interior optimum far in log-dispersion (measured: 2.2e-4 for a gene both
+# leave at 1e-8), which then enters the trend and the prior variance.
+FIRST_STEP_FTOL = 2.220446049250313e-09
 MAX_HALVINGS = 40
 
 
@@ -292,8 +300,12 @@ def _newton_log_dispersion(counts, X, mu, log_alpha_hat, lower, upper, prior_var
     Projected Newton steps (a gradient step of length 1 where the objective is not convex),
     halved until the objective does not increase. Returns the log-dispersions and a mask of
     the genes that converged: step below ``NEWTON_TOL``, projected gradient at most
-    ``PROJECTED_GRADIENT_TOL`` (L-BFGS-B's rule), or at a bound with the gradient pointing
-    out of the interval.
+    ``PROJECTED_GRADIENT_TOL`` (L-BFGS-B's rule), at a bound with the gradient pointing out
+    of the interval, or, on the first iteration, L-BFGS-B's first step (the projected
+    gradient step) reducing the objective by at most ``FIRST_STEP_FTOL`` relative, where
+    PyDESeq2's per-gene fit stops. A gene whose line search stalls counts as converged only
+    if its projected gradient meets the tolerance; the others are refitted per gene by the
+    caller.
     """
     outer = _outer_rows(X)
     log_alpha = np.clip(log_alpha_hat, lower, upper)
@@ -313,18 +325,39 @@ def _newton_log_dispersion(counts, X, mu, log_alpha_hat, lower, upper, prior_var
             cr_reg,
         )
 
-    for _ in range(NEWTON_MAX_ITER):
+    for iteration in range(NEWTON_MAX_ITER):
         genes = np.flatnonzero(active)
         if genes.size == 0:
             break
         current = log_alpha[genes]
         value, gradient, hessian = objective(genes, current)
+        if iteration == 0:
+            first = np.clip(current - gradient, lower, upper)
+            first_value, _, _ = objective(genes, first)
+            scale = np.maximum(np.maximum(np.abs(value), np.abs(first_value)), 1.0)
+            flat = (first_value <= value) & (value - first_value <= FIRST_STEP_FTOL * scale)
+            # L-BFGS-B tests the projected gradient before stepping: those stay at the start
+            flat &= np.abs(first - current) > PROJECTED_GRADIENT_TOL
+            log_alpha[genes[flat]] = first[flat]
+            converged[genes[flat]] = True
+            active[genes[flat]] = False
+            keep = ~flat
+            genes, current = genes[keep], current[keep]
+            value, gradient, hessian = value[keep], gradient[keep], hessian[keep]
         step = np.where(
             hessian > 0, -gradient / np.where(hessian > 0, hessian, 1.0), -np.sign(gradient)
         )
         at_bound = ((current <= lower) & (gradient > 0)) | ((current >= upper) & (gradient < 0))
         projected = np.abs(np.clip(current - gradient, lower, upper) - current)
         finished = at_bound | (np.abs(step) < NEWTON_TOL) | (projected <= PROJECTED_GRADIENT_TOL)
+        # Stopped on a flat slope that still descends towards the floor (dispersion tending
+        # to 0, the likelihood tending to Poisson's): the floor itself is the optimum if it
+        # is no worse, as where L-BFGS-B's box step lands.
+        sliding = np.flatnonzero(finished & ~at_bound & (gradient > 0) & (current > lower))
+        if sliding.size and iteration > 0:
+            floor_value, _, _ = objective(genes[sliding], np.full(sliding.size, lower))
+            to_floor = sliding[floor_value <= value[sliding]]
+            log_alpha[genes[to_floor]] = lower
         converged[genes[finished]] = True
         active[genes[finished]] = False
         keep = ~finished & np.isfinite(step)
@@ -344,8 +377,13 @@ def _newton_log_dispersion(counts, X, mu, log_alpha_hat, lower, upper, prior_var
             pending = pending[~accepted]
         moved = np.abs(proposal - current)
         log_alpha[genes] = proposal
-        # no decrease along the step within the halvings: at the optimum to rounding
+        # no decrease along the step within the halvings: at the optimum to rounding if the
+        # projected gradient says so; otherwise not converged (refitted per gene)
         stalled = np.isin(np.arange(genes.size), pending) | (moved < NEWTON_TOL)
-        converged[genes[stalled]] = True
-        active[genes[stalled]] = False
+        if stalled.any():
+            at = proposal[stalled]
+            _, stalled_gradient, _ = objective(genes[stalled], at)
+            step_out = np.abs(np.clip(at - stalled_gradient, lower, upper) - at)
+            converged[genes[stalled][step_out <= PROJECTED_GRADIENT_TOL]] = True
+            active[genes[stalled]] = False
     return log_alpha, converged

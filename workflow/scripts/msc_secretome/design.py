@@ -36,6 +36,7 @@ class Model:
     design: str
     subset: dict[str, tuple[str, ...]] = field(default_factory=dict)
     reference: dict[str, str] = field(default_factory=dict)
+    continuous: tuple[str, ...] = ()  # design variables read as numbers (dose, time, RIN)
 
     @property
     def variables(self) -> list[str]:
@@ -49,14 +50,18 @@ class Model:
 class Contrast:
     name: str
     model: str
-    kind: str  # "compare" | "interaction"
+    kind: str  # "compare" | "interaction" | "slope" (per unit of a continuous covariate)
     terms: tuple[tuple[str, str, str], ...]  # (variable, target level, reference level)
     at: dict[str, str] = field(default_factory=dict)
+    test: str | None = None  # overrides de.test for this contrast
+    reduced: str | None = None  # lrt/qlf null design formula (default: the contrast's null)
 
     def describe(self) -> str:
         """Plain-words description, e.g. 'medium msc_cm vs control at therapy=chemo'."""
         (var, target, ref), *rest = self.terms
         text = f"{var} {target} vs {ref}"
+        if self.kind == "slope":
+            text = f"per unit of {var}"
         if self.kind == "interaction":
             var2, target2, ref2 = rest[0]
             text = f"({text}) under {var2} {target2} minus under {var2} {ref2}"
@@ -89,10 +94,21 @@ def parse_models(config: dict, path: str = "contrasts") -> dict[str, Model]:
         }
         reference = {str(k): str(v) for k, v in (spec.get("reference") or {}).items()}
         try:
-            design_variables(spec["design"])
+            variables = design_variables(spec["design"])
         except InputError as err:
             raise InputError(f"model {name!r}: {err}", path=path, fix=err.fix) from None
-        models[name] = Model(str(name), spec["design"].strip(), subset, reference)
+        continuous = tuple(str(v) for v in (spec.get("continuous") or []))
+        stray = [v for v in continuous if v not in variables] + [
+            v for v in continuous if v in reference
+        ]
+        if stray:
+            raise InputError(
+                f"model {name!r}: continuous {stray} must be design variables without a "
+                f"reference level; design variables: {variables}",
+                path=path,
+                fix="list in 'continuous' only numeric columns of the design",
+            )
+        models[name] = Model(str(name), spec["design"].strip(), subset, reference, continuous)
     if not models:
         raise InputError("no models defined", path=path, fix="add a 'models:' section")
     return models
@@ -109,9 +125,30 @@ def parse_contrasts(config: dict, models: dict[str, Model], path: str = "contras
                 f"models: {sorted(models)}",
                 path=path,
             )
-        if ("compare" in spec) == ("interaction" in spec):
-            raise InputError(f"{where}: give exactly one of 'compare' or 'interaction'", path=path)
-        kind = "compare" if "compare" in spec else "interaction"
+        kinds = [k for k in ("compare", "interaction", "slope") if k in spec]
+        if len(kinds) != 1:
+            raise InputError(
+                f"{where}: give exactly one of 'compare', 'interaction' or 'slope'", path=path
+            )
+        kind = kinds[0]
+        at = {str(k): str(v) for k, v in (spec.get("at") or {}).items()}
+        test, reduced = spec.get("test"), spec.get("reduced")
+        if kind == "slope":
+            variable = str(spec["slope"])
+            if variable not in models[spec["model"]].continuous:
+                raise InputError(
+                    f"{where}: slope {variable!r} is not a continuous covariate of model "
+                    f"{spec['model']!r} (its 'continuous': "
+                    f"{list(models[spec['model']].continuous)})",
+                    path=path,
+                    fix=f"add {variable!r} to the model's 'continuous' list",
+                )
+            if variable in at:
+                raise InputError(f"{where}: {variable!r} is both the slope and in 'at'", path=path)
+            contrasts[name] = Contrast(
+                str(name), spec["model"], kind, ((variable, "+1", "0"),), at, test, reduced
+            )
+            continue
         items = list(spec[kind].items())
         expected = 1 if kind == "compare" else 2
         if len(items) != expected:
@@ -130,11 +167,23 @@ def parse_contrasts(config: dict, models: dict[str, Model], path: str = "contras
                     path=path,
                 )
             terms.append((str(var), str(levels[0]), str(levels[1])))
-        at = {str(k): str(v) for k, v in (spec.get("at") or {}).items()}
         clash = [t[0] for t in terms if t[0] in at]
         if clash:
             raise InputError(f"{where}: {clash} appear both in '{kind}' and in 'at'", path=path)
-        contrasts[name] = Contrast(str(name), spec["model"], kind, tuple(terms), at)
+        if reduced is not None:
+            try:
+                design_variables(reduced)
+            except InputError as err:
+                raise InputError(f"{where}: reduced {err}", path=path, fix=err.fix) from None
+            if test == "wald":
+                raise InputError(
+                    f"{where}: 'reduced' needs test lrt or qlf, not wald",
+                    path=path,
+                    fix="add 'test: lrt' (or qlf) to the contrast, or remove 'reduced'",
+                )
+        contrasts[name] = Contrast(
+            str(name), spec["model"], kind, tuple(terms), at, test, reduced and reduced.strip()
+        )
     if not contrasts:
         raise InputError("no contrasts defined", path=path, fix="add a 'contrasts:' section")
     return contrasts
@@ -186,6 +235,9 @@ def model_samples(
             )
     out = chosen.copy()
     for variable in model.variables:
+        if variable in model.continuous:
+            out[variable] = _numeric(chosen[variable], variable, where, path)
+            continue
         levels = _levels(chosen[variable])
         if len(levels) < 2:
             raise InputError(
@@ -285,7 +337,24 @@ def contrast_vector(helper: FormulaicContrasts, contrast: Contrast, model: Model
         (v, r) for v, _, r in contrast.terms
     ]
     levels_to_check += list(contrast.at.items())
+    continuous = set(model.continuous)
+    if contrast.kind == "slope" and contrast.terms[0][0] not in continuous:
+        raise InputError(
+            f"{where}: slope {contrast.terms[0][0]!r} is not a continuous covariate",
+            path="contrasts",
+        )
     for variable, level in levels_to_check:
+        if variable in continuous:
+            if contrast.kind != "slope" or variable != contrast.terms[0][0]:
+                try:
+                    float(level)
+                except ValueError:
+                    raise InputError(
+                        f"{where}: {variable!r} is continuous; {level!r} is not a number",
+                        path="contrasts",
+                        fix="compare a continuous covariate with 'slope', or give a number",
+                    ) from None
+            continue
         present = list(metadata[variable].cat.categories)
         if level not in present:
             raise InputError(
@@ -296,10 +365,13 @@ def contrast_vector(helper: FormulaicContrasts, contrast: Contrast, model: Model
             )
 
     def cell(**levels):
-        return helper.cond(**{**contrast.at, **levels})
+        values = {**contrast.at, **levels}
+        return helper.cond(**{k: float(v) if k in continuous else v for k, v in values.items()})
 
     (v1, t1, r1), *rest = contrast.terms
-    if contrast.kind == "compare":
+    if contrast.kind == "slope":  # per unit: the design row at v1 = 1 minus at v1 = 0
+        vector = cell(**{v1: 1.0}) - cell(**{v1: 0.0})
+    elif contrast.kind == "compare":
         vector = cell(**{v1: t1}) - cell(**{v1: r1})
     else:
         v2, t2, r2 = rest[0]
@@ -314,6 +386,29 @@ def contrast_vector(helper: FormulaicContrasts, contrast: Contrast, model: Model
             path="contrasts",
         )
     return vector
+
+
+def _numeric(values: pd.Series, variable: str, where: str, path: str) -> pd.Series:
+    """A continuous covariate as float64; every value a finite number, at least two values."""
+    numbers = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+    bad = numbers.isna() | ~np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
+    if bad.any():
+        sample = str(values.index[bad][0])
+        raise InputError(
+            f"{where}: continuous covariate {variable!r} is {str(values[bad].iloc[0])!r} for "
+            f"sample {sample!r} ({int(bad.sum())} sample(s) not a number)",
+            path="samples",
+            fix=f"write a number for every sample in column {variable!r}, or remove it from "
+            "the model's 'continuous' list to treat it as a factor",
+        )
+    if numbers.nunique() < 2:
+        raise InputError(
+            f"{where}: continuous covariate {variable!r} has a single value among the model's "
+            "samples, so it cannot be in the design",
+            path=path,
+            fix=f"remove {variable!r} from the design of {where}",
+        )
+    return numbers.astype(float)
 
 
 def _levels(values: pd.Series) -> list[str]:

@@ -224,7 +224,11 @@ def load_experiment(config: dict, contrasts_schema: str | Path) -> Experiment:
     for model in models.values():
         metadata = model_samples(samples, model, default_references(study), path)
         helper = check_design(metadata.loc[:, model.variables], model, path)
-        references[model.name] = {v: str(metadata[v].cat.categories[0]) for v in model.variables}
+        references[model.name] = {
+            v: str(metadata[v].cat.categories[0])
+            for v in model.variables
+            if v not in model.continuous
+        }
         for contrast in contrasts.values():
             if contrast.model == model.name:
                 contrast_vector(helper, contrast, model, metadata)
@@ -270,6 +274,7 @@ def model_to_dict(model: Model, references: dict[str, str]) -> dict:
         "design": model.design,
         "subset": {k: list(v) for k, v in model.subset.items()},
         "reference": dict(references),
+        "continuous": list(model.continuous),
     }
 
 
@@ -279,6 +284,7 @@ def model_from_dict(data: dict) -> Model:
         data["design"],
         {k: tuple(v) for k, v in data["subset"].items()},
         dict(data["reference"]),
+        tuple(data.get("continuous", ())),
     )
 
 
@@ -289,6 +295,8 @@ def contrast_to_dict(contrast: Contrast) -> dict:
         "kind": contrast.kind,
         "terms": [list(t) for t in contrast.terms],
         "at": dict(contrast.at),
+        "test": contrast.test,
+        "reduced": contrast.reduced,
     }
 
 
@@ -299,6 +307,8 @@ def contrast_from_dict(data: dict) -> Contrast:
         data["kind"],
         tuple(tuple(t) for t in data["terms"]),
         dict(data["at"]),
+        data.get("test"),
+        data.get("reduced"),
     )
 
 

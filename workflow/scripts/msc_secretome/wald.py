@@ -3,8 +3,9 @@
 A contrast job needs only what the Wald test reads: the design matrix, coefficients, size
 factors, dispersions, base means, and the gene masks that do not depend on the contrast
 (Cook's outliers, genes that became all-zero when outliers were replaced). The fit job stores
-them (:func:`differential_expression.wald_inputs`), so one job per contrast starts fast (no
-PyDESeq2, AnnData or matplotlib import) and computes PyDESeq2's ``DeseqStats`` numbers:
+them as data (:func:`differential_expression.model_arrays`, :mod:`model_store`), so one job
+per contrast starts fast (no PyDESeq2, AnnData or matplotlib import) and computes PyDESeq2's
+``DeseqStats`` numbers:
 
 * ``wald_test``: PyDESeq2's ``utils.wald_test`` for all genes at once (same covariance
   ``(X^T W X + ridge)^-1``, same alternative hypotheses);
@@ -18,6 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from .errors import InputError
+
 RESULT_COLUMNS = [
     "gene_id",
     "symbol",
@@ -29,6 +32,7 @@ RESULT_COLUMNS = [
     "padj",
 ]
 RIDGE = 1e-6  # PyDESeq2's ridge on the coefficients (no LFC prior)
+TESTS = ("wald", "lrt", "qlf")
 
 
 def normal_sf(x):
@@ -137,12 +141,35 @@ def contrast_table(
     cooks_filter: bool = True,
     lfc_threshold: float = 0.0,
     symbols: pd.Series | None = None,
+    test: str = "wald",
+    reduced_design: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """The output-contract table of one contrast vector from a model's Wald inputs.
+    """The output-contract table of one contrast vector from a model's arrays.
 
-    ``fitted``: :func:`differential_expression.wald_inputs` of a fitted model; ``vector``:
-    contrast weights indexed by the design's columns.
+    ``fitted``: a model's arrays (:func:`model_store.read_model`); ``vector``:
+    contrast weights indexed by the design's columns; ``test`` (``de.test``): ``wald``
+    (DESeq2's Wald test), ``lrt`` (DESeq2's likelihood-ratio test, :func:`lrt.lrt_test`) or
+    ``qlf`` (quasi-likelihood F-test, :func:`qlf.qlf_test`); ``reduced_design`` (samples,
+    p0): the LRT/QLF null model (default: the contrast's null space). ``log2FoldChange`` and
+    ``lfcSE`` are the contrast's in every case; ``stat`` is the Wald statistic, or for
+    ``lrt``/``qlf`` on one df the signed square root of LR or F (a z- or t-like value that
+    ranks like the Wald statistic), on more df the LR or F itself. ``lfc_threshold`` > 0 is
+    a Wald test only.
     """
+    if test not in TESTS:
+        raise ValueError(f"de.test must be one of {TESTS}, not {test!r}")
+    if test != "wald" and lfc_threshold > 0:
+        raise InputError(
+            f"de.lfc_threshold > 0 (a Wald test of |log2FC| > threshold) with test {test!r}",
+            path="config",
+            fix="set de.lfc_threshold: 0, or use test: wald",
+        )
+    if test == "wald" and reduced_design is not None:
+        raise InputError(
+            "a reduced design is tested by lrt or qlf, not by the Wald test",
+            path="contrasts",
+            fix="add 'test: lrt' (or qlf) to the contrast, or remove 'reduced'",
+        )
     columns = list(fitted["columns"])
     if list(vector.index) != columns:
         raise ValueError(f"contrast vector columns {list(vector.index)} != design {columns}")
@@ -161,6 +188,19 @@ def contrast_table(
         np.log(2) * lfc_threshold,
         "greaterAbs" if lfc_threshold > 0 else None,
     )
+    if test != "wald":
+        with np.errstate(invalid="ignore"):
+            sign = np.sign(lfc @ contrast)
+        if test == "lrt":
+            from .lrt import lrt_test
+
+            pvalue, statistic, df = lrt_test(fitted, contrast, reduced_design)
+        else:
+            from .qlf import qlf_test
+
+            pvalue, statistic, df, _ = qlf_test(fitted, contrast, reduced_design)
+        stat = sign * np.sqrt(statistic) if df == 1 else statistic
+        pvalue = np.where(np.isfinite(se), pvalue, np.nan)
     emptied = fitted["all_zero_after_refit"]  # as PyDESeq2: no test, stat 0, p 1
     se[emptied], stat[emptied], pvalue[emptied] = 0.0, 0.0, 1.0
     if cooks_filter:
