@@ -19,7 +19,9 @@ from msc_secretome.programme_definitions import (
     category_of,
     definitions_note,
 )
-from msc_secretome.programs import dual_benefit, program_calls, with_definitions
+from msc_secretome.programs import program_calls, with_definitions
+from msc_secretome.roles import parse_roles
+from msc_secretome.verdict import dual_benefit
 from msc_secretome.settings import check_organism, gene_set_sources
 from msc_secretome.simulate_species import simulate_species_experiment, species_catalogue
 
@@ -121,11 +123,24 @@ def test_calls_and_verdict_from_user_libraries():
         {
             "contrast": list(enrichment),
             "side": ["cancer", "normal"],
-            "therapy": ["none", "none"],
+            "therapy": ["", ""],
             "role": ["secretome_effect", "secretome_effect"],
+            "receiver_group": ["cancer", "normal"],
+            "exposure": ["msc_cm", "msc_cm"],
         }
     )
-    summary = dual_benefit(calls, roles, catalogue, therapies=["none"], none_level="none")
+    study = parse_roles(
+        {
+            "cell_type": {"column": "cell_type", "cancer": ["cancer"], "normal": ["normal"]},
+            "exposure": {"column": "medium", "exposed": "msc_cm", "control": "control"},
+        }
+    )
+    samples = pd.DataFrame(
+        [(f"{c}_{m}_{r}", c, m) for c in ("cancer", "normal") for m in ("control", "msc_cm")
+         for r in (1, 2)],
+        columns=["sample", "cell_type", "medium"],
+    )  # fmt: skip
+    summary = dual_benefit(calls, roles, catalogue, study, samples)
     assert summary["verdict"].iloc[0] == "dual_benefit"
     note = definitions_note("none", "other", ["fly", "other"])
     out = with_definitions(summary, note, explain=True)
