@@ -21,9 +21,9 @@ from msc_secretome.programme_definitions import (
 )
 from msc_secretome.programs import program_calls, with_definitions
 from msc_secretome.roles import parse_roles
-from msc_secretome.verdict import dual_benefit
 from msc_secretome.settings import check_organism, gene_set_sources
 from msc_secretome.simulate_species import simulate_species_experiment, species_catalogue
+from msc_secretome.verdict import dual_benefit
 
 
 def test_shipped_table_has_its_source_and_one_to_one_pairs():
