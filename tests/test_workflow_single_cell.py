@@ -31,7 +31,7 @@ def read(workdir, path):
 
 
 def test_planted_cell_type_is_called_and_the_others_are_not(single_cell_run):
-    calls = read(single_cell_run, "results/programs/program_calls.tsv")
+    calls = read(single_cell_run, "results_single_cell/programs/program_calls.tsv")
     truth = read(single_cell_run, "resources/example_single_cell/truth_programs.tsv")
     merged = calls.merge(truth, on=["contrast", "program"], validate="one_to_one")
     merged["called"] = merged["call"].map({"up": 1, "down": -1}).fillna(0).astype(int)
@@ -48,17 +48,17 @@ def test_planted_cell_type_is_called_and_the_others_are_not(single_cell_run):
 
 def test_single_cell_outputs_and_shared_downstream(single_cell_run):
     workdir = single_cell_run
-    sheet = read(workdir, "results/validated/samples.tsv")
+    sheet = read(workdir, "results_single_cell/validated/samples.tsv")
     assert sheet["sample"].str.contains("__").all()
     assert set(sheet["cell_type"]) == {"cancer", "normal", "fibroblast"}
-    qc = read(workdir, "results/single_cell/cell_qc.tsv")
+    qc = read(workdir, "results_single_cell/single_cell/cell_qc.tsv")
     assert (qc["cells_kept"] < qc["cells_in"]).all()  # the simulated low-quality cells go
-    cells = pd.read_csv(workdir / "results/single_cell/cells.tsv.gz", sep="\t")
+    cells = pd.read_csv(workdir / "results_single_cell/single_cell/cells.tsv.gz", sep="\t")
     assert {"UMAP1", "UMAP2", "CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS"} <= set(cells.columns)
-    summary = read(workdir, "results/de/contrasts.tsv")
+    summary = read(workdir, "results_single_cell/de/contrasts.tsv")
     assert summary["lfc_shrink"].astype(str).eq("True").all()
     assert (summary["size_factors"] == "poscounts").all()
-    report = (workdir / "results/report/index.html").read_text()
+    report = (workdir / "results_single_cell/report/index.html").read_text()
     assert 'id="single-cells"' in report
     # the same rule files serve bulk and single-cell runs: only the input rules differ
     rules = (PROJECT_ROOT / "workflow/rules/validate.smk").read_text()

@@ -119,28 +119,28 @@ def read(workdir, path):
 
 def test_every_dropped_cell_is_listed_with_its_reason(tenx_run):
     workdir, simulated, cell_barcodes = tenx_run
-    dropped = read(workdir, "results/single_cell/dropped_cells.tsv.gz")
+    dropped = read(workdir, "results_single_cell/single_cell/dropped_cells.tsv.gz")
     assert list(dropped.columns) == ["barcode", "sample", "cell_type", "reason"]
     unannotated = dropped[dropped["reason"] == NO_ANNOTATION]
     assert list(unannotated["barcode"]) == cell_barcodes[:N_UNANNOTATED]
     failed = dropped[dropped["reason"].str.startswith("failed QC: ")]
     assert len(failed) > 0 and (failed["sample"] != "").all()
-    qc = read(workdir, "results/single_cell/cell_qc.tsv")
+    qc = read(workdir, "results_single_cell/single_cell/cell_qc.tsv")
     # cells in = annotated cells; every cell not kept is in the dropped list
     assert qc["cells_in"].sum() == len(cell_barcodes) - N_UNANNOTATED
     assert (qc["cells_in"] - qc["cells_kept"]).sum() == len(failed)
-    sheet = read(workdir, "results/validated/samples.tsv")
+    sheet = read(workdir, "results_single_cell/validated/samples.tsv")
     assert set(sheet["cell_type"]) == {"cancer", "normal", "fibroblast"}
 
 
 def test_planted_programmes_are_found_from_the_10x_folder(tenx_run):
     workdir, simulated, _ = tenx_run
-    calls = read(workdir, "results/programs/program_calls.tsv")
+    calls = read(workdir, "results_single_cell/programs/program_calls.tsv")
     merged = calls.merge(simulated.truth_programs, on=["contrast", "program"])
     planted = merged[merged["planted_direction"] != 0]
     called = planted["call"].map({"up": 1, "down": -1}).fillna(0)
     assert len(planted) == 6 and (called == planted["planted_direction"]).all()
-    cells = pd.read_csv(workdir / "results/single_cell/cells.tsv.gz", sep="\t")
+    cells = pd.read_csv(workdir / "results_single_cell/single_cell/cells.tsv.gz", sep="\t")
     assert len(cells) > 0 and cells["cell"].str.endswith("-1").all()
 
 
@@ -155,7 +155,7 @@ def test_dropped_pseudo_samples_stop_the_run_before_the_fit(tmp_path_factory, te
     thinned = annotation[~reference | annotation.index.isin(kept_reference)]
     workdir, result = run_on(tmp_path_factory, tenx_data, thinned, "tenx_drop", check=False)
     assert result.returncode != 0
-    log = (workdir / "logs/pseudobulk_cells.log").read_text()
+    log = (workdir / "logs_single_cell/pseudobulk_cells.log").read_text()
     assert "model 'cancer' cannot be fitted after single-cell QC" in log
     for replicate in (1, 2, 3):  # QC may remove one of the 4 cells
         assert re.search(rf"ctrl_none_r{replicate}__cancer \([0-4] cells\)", log), log
@@ -163,5 +163,5 @@ def test_dropped_pseudo_samples_stop_the_run_before_the_fit(tmp_path_factory, te
     assert "dropped pseudo-samples:" in log  # the full table, as the job's log keeps it
     # stopped before any fit (Snakemake removes the failed job's outputs): no model, no
     # pseudo-sample sheet for validation
-    assert not (workdir / "results/models").exists()
-    assert not (workdir / "results/single_cell/pseudobulk_samples.tsv").exists()
+    assert not (workdir / "results_single_cell/models").exists()
+    assert not (workdir / "results_single_cell/single_cell/pseudobulk_samples.tsv").exists()

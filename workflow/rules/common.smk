@@ -26,6 +26,22 @@ settings.check_config_files(config, workflow.configfiles, CONFIG_SCHEMA)
 settings.whole_roles(config, workflow.config_settings.overwrite_config)
 settings.check_unknown_keys(config, CONFIG_SCHEMA, source="config")
 validate(config, CONFIG_SCHEMA, set_default=True)
+# Every output goes under output_dir and every log under log_dir (both relative to the working
+# directory), so two configs (the bulk and the single-cell example) can share one folder.
+OUTPUT_DIR = config["output_dir"].rstrip("/")
+LOG_DIR = config["log_dir"].rstrip("/")
+
+
+def out(path):
+    """``path`` (a pattern, may hold wildcards) inside the run's output folder."""
+    return f"{OUTPUT_DIR}/{path}"
+
+
+def log_path(path):
+    """``path`` inside the run's log folder (logs and Snakemake benchmark files)."""
+    return f"{LOG_DIR}/{path}"
+
+
 EXPERIMENT = settings.load_experiment(config, CONTRASTS_SCHEMA)
 MODELS = EXPERIMENT.models
 CONTRASTS = EXPERIMENT.contrasts
@@ -70,9 +86,9 @@ def counts_spec():
     per sample, the experiments' joined matrix, or the pseudobulk of their cells."""
     if SINGLE_CELL or EXPERIMENTS:
         combined = (
-            "results/single_cell/pseudobulk_counts.tsv.gz"
+            out("single_cell/pseudobulk_counts.tsv.gz")
             if SINGLE_CELL
-            else "results/experiments/counts.tsv.gz"
+            else out("experiments/counts.tsv.gz")
         )
         return count_spec(
             combined, EXPERIMENT.samples.loc[:, ["sample"]], counts_format="matrix"
@@ -96,9 +112,9 @@ def counts_input():
 
 def samples_input():
     if SINGLE_CELL:
-        return "results/single_cell/pseudobulk_samples.tsv"
+        return out("single_cell/pseudobulk_samples.tsv")
     if EXPERIMENTS:
-        return "results/experiments/samples.tsv"
+        return out("experiments/samples.tsv")
     return config["samples"]
 
 
@@ -109,7 +125,7 @@ def cell_annotation_input():
 
 
 def single_cell_outputs():
-    return ["results/single_cell/cells.tsv.gz"] if SINGLE_CELL else []
+    return [out("single_cell/cells.tsv.gz")] if SINGLE_CELL else []
 
 
 def conda_env(name):
@@ -173,7 +189,7 @@ def stability_refits():
         return []
     limit = config["stability"]["max_samples"]
     return [
-        f"results/stability/{name}.tsv"
+        out(f"stability/{name}.tsv")
         for name, model in MODELS.items()
         if settings.model_sample_count(EXPERIMENT.samples, model) <= limit
     ]
@@ -204,8 +220,8 @@ def secretome_outputs():
             "secretome.footprints as tables in your organism's ids",
         )
     return [
-        "results/secretome/ligand_links.tsv",
-        "results/secretome/verdict_factors.tsv",
+        out("secretome/ligand_links.tsv"),
+        out("secretome/verdict_factors.tsv"),
     ]
 
 
@@ -214,11 +230,11 @@ def secretome_report_inputs():
     if not secretome_outputs():
         return []
     return [
-        "results/secretome/ligand_links.tsv",
-        "results/secretome/pathway_activity.tsv",
-        "results/secretome/pathway_sample_scores.tsv",
-        "results/secretome/verdict_factors.tsv",
-        "results/secretome/methods.tsv",
+        out("secretome/ligand_links.tsv"),
+        out("secretome/pathway_activity.tsv"),
+        out("secretome/pathway_sample_scores.tsv"),
+        out("secretome/verdict_factors.tsv"),
+        out("secretome/methods.tsv"),
     ]
 
 
@@ -271,4 +287,4 @@ def user_programme_gmts():
     """With gene_sets.programs: none the GMT libraries define the programmes (call_programs)."""
     if config["gene_sets"]["programs"] != "none":
         return []
-    return expand("results/gene_sets/{library}.gmt", library=LIBRARIES)
+    return expand(out("gene_sets/{library}.gmt"), library=LIBRARIES)

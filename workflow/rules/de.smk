@@ -4,14 +4,14 @@
 
 rule fit_model:
     input:
-        experiment="results/validated/experiment.h5ad",
+        experiment=out("validated/experiment.h5ad"),
     output:
         # the fit as data (npz of arrays, read with allow_pickle=False), never a pickle
-        model="results/models/{model}.npz",
+        model=out("models/{model}.npz"),
     log:
-        "logs/fit_model/{model}.log",
+        log_path("fit_model/{model}.log"),
     benchmark:
-        "logs/benchmarks/fit_model/{model}.tsv"
+        log_path("benchmarks/fit_model/{model}.tsv")
     conda:
         conda_env("analysis")
     # the batched engine is numpy on one core; PyDESeq2's own spreads genes over workers
@@ -38,13 +38,13 @@ rule fit_model:
 
 rule contrast_results:
     input:
-        model=lambda wc: f"results/models/{model_of(wc.contrast)}.npz",
+        model=lambda wc: out(f"models/{model_of(wc.contrast)}.npz"),
     output:
-        table="results/de/{contrast}.tsv",
+        table=out("de/{contrast}.tsv"),
     log:
-        "logs/contrast_results/{contrast}.log",
+        log_path("contrast_results/{contrast}.log"),
     benchmark:
-        "logs/benchmarks/contrast_results/{contrast}.tsv"
+        log_path("benchmarks/contrast_results/{contrast}.tsv")
     conda:
         conda_env("analysis")
     threads: 1
@@ -63,11 +63,11 @@ rule contrast_results:
 rule write_contrasts:
     input:
         # after validation, so a run with bad inputs writes nothing under results/
-        samples="results/validated/samples.tsv",
+        samples=out("validated/samples.tsv"),
     output:
-        contrasts=settings.DERIVED_CONTRASTS,
+        contrasts=out("design/contrasts.yaml"),
     log:
-        "logs/write_contrasts.log",
+        log_path("write_contrasts.log"),
     conda:
         conda_env("analysis")
     threads: 1
@@ -84,16 +84,16 @@ rule write_contrasts:
 
 rule summarise_contrasts:
     input:
-        tables=expand("results/de/{contrast}.tsv", contrast=CONTRASTS),
-        contrasts_file=settings.DERIVED_CONTRASTS,
-        samples="results/validated/samples.tsv",
+        tables=expand(out("de/{contrast}.tsv"), contrast=CONTRASTS),
+        contrasts_file=out("design/contrasts.yaml"),
+        samples=out("validated/samples.tsv"),
         # "why nothing is significant" looks at library sizes and QC outliers
-        library_sizes="results/qc/library_sizes.tsv",
-        outliers="results/qc/outliers.tsv",
+        library_sizes=out("qc/library_sizes.tsv"),
+        outliers=out("qc/outliers.tsv"),
     output:
-        summary="results/de/contrasts.tsv",
+        summary=out("de/contrasts.tsv"),
     log:
-        "logs/summarise_contrasts.log",
+        log_path("summarise_contrasts.log"),
     conda:
         conda_env("analysis")
     threads: 1

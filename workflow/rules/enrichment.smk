@@ -5,19 +5,19 @@ rule prepare_gene_sets:
     input:
         # After validation, so a run with bad inputs writes nothing under results/;
         # the data's symbols give each library's coverage.
-        experiment="results/validated/experiment.h5ad",
+        experiment=out("validated/experiment.h5ad"),
         sources=gene_set_files(),
         aliases=[config["gene_aliases"]] if config["gene_aliases"] else [],
     output:
-        gmts=expand("results/gene_sets/{library}.gmt", library=LIBRARIES),
+        gmts=expand(out("gene_sets/{library}.gmt"), library=LIBRARIES),
         # gene_sets.programs none: the user libraries' sets, for per-sample/per-cell scores
         programs_gmt=(
-            ["results/gene_sets/programs.gmt"] if "programs" not in LIBRARIES else []
+            [out("gene_sets/programs.gmt")] if "programs" not in LIBRARIES else []
         ),
-        libraries="results/gene_sets/libraries.tsv",
-        ortholog_mapping="results/gene_sets/ortholog_mapping.tsv",
+        libraries=out("gene_sets/libraries.tsv"),
+        ortholog_mapping=out("gene_sets/ortholog_mapping.tsv"),
     log:
-        "logs/prepare_gene_sets.log",
+        log_path("prepare_gene_sets.log"),
     conda:
         conda_env("analysis")
     threads: 1
@@ -39,15 +39,15 @@ rule prepare_gene_sets:
 
 rule gene_set_enrichment:
     input:
-        table="results/de/{contrast}.tsv",
-        gmts=expand("results/gene_sets/{library}.gmt", library=LIBRARIES),
+        table=out("de/{contrast}.tsv"),
+        gmts=expand(out("gene_sets/{library}.gmt"), library=LIBRARIES),
     output:
-        table="results/enrichment/{contrast}.tsv",
-        ora="results/enrichment/{contrast}.ora.tsv",
+        table=out("enrichment/{contrast}.tsv"),
+        ora=out("enrichment/{contrast}.ora.tsv"),
     log:
-        "logs/gene_set_enrichment/{contrast}.log",
+        log_path("gene_set_enrichment/{contrast}.log"),
     benchmark:
-        "logs/benchmarks/gene_set_enrichment/{contrast}.tsv"
+        log_path("benchmarks/gene_set_enrichment/{contrast}.tsv")
     conda:
         conda_env("analysis")
     threads: 1

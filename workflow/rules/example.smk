@@ -10,9 +10,9 @@ rule simulate_example:
         truth_ligands="resources/example/truth_ligands.tsv",
         secretome_proteomics="resources/example/secretome_proteomics.tsv",
     log:
-        "logs/simulate_example.log",
+        log_path("simulate_example.log"),
     benchmark:
-        "logs/benchmarks/simulate_example.tsv"
+        log_path("benchmarks/simulate_example.tsv")
     conda:
         conda_env("analysis")
     threads: 1

@@ -7,13 +7,13 @@ rule combine_experiments:
         counts=[spec["counts"] for spec in EXPERIMENTS.values()],
         samples=[spec["samples"] for spec in EXPERIMENTS.values()],
     output:
-        counts="results/experiments/counts.tsv.gz",
-        samples="results/experiments/samples.tsv",
-        report="results/experiments/experiments.tsv",
+        counts=out("experiments/counts.tsv.gz"),
+        samples=out("experiments/samples.tsv"),
+        report=out("experiments/experiments.tsv"),
     log:
-        "logs/combine_experiments.log",
+        log_path("combine_experiments.log"),
     benchmark:
-        "logs/benchmarks/combine_experiments.tsv"
+        log_path("benchmarks/combine_experiments.tsv")
     conda:
         conda_env("analysis")
     threads: 1

@@ -3,27 +3,27 @@
 
 rule call_programs:
     input:
-        enrichment=expand("results/enrichment/{contrast}.tsv", contrast=CONTRASTS),
-        contrasts="results/de/contrasts.tsv",
+        enrichment=expand(out("enrichment/{contrast}.tsv"), contrast=CONTRASTS),
+        contrasts=out("de/contrasts.tsv"),
         catalogue=catalogue_input(),
         gmts=user_programme_gmts(),
-        samples="results/validated/samples.tsv",
+        samples=out("validated/samples.tsv"),
         stability=stability_refits(),
     output:
         calls=report(
-            "results/programs/program_calls.tsv",
+            out("programs/program_calls.tsv"),
             caption="../report/program_calls.rst",
             category="3. Programmes",
             labels={"table": "programme calls"},
         ),
         dual_benefit=report(
-            "results/programs/dual_benefit.tsv",
+            out("programs/dual_benefit.tsv"),
             caption="../report/dual_benefit.rst",
             category="1. Verdict",
             labels={"table": "dual benefit per therapy"},
         ),
     log:
-        "logs/call_programs.log",
+        log_path("call_programs.log"),
     conda:
         conda_env("analysis")
     threads: 1

@@ -3,18 +3,18 @@
 
 rule quality_control:
     input:
-        experiment="results/validated/experiment.h5ad",
+        experiment=out("validated/experiment.h5ad"),
     output:
-        library_sizes="results/qc/library_sizes.tsv",
-        pca="results/qc/pca.tsv",
-        pca_variance="results/qc/pca_variance.tsv",
-        distances="results/qc/sample_distances.tsv",
-        outliers="results/qc/outliers.tsv",
-        vst="results/qc/vst.h5ad",
+        library_sizes=out("qc/library_sizes.tsv"),
+        pca=out("qc/pca.tsv"),
+        pca_variance=out("qc/pca_variance.tsv"),
+        distances=out("qc/sample_distances.tsv"),
+        outliers=out("qc/outliers.tsv"),
+        vst=out("qc/vst.h5ad"),
     log:
-        "logs/quality_control.log",
+        log_path("quality_control.log"),
     benchmark:
-        "logs/benchmarks/quality_control.tsv"
+        log_path("benchmarks/quality_control.tsv")
     conda:
         conda_env("analysis")
     threads: 1
@@ -31,14 +31,14 @@ rule quality_control:
 
 rule programme_sample_scores:
     input:
-        vst="results/qc/vst.h5ad",
-        gmt="results/gene_sets/programs.gmt",
+        vst=out("qc/vst.h5ad"),
+        gmt=out("gene_sets/programs.gmt"),
     output:
-        scores="results/programs/sample_scores.tsv",
+        scores=out("programs/sample_scores.tsv"),
     log:
-        "logs/programme_sample_scores.log",
+        log_path("programme_sample_scores.log"),
     benchmark:
-        "logs/benchmarks/programme_sample_scores.tsv"
+        log_path("benchmarks/programme_sample_scores.tsv")
     conda:
         conda_env("analysis")
     threads: 1

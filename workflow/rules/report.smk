@@ -3,33 +3,33 @@
 
 rule html_report:
     input:
-        samples="results/validated/samples.tsv",
-        experiment="results/validated/experiment.h5ad",
-        library_sizes="results/qc/library_sizes.tsv",
-        pca="results/qc/pca.tsv",
-        pca_variance="results/qc/pca_variance.tsv",
-        distances="results/qc/sample_distances.tsv",
-        outliers="results/qc/outliers.tsv",
-        contrasts="results/de/contrasts.tsv",
-        de=expand("results/de/{contrast}.tsv", contrast=CONTRASTS),
-        enrichment=expand("results/enrichment/{contrast}.tsv", contrast=CONTRASTS),
-        calls="results/programs/program_calls.tsv",
-        dual_benefit="results/programs/dual_benefit.tsv",
-        libraries="results/gene_sets/libraries.tsv",
-        validation_summary="results/validated/validation_summary.tsv",
-        count_summary_rows="results/validated/count_summary_rows.tsv",
-        sample_scores="results/programs/sample_scores.tsv",
-        ora=expand("results/enrichment/{contrast}.ora.tsv", contrast=CONTRASTS),
-        gene_mapping="results/validated/gene_mapping.tsv",
-        programs_gmt="results/gene_sets/programs.gmt",
+        samples=out("validated/samples.tsv"),
+        experiment=out("validated/experiment.h5ad"),
+        library_sizes=out("qc/library_sizes.tsv"),
+        pca=out("qc/pca.tsv"),
+        pca_variance=out("qc/pca_variance.tsv"),
+        distances=out("qc/sample_distances.tsv"),
+        outliers=out("qc/outliers.tsv"),
+        contrasts=out("de/contrasts.tsv"),
+        de=expand(out("de/{contrast}.tsv"), contrast=CONTRASTS),
+        enrichment=expand(out("enrichment/{contrast}.tsv"), contrast=CONTRASTS),
+        calls=out("programs/program_calls.tsv"),
+        dual_benefit=out("programs/dual_benefit.tsv"),
+        libraries=out("gene_sets/libraries.tsv"),
+        validation_summary=out("validated/validation_summary.tsv"),
+        count_summary_rows=out("validated/count_summary_rows.tsv"),
+        sample_scores=out("programs/sample_scores.tsv"),
+        ora=expand(out("enrichment/{contrast}.ora.tsv"), contrast=CONTRASTS),
+        gene_mapping=out("validated/gene_mapping.tsv"),
+        programs_gmt=out("gene_sets/programs.gmt"),
         # single-cell runs: cells (UMAP, per-cell scores), cell QC, dropped pseudo-samples
         # and dropped cells
         single_cell=(
             [
-                "results/single_cell/cells.tsv.gz",
-                "results/single_cell/cell_qc.tsv",
-                "results/single_cell/pseudobulk_dropped.tsv",
-                "results/single_cell/dropped_cells.tsv.gz",
+                out("single_cell/cells.tsv.gz"),
+                out("single_cell/cell_qc.tsv"),
+                out("single_cell/pseudobulk_dropped.tsv"),
+                out("single_cell/dropped_cells.tsv.gz"),
             ]
             if SINGLE_CELL
             else []
@@ -38,15 +38,15 @@ rule html_report:
         secretome=secretome_report_inputs(),
     output:
         html=report(
-            "results/report/index.html",
+            out("report/index.html"),
             caption="../report/html_report.rst",
             category="1. Verdict",
             labels={"document": "full interactive report"},
         ),
     log:
-        "logs/html_report.log",
+        log_path("html_report.log"),
     benchmark:
-        "logs/benchmarks/html_report.tsv"
+        log_path("benchmarks/html_report.tsv")
     conda:
         conda_env("report")
     threads: 1
@@ -60,7 +60,7 @@ rule html_report:
         inputs=lambda wc: [
             *counts_input(),
             *([config["samples"]] if config["samples"] else []),
-            config["contrasts"] or settings.DERIVED_CONTRASTS,
+            config["contrasts"] or out("design/contrasts.yaml"),
         ],
         workflow_dir=str(WORKFLOW_DIR),
         absolute_paths=config["report"]["absolute_paths"],
@@ -69,5 +69,5 @@ rule html_report:
 
 
 onsuccess:
-    if Path("results/report/index.html").exists():
-        print(f"\nReport: {Path('results/report/index.html').resolve()}\n")
+    if Path(out("report/index.html")).exists():
+        print(f"\nReport: {Path(out('report/index.html')).resolve()}\n")

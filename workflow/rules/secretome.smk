@@ -4,31 +4,31 @@
 
 rule secretome_links:
     input:
-        de=expand("results/de/{contrast}.tsv", contrast=CONTRASTS),
-        contrasts="results/de/contrasts.tsv",
-        calls="results/programs/program_calls.tsv",
-        experiment="results/validated/experiment.h5ad",
-        library_sizes="results/qc/library_sizes.tsv",
-        vst="results/qc/vst.h5ad",
+        de=expand(out("de/{contrast}.tsv"), contrast=CONTRASTS),
+        contrasts=out("de/contrasts.tsv"),
+        calls=out("programs/program_calls.tsv"),
+        experiment=out("validated/experiment.h5ad"),
+        library_sizes=out("qc/library_sizes.tsv"),
+        vst=out("qc/vst.h5ad"),
         proteomics=secretome_proteomics_input(),
         producer=secretome_producer_inputs(),
         user_tables=secretome_table_inputs(),
     output:
         links=report(
-            "results/secretome/ligand_links.tsv",
+            out("secretome/ligand_links.tsv"),
             caption="../report/ligand_links.rst",
             category="4. Secretome",
             labels={"table": "ligand links"},
         ),
-        activity="results/secretome/pathway_activity.tsv",
-        sample_scores="results/secretome/pathway_sample_scores.tsv",
-        receptors="results/secretome/receptor_expression.tsv",
-        verdict_factors="results/secretome/verdict_factors.tsv",
-        methods="results/secretome/methods.tsv",
+        activity=out("secretome/pathway_activity.tsv"),
+        sample_scores=out("secretome/pathway_sample_scores.tsv"),
+        receptors=out("secretome/receptor_expression.tsv"),
+        verdict_factors=out("secretome/verdict_factors.tsv"),
+        methods=out("secretome/methods.tsv"),
     log:
-        "logs/secretome_links.log",
+        log_path("secretome_links.log"),
     benchmark:
-        "logs/benchmarks/secretome_links.tsv"
+        log_path("benchmarks/secretome_links.tsv")
     conda:
         conda_env("analysis")
     threads: 1

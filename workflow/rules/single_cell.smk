@@ -8,9 +8,9 @@ rule simulate_single_cell_example:
         samples="resources/example_single_cell/samples.tsv",
         truth_programs="resources/example_single_cell/truth_programs.tsv",
     log:
-        "logs/simulate_single_cell_example.log",
+        log_path("simulate_single_cell_example.log"),
     benchmark:
-        "logs/benchmarks/simulate_single_cell_example.tsv"
+        log_path("benchmarks/simulate_single_cell_example.tsv")
     conda:
         conda_env("analysis")
     threads: 1
@@ -30,15 +30,15 @@ rule pseudobulk_cells:
         samples=config["samples"],
         annotation=cell_annotation_input(),
     output:
-        counts="results/single_cell/pseudobulk_counts.tsv.gz",
-        samples="results/single_cell/pseudobulk_samples.tsv",
-        cell_qc="results/single_cell/cell_qc.tsv",
-        dropped="results/single_cell/pseudobulk_dropped.tsv",
-        dropped_cells="results/single_cell/dropped_cells.tsv.gz",
+        counts=out("single_cell/pseudobulk_counts.tsv.gz"),
+        samples=out("single_cell/pseudobulk_samples.tsv"),
+        cell_qc=out("single_cell/cell_qc.tsv"),
+        dropped=out("single_cell/pseudobulk_dropped.tsv"),
+        dropped_cells=out("single_cell/dropped_cells.tsv.gz"),
     log:
-        "logs/pseudobulk_cells.log",
+        log_path("pseudobulk_cells.log"),
     benchmark:
-        "logs/benchmarks/pseudobulk_cells.tsv"
+        log_path("benchmarks/pseudobulk_cells.tsv")
     conda:
         conda_env("analysis")
     threads: 1
@@ -59,13 +59,13 @@ rule cell_programme_scores:
         cells=config["single_cell"]["counts"],
         samples=config["samples"],
         annotation=cell_annotation_input(),
-        gmt="results/gene_sets/programs.gmt",
+        gmt=out("gene_sets/programs.gmt"),
     output:
-        cells="results/single_cell/cells.tsv.gz",
+        cells=out("single_cell/cells.tsv.gz"),
     log:
-        "logs/cell_programme_scores.log",
+        log_path("cell_programme_scores.log"),
     benchmark:
-        "logs/benchmarks/cell_programme_scores.tsv"
+        log_path("benchmarks/cell_programme_scores.tsv")
     conda:
         conda_env("analysis")
     threads: 2

@@ -3,15 +3,15 @@
 
 rule stability_refits:
     input:
-        experiment="results/validated/experiment.h5ad",
-        gmt="results/gene_sets/programs.gmt",
+        experiment=out("validated/experiment.h5ad"),
+        gmt=out("gene_sets/programs.gmt"),
         catalogue=catalogue_input(),
     output:
-        refits="results/stability/{model}.tsv",
+        refits=out("stability/{model}.tsv"),
     log:
-        "logs/stability_refits/{model}.log",
+        log_path("stability_refits/{model}.log"),
     benchmark:
-        "logs/benchmarks/stability_refits/{model}.tsv"
+        log_path("benchmarks/stability_refits/{model}.tsv")
     conda:
         conda_env("analysis")
     threads: 1

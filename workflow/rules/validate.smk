@@ -12,15 +12,15 @@ rule validate_inputs:
         annotation=[config["gene_annotation"]] if config["gene_annotation"] else [],
         aliases=[config["gene_aliases"]] if config["gene_aliases"] else [],
     output:
-        experiment="results/validated/experiment.h5ad",
-        samples="results/validated/samples.tsv",
-        gene_mapping="results/validated/gene_mapping.tsv",
-        count_summary_rows="results/validated/count_summary_rows.tsv",
-        summary="results/validated/validation_summary.tsv",
+        experiment=out("validated/experiment.h5ad"),
+        samples=out("validated/samples.tsv"),
+        gene_mapping=out("validated/gene_mapping.tsv"),
+        count_summary_rows=out("validated/count_summary_rows.tsv"),
+        summary=out("validated/validation_summary.tsv"),
     log:
-        "logs/validate_inputs.log",
+        log_path("validate_inputs.log"),
     benchmark:
-        "logs/benchmarks/validate_inputs.tsv"
+        log_path("benchmarks/validate_inputs.tsv")
     conda:
         conda_env("analysis")
     threads: 1

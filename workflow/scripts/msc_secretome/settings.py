@@ -30,8 +30,9 @@ from .roles import Study, read_study
 from .strict_yaml import load_yaml_document, read_yaml_mapping, refuse_reinterpreted
 from .validation import read_sample_sheet
 
-#: Where a run writes the contrasts it used (derived or the user's, as parsed).
-DERIVED_CONTRASTS = "results/design/contrasts.yaml"
+def derived_contrasts_path(config: dict) -> str:
+    """Where a run writes the contrasts it used (derived or the user's, as parsed)."""
+    return f"{str(config.get('output_dir', 'results')).rstrip('/')}/design/contrasts.yaml"
 
 
 @dataclass
@@ -213,7 +214,7 @@ def load_experiment(config: dict, contrasts_schema: str | Path) -> Experiment:
             config, experiments, study, samples, contrasts_schema
         )
     elif derived:
-        path = f"contrasts derived from roles ({DERIVED_CONTRASTS})"
+        path = f"contrasts derived from roles ({derived_contrasts_path(config)})"
         data = derive_contrasts(study, samples)
     else:
         data = read_contrasts_file(path)
@@ -257,7 +258,7 @@ def _experiments_contrasts(config, experiments: dict, study: Study, samples, sch
         own = experiment_contrasts(name, own, taken)
         data["models"].update(own["models"])
         data["contrasts"].update(own["contrasts"])
-    return data, derived, f"contrasts of the experiments ({DERIVED_CONTRASTS})"
+    return data, derived, f"contrasts of the experiments ({derived_contrasts_path(config)})"
 
 
 def model_sample_count(samples: pd.DataFrame, model: Model) -> int:
