@@ -30,6 +30,7 @@ from .roles import Study, read_study
 from .strict_yaml import load_yaml_document, read_yaml_mapping, refuse_reinterpreted
 from .validation import read_sample_sheet
 
+
 def derived_contrasts_path(config: dict) -> str:
     """Where a run writes the contrasts it used (derived or the user's, as parsed)."""
     return f"{str(config.get('output_dir', 'results')).rstrip('/')}/design/contrasts.yaml"
