@@ -133,8 +133,8 @@ def test_no_therapy_reads_no_therapy_in_headings() -> None:
         kw["methods"]["config"], roles={"therapy": {"column": "therapy", "none": "untreated"}}
     )
     verdict = _section(render_report(**kw), "verdict")
-    assert '<span class="therapy">no therapy</span>' in verdict
-    assert "no therapy: dual benefit" in verdict
+    assert '<span class="therapy">cancer + normal · CM vs ctrl · no therapy</span>' in verdict
+    assert "cancer + normal · CM vs ctrl · no therapy: dual benefit" in verdict
     assert therapy_label("none") == "no therapy"
     assert therapy_label("chemo") == "chemo"
     assert therapy_label("none", none_level="untreated") == "none"
