@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from msc_secretome.verdict import DUAL_BENEFIT_COLUMNS
+
 ALPHA = 0.05
 NULL_CONTRAST = "cancer_radiation_CM_vs_ctrl"
 
@@ -401,9 +403,45 @@ def _dual_benefit(calls: pd.DataFrame, names: list[str]) -> pd.DataFrame:
                     )
                 ),
                 "explanation": explanation,
+                # the study-design columns (#13), as msc_secretome.verdict writes them
+                "receiver_group": "cancer + normal",
+                "cancer_group": "cancer",
+                "normal_group": "normal",
+                "exposure": "CM",
+                "control": "ctrl",
+                "design_answer": "dual_benefit",
+                "not_measured": "",
+                "summary": f"CM vs ctrl, next to {therapy}: does the secretome kill cancer cells "
+                f"more and protect normal cells; verdict {verdict}.",
+                "design_summary": DESIGN_SUMMARY,
+                **STABILITY[therapy],
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=DUAL_BENEFIT_COLUMNS)
+    assert not set(rows[0]) ^ set(DUAL_BENEFIT_COLUMNS), "fixture out of the verdict's layout"
+    return table
+
+
+DESIGN_SUMMARY = (
+    "12 samples; cancer cells: cancer; normal cells: normal; exposure(s) CM vs ctrl; therapy: "
+    "chemo, radiation vs none. This design answers the dual-benefit question and the "
+    "secretome's effect next to each therapy arm."
+)
+#: chemo's verdict holds in every leave-one-out refit, radiation's rests on one replicate.
+STABILITY = {
+    "chemo": {
+        "stability": 1.0,
+        "stability_refits": 6,
+        "flipped_programmes": "",
+        "unstable_when": "",
+    },
+    "radiation": {
+        "stability": 0.5,
+        "stability_refits": 6,
+        "flipped_programmes": "CYT_FERROPTOSIS",
+        "unstable_when": "sample=CA_CM_radiation_r1;sample=NO_CM_radiation_r1;sample=CA_CM_r1",
+    },
+}
 
 
 # Programmes whose leading edges overlap in a contrast (one overlap group of two).

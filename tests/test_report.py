@@ -133,11 +133,34 @@ def test_no_therapy_reads_no_therapy_in_headings() -> None:
         kw["methods"]["config"], roles={"therapy": {"column": "therapy", "none": "untreated"}}
     )
     verdict = _section(render_report(**kw), "verdict")
-    assert '<span class="therapy">no therapy</span>' in verdict
-    assert "no therapy: dual benefit" in verdict
+    assert '<span class="therapy">cancer + normal · CM vs ctrl · no therapy</span>' in verdict
+    assert "cancer + normal · CM vs ctrl · no therapy: dual benefit" in verdict
     assert therapy_label("none") == "no therapy"
     assert therapy_label("chemo") == "chemo"
     assert therapy_label("none", none_level="untreated") == "none"
+
+
+def test_verdict_cards_show_design_summary_once_and_stability_beside_the_badge(
+    page: str, inputs: dict
+) -> None:
+    verdict = _section(page, "verdict")
+    text = _text(verdict)
+    (design,) = set(inputs["dual_benefit"]["design_summary"])
+    assert text.count(design) == 1
+    for summary in inputs["dual_benefit"]["summary"]:
+        assert text.count(summary) == 1
+    chemo, radiation = verdict.split('<div class="card ')[1:]
+    assert '<span class="stability">stable in 6/6 leave-one-out refits (1.00)</span>' in chemo
+    assert "stability-detail" not in chemo
+    assert (
+        '<span class="stability unstable">not stable: holds in 3/6 leave-one-out refits '
+        "(0.50)</span>"
+    ) in radiation
+    detail = _text(radiation.split('class="stability-detail unstable">')[1].split("</p>")[0])
+    assert detail.startswith("The verdict changes when any of sample=CA_CM_radiation_r1")
+    assert "Calls that move: CYT_FERROPTOSIS." in detail
+    assert 'href="#verdict-2">cancer + normal · CM vs ctrl · radiation: incomplete' in verdict
+    assert "(not stable)</a>" in verdict
 
 
 def test_each_contrast_has_a_section_a_link_and_a_volcano(page: str, inputs: dict) -> None:

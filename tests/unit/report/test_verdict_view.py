@@ -39,12 +39,23 @@ def test_card_states_the_tables_verdict_and_explanation() -> None:
     view = verdict_view(pd.DataFrame([ROW]), CALLS)
     assert view["empty"] is False and view["rule"] is None
     assert view["chips"] == [
-        {"css": "v-dual_benefit", "therapy": "radiation", "words": "dual benefit", "n_flags": 1}
+        {
+            "href": "#verdict-1",
+            "css": "v-dual_benefit",
+            "head": "radiation",
+            "words": "dual benefit",
+            "n_flags": 1,
+            "unstable": False,
+        }
     ]
     (card,) = view["cards"]
     assert card["badge"] == "Dual benefit: yes" and card["risk_flags"] == ["RISK_EMT"]
-    assert "".join(s["text"] for s in card["explanation"]) == ROW["explanation"]
-    assert [s["text"] for s in card["explanation"] if s["programme"]] == ["RISK_EMT"]
+    # no summary column: the explanation is the lead, shown once
+    assert "".join(s["text"] for s in card["lead"]) == ROW["explanation"]
+    assert card["explanation"] == []
+    assert [s["text"] for s in card["lead"] if s["programme"]] == ["RISK_EMT"]
+    assert card["stability"]["text"] == "stability not computed"
+    assert card["not_measured"] is None
     assert card["evidence"] == [
         {"label": "evidence (cancer)", "segments": [{"text": "CYT_APOPTOSIS", "programme": True}]},
         {"label": "evidence (normal)", "segments": [{"text": "REG_WOUND", "programme": True}]},
@@ -56,12 +67,12 @@ def test_card_states_the_tables_verdict_and_explanation() -> None:
 
 
 def test_new_columns_of_the_verdict_owner_are_shown_and_the_rule_is_theirs() -> None:
-    row = dict(ROW, receiver_group="fibroblast", stability=0.9, verdict_rule="Rule X.")
+    row = dict(ROW, future_column="x", stability=0.9, verdict_rule="Rule X.")
     view = verdict_view(pd.DataFrame([row]), CALLS)
     assert view["rule"] == "Rule X."
     rows = {r["label"]: r["value"] for r in view["cards"][0]["rows"]}
-    assert rows["receiver_group"] == "fibroblast" and rows["stability"] == "0.9"
-    assert "verdict_rule" not in rows
+    assert rows["future_column"] == "x"
+    assert "verdict_rule" not in rows and "stability" not in rows  # stability is in the head
 
 
 def test_potentiation_in_words() -> None:
@@ -74,9 +85,9 @@ def test_potentiation_in_words() -> None:
 
 
 def test_empty_table_and_segments() -> None:
-    assert verdict_view(pd.DataFrame()) == {
-        "empty": True, "rule": None, "chips": [], "cards": [], "definitions": []
-    }  # fmt: skip
+    empty = verdict_view(pd.DataFrame())
+    assert empty["empty"] is True and empty["cards"] == [] and empty["chips"] == []
+    assert empty["design"] == [] and empty["rule"] is None and empty["definitions"] == []
     assert programme_segments("a CYT_X b") == [
         {"text": "a ", "programme": False},
         {"text": "CYT_X", "programme": True},

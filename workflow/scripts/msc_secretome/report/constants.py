@@ -56,19 +56,63 @@ CELL_COUNT_COLOURSCALE = [[0.0, "#f7fbff"], [0.5, "#9ecae1"], [1.0, "#2171b5"]]
 # Categories, their order and labels are the catalogue's (one owner).
 CATEGORY_ORDER = CATEGORIES
 CATEGORY_LABEL = CATALOGUE_CATEGORY_LABEL
+# Every verdict of msc_secretome.verdict (its owner) has a badge label and chip words; unclear and
+# incomplete read per side when the design measured one side only (VERDICT_LABEL_BY_DESIGN).
 VERDICT_LABEL = {
     "dual_benefit": "Dual benefit: yes",
     "no_dual_benefit": "Dual benefit: no",
     "unclear": "Dual benefit: unclear",
     "incomplete": "Incomplete: contrasts missing",
+    "cancer_benefit": "Cancer side: benefit",
+    "cancer_harm": "Cancer side: harm",
+    "cancer_risk": "Cancer side: risk",
+    "normal_protection": "Normal side: protected",
+    "normal_harm": "Normal side: harmed",
+}
+VERDICT_LABEL_BY_DESIGN = {
+    ("unclear", "cancer_only"): "Cancer side: unclear",
+    ("unclear", "normal_only"): "Normal side: unclear",
 }
 VERDICT_WORDS = {
     "dual_benefit": "dual benefit",
     "no_dual_benefit": "no dual benefit",
     "unclear": "unclear",
     "incomplete": "incomplete (a needed contrast is missing)",
+    "cancer_benefit": "cancer side: benefit",
+    "cancer_harm": "cancer side: harm",
+    "cancer_risk": "cancer side: risk",
+    "normal_protection": "normal side: protected",
+    "normal_harm": "normal side: harmed",
+}
+# The verdict section's question, by the design answers of its rows (dual_benefit.tsv's
+# design_answer): all rows one side only -> that side's question, otherwise the dual one.
+VERDICT_HEADING = {
+    "dual_benefit": "Verdict: does the MSC secretome give a dual benefit?",
+    "cancer_only": "Verdict: what does the MSC secretome do to cancer cells?",
+    "normal_only": "Verdict: does the MSC secretome protect normal cells?",
+}
+VERDICT_QUESTION = {
+    "dual_benefit": (
+        "For each receiver group, exposure and therapy arm: did the conditioned medium raise "
+        "death (cytotoxic) programmes in cancer cells and raise protective or lower damage "
+        "programmes in normal cells?"
+    ),
+    "cancer_only": (
+        "This study has cancer cells only. For each receiver group, exposure and therapy arm: "
+        "did the conditioned medium raise death (cytotoxic) programmes in cancer cells, lower "
+        "them, or raise pro-tumour risk programmes? The protective side (normal cells) was not "
+        "measured, so no dual-benefit verdict can be given."
+    ),
+    "normal_only": (
+        "This study has normal cells only. For each receiver group, exposure and therapy arm: "
+        "did the conditioned medium raise protective or lower damage programmes in normal "
+        "cells? The cancer side (cytotoxicity in cancer cells) was not measured, so no "
+        "dual-benefit verdict can be given."
+    ),
 }
 THERAPY_NONE_LABEL = "no therapy"
+#: Card heads and chips when the study has no therapy column (``therapy`` is "").
+NO_THERAPY_IN_STUDY = "no therapy in this study"
 PALETTE = (
     "#1f77b4",
     "#ff7f0e",

@@ -1,9 +1,11 @@
 """Section 1, the verdict: one card per row of ``results/programs/dual_benefit.tsv``.
 
-The verdict and its prose belong to the verdict's owner (the table's ``verdict`` and
-``explanation`` columns); this module only lays out what the table says. Cards are generic over
-the table's columns: the known ones get their labels, any column the verdict owner adds later
-(``receiver_group``, ``exposure``, ``stability``...) is shown under its own name.
+The verdict and its prose belong to the verdict's owner (``msc_secretome.verdict``: the table's
+``verdict``, ``summary``, ``explanation``, ``design_summary`` columns and the stability
+threshold); this module only lays out what the table says. A card is headed by its receiver
+group(s) x exposure x therapy arm, leads with the row's ``summary``, notes what the design could
+not measure and gives the leave-one-out stability beside the badge. Any other column the
+verdict owner adds later is shown under its own name.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ from typing import Any
 import pandas as pd
 
 from ..programme_definitions import definitions_note
-from .constants import THERAPY_NONE_LABEL, VERDICT_LABEL, VERDICT_WORDS
+from ..verdict import STABLE
+from .constants import (
+    NO_THERAPY_IN_STUDY,
+    THERAPY_NONE_LABEL,
+    VERDICT_HEADING,
+    VERDICT_LABEL,
+    VERDICT_LABEL_BY_DESIGN,
+    VERDICT_QUESTION,
+    VERDICT_WORDS,
+)
 from .formatting import _is_missing, _split_list, fmt_value, slugify
 
 #: Optional columns of the verdict owner that state the rule or question the verdict answers.
@@ -39,10 +50,20 @@ EVIDENCE = (("cancer_evidence", "evidence (cancer)"), ("normal_evidence", "evide
 #: Columns a card shows in its head or not at all (everything else is a row of the card).
 HEADLINE = (
     "therapy",
+    "receiver_group",
+    "exposure",
+    "control",
     "verdict",
+    "summary",
     "explanation",
+    "not_measured",
+    "design_summary",
     "risk_flags",
     "programme_definitions",
+    "stability",
+    "stability_refits",
+    "flipped_programmes",
+    "unstable_when",
     *RULE_COLUMNS,
 )
 #: The ``programme_definitions`` note of the built-in human catalogue (not shown: the default).
@@ -56,6 +77,72 @@ def therapy_label(therapy: Any, none_level: Any = "none") -> str:
     if not _is_missing(none_level) and text == str(none_level):
         return THERAPY_NONE_LABEL
     return text
+
+
+def card_head(row: Mapping[str, Any], none_level: Any = "none") -> str:
+    """A card's head: receiver group(s) · exposure vs control · therapy arm.
+
+    e.g. ``"HCT116 · BM-MSC CM vs control · cisplatin 5 uM"``. A study without therapy
+    (``therapy`` "") gets no therapy part; the no-therapy level reads 'no therapy'. Tables
+    without the receiver/exposure columns are headed by the therapy alone.
+    """
+    parts = []
+    if not _is_missing(row.get("receiver_group")):
+        parts.append(str(row["receiver_group"]))
+    exposure, control = row.get("exposure"), row.get("control")
+    if not _is_missing(exposure):
+        parts.append(f"{exposure} vs {control}" if not _is_missing(control) else str(exposure))
+    therapy = therapy_label(row.get("therapy"), none_level)
+    if therapy:
+        parts.append(therapy)
+    return " · ".join(parts) or NO_THERAPY_IN_STUDY
+
+
+def verdict_badge(verdict: str, design_answer: Any = None) -> str:
+    """The badge label of a verdict; 'unclear' names the side when only one was measured."""
+    answer = None if _is_missing(design_answer) else str(design_answer)
+    return VERDICT_LABEL_BY_DESIGN.get((verdict, answer), VERDICT_LABEL.get(verdict, verdict))
+
+
+def stability_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The leave-one-out stability of a row as its card shows it.
+
+    Returns ``{"computed", "unstable", "text", "unstable_when": [str], "flipped": [str]}``;
+    e.g. text ``"stable in 5/6 leave-one-out refits (0.83)"``. Below the verdict owner's
+    threshold (:data:`msc_secretome.verdict.STABLE`) the row is ``unstable``; no refits (or
+    no stability column) reads 'stability not computed'.
+    """
+    refits, stability = row.get("stability_refits"), row.get("stability")
+    out = {
+        "unstable_when": _split_list(row.get("unstable_when")),
+        "flipped": _split_list(row.get("flipped_programmes")),
+    }
+    if _is_missing(refits) or _is_missing(stability) or int(refits) == 0:
+        return {**out, "computed": False, "unstable": False, "text": "stability not computed"}
+    refits, stability = int(refits), float(stability)
+    same = int(round(stability * refits))
+    unstable = stability < STABLE
+    words = "not stable: holds in" if unstable else "stable in"
+    text = f"{words} {same}/{refits} leave-one-out refits ({stability:.2f})"
+    return {**out, "computed": True, "unstable": unstable, "text": text}
+
+
+def design_question(dual_benefit: pd.DataFrame) -> str:
+    """Which question the section asks: ``cancer_only`` or ``normal_only`` when every row's
+    ``design_answer`` is that, else ``dual_benefit`` (also for tables without the column)."""
+    if "design_answer" not in dual_benefit.columns:
+        return "dual_benefit"
+    answers = {str(a) for a in dual_benefit["design_answer"] if not _is_missing(a)}
+    if len(answers) == 1 and answers <= {"cancer_only", "normal_only"}:
+        return answers.pop()
+    return "dual_benefit"
+
+
+def design_summaries(dual_benefit: pd.DataFrame) -> list[str]:
+    """The table's ``design_summary`` sentences, each once, in table order."""
+    if "design_summary" not in dual_benefit.columns:
+        return []
+    return [str(t) for t in dict.fromkeys(dual_benefit["design_summary"]) if not _is_missing(t)]
 
 
 def programme_segments(text: Any) -> list[dict[str, Any]]:
@@ -138,7 +225,6 @@ def _card(
 ) -> dict[str, Any]:
     verdict = str(row.get("verdict", "unclear"))
     flags = _split_list(row.get("risk_flags"))
-    label = VERDICT_LABEL.get(verdict, verdict)
     components = []
     for key, name in COMPONENTS:
         if key in row:
@@ -164,14 +250,20 @@ def _card(
         for key, v in row.items()
         if key not in known
     ]
+    has_summary = not _is_missing(row.get("summary"))
+    lead = row.get("summary") if has_summary else row.get("explanation")
+    not_measured = row.get("not_measured")
     return {
         "id": f"verdict-{i + 1}",
         "css": f"v-{slugify(verdict)}",
-        "therapy": therapy_label(row.get("therapy"), none_level),
+        "head": card_head(row, none_level),
         "verdict": verdict,
-        "badge": label,
+        "badge": verdict_badge(verdict, row.get("design_answer")),
+        "stability": stability_view(row),
         "risk_flags": flags,
-        "explanation": programme_segments(row.get("explanation")),
+        "lead": programme_segments(lead),
+        "explanation": programme_segments(row.get("explanation")) if has_summary else [],
+        "not_measured": None if _is_missing(not_measured) else str(not_measured),
         "evidence": evidence,
         "factors": factor_chains(row, verdict_factors),
         "rows": components + contrasts + extra,
@@ -184,20 +276,30 @@ def verdict_view(
     none_level: Any = "none",
     verdict_factors: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """The verdict section's view model: the rule, one chip and one card per therapy.
+    """The verdict section's view model: its question, the design, one chip and card per row.
 
-    ``dual_benefit``: the verdict owner's table, one row per therapy (``verdict`` and
-    ``explanation`` required for a card; other columns optional). ``program_calls`` only
-    tells whether a zero potentiation means "nothing called". The rule is the table's
-    ``verdict_rule`` (or ``rule``/``question``) column when present. ``verdict_factors``
+    ``dual_benefit``: the verdict owner's table, one row per receiver group(s) x exposure x
+    therapy arm (``verdict`` and ``explanation`` required for a card; the other columns,
+    ``summary``, ``design_answer``, ``not_measured``, ``design_summary``, ``stability``...,
+    optional). The heading and question follow the rows' design answers
+    (:func:`design_question`); the rule is the table's ``verdict_rule`` (or ``rule``/
+    ``question``) column when present. ``program_calls`` only tells whether a zero
+    potentiation means "nothing called". ``verdict_factors``
     (``results/secretome/verdict_factors.tsv``, secretome runs) gives each card the ranked
     factor chains of its contrasts.
+
+    Returns a dict with ``empty``, ``heading``, ``question``, ``rule``, ``design`` (list of
+    sentences), ``definitions``, ``chips`` (one per card: ``href``, ``css``, ``head``,
+    ``words``, ``n_flags``, ``unstable``) and ``cards``.
     """
     definitions = programme_definitions(dual_benefit, program_calls)
     if dual_benefit is None or dual_benefit.empty:
         return {
             "empty": True,
+            "heading": VERDICT_HEADING["dual_benefit"],
+            "question": VERDICT_QUESTION["dual_benefit"],
             "rule": None,
+            "design": [],
             "chips": [],
             "cards": [],
             "definitions": definitions,
@@ -209,19 +311,25 @@ def verdict_view(
             texts = [str(t) for t in dual_benefit[column] if not _is_missing(t)]
             rule = texts[0] if texts else None
             break
+    question = design_question(dual_benefit)
+    cards = [_card(i, r, program_calls, none_level, verdict_factors) for i, r in enumerate(rows)]
     chips = [
         {
-            "css": f"v-{slugify(str(r.get('verdict', 'unclear')))}",
-            "therapy": therapy_label(r.get("therapy"), none_level),
-            "words": VERDICT_WORDS.get(str(r.get("verdict")), str(r.get("verdict"))),
-            "n_flags": len(_split_list(r.get("risk_flags"))),
+            "href": f"#{card['id']}",
+            "css": card["css"],
+            "head": card["head"],
+            "words": VERDICT_WORDS.get(card["verdict"], card["verdict"]),
+            "n_flags": len(card["risk_flags"]),
+            "unstable": card["stability"]["unstable"],
         }
-        for r in rows
+        for card in cards
     ]
-    cards = [_card(i, r, program_calls, none_level, verdict_factors) for i, r in enumerate(rows)]
     return {
         "empty": False,
+        "heading": VERDICT_HEADING[question],
+        "question": VERDICT_QUESTION[question],
         "rule": rule,
+        "design": design_summaries(dual_benefit),
         "chips": chips,
         "cards": cards,
         "definitions": definitions,
