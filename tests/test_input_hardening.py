@@ -186,7 +186,9 @@ def _bad_counts(kind: str, samples: list[str]) -> str:
     ],
 )
 def test_bad_counts_stop_the_workflow_and_leave_no_results(tmp_path, kind, message):
-    overrides = prepare_workdir(tmp_path, {"counts": "bad_counts.tsv"})
+    overrides = prepare_workdir(
+        tmp_path, {"counts": "bad_counts.tsv", "secretome": {"source": "builtin"}}
+    )
     (tmp_path / "bad_counts.tsv").write_text(_bad_counts(kind, _sheet_samples(tmp_path)))
     result = run_snakemake(tmp_path, "--cores", "1", "--configfile", str(overrides), check=False)
     assert result.returncode != 0

@@ -28,7 +28,10 @@ def test_tool_outputs_give_the_same_de_tables_as_the_matrix(tiny_run, tmp_path, 
         given = "htseq/{sample}.counts.txt"
     else:
         given = write_featurecounts(counts, tmp_path / "counts.txt")
-    overrides = prepare_workdir(tmp_path, {**TINY, "counts": given, "counts_format": "auto"})
+    overrides = prepare_workdir(
+        tmp_path,
+        {**TINY, "counts": given, "counts_format": "auto", "secretome": {"source": "builtin"}},
+    )
     run_snakemake(tmp_path, "--cores", "2", "--configfile", str(overrides))
     matrix_de, tool_de = _checksums(first / "results/de"), _checksums(tmp_path / "results/de")
     assert len(matrix_de) > 5 and tool_de == matrix_de

@@ -29,6 +29,7 @@ def run_study(workdir, name: str, extra: dict | None = None, *, check: bool = Tr
         "counts": "counts.tsv.gz",
         "roles": study.roles,
         "enrichment": {"permutations": 200},
+        "secretome": {"source": "builtin"},  # no proteomics of the medium
         **(extra or {}),
     }
     (workdir / "study.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

@@ -21,6 +21,7 @@ def _run(tmp_path_factory, organism: str, overrides: dict) -> tuple:
     paths = write_species_experiment(simulated, workdir / "resources" / organism)
     config = {
         **SMALL,
+        "secretome": {"source": "builtin"},  # own counts: not the example's medium
         "counts": str(paths["counts"]),
         "samples": str(paths["samples"]),
         **overrides,

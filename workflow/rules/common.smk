@@ -245,10 +245,8 @@ EXAMPLE_PROTEOMICS = "resources/example/secretome_proteomics.tsv"
 def secretome_proteomics_input():
     if not SECRETOME["enabled"] or SECRETOME["source"] != "proteomics":
         return []
-    if (
-        SECRETOME["proteomics"] == EXAMPLE_PROTEOMICS
-        and config["counts"] != EXAMPLE_COUNTS
-    ):
+    own_counts = config["counts"] != EXAMPLE_COUNTS or EXPERIMENTS or SINGLE_CELL
+    if SECRETOME["proteomics"] == EXAMPLE_PROTEOMICS and own_counts:
         raise InputError(
             "secretome.proteomics is the simulated example's medium, but counts are your own",
             path="config",

@@ -40,7 +40,7 @@ rule secretome_links:
         # the species of the counts picks the resource, footprints and factor symbols
         secretome={**config["secretome"], "organism": config["organism"]},
         statistic=config["enrichment"]["statistic"],
-        roles=config["roles"],
+        study=STUDY,
         alpha=config["de"]["alpha"],
     script:
         "../scripts/secretome_links.py"

@@ -7,6 +7,7 @@ from msc_secretome import ligand_links as links_mod
 from msc_secretome import pathway_activity as pa
 from msc_secretome.ligand_receptor import ligand_genes, read_ligand_receptor, receptor_expression
 from msc_secretome.producer_rna import producer_ligands
+from msc_secretome.roles import study_from_dict
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.secretome_inputs import (
     builtin_factor_path,
@@ -85,13 +86,10 @@ counts = pd.DataFrame(
 )
 counts = counts.loc[:, counts.columns != ""]
 size_factors = read_table(inputs.library_sizes).set_index("sample")["size_factor"].astype(float)
-cell_role = params.roles["cell_type"]
-obs = experiment.obs
-groups = {
-    side: list(obs.index[obs[cell_role["column"]].astype(str).isin(cell_role[side])])
-    for side in ("cancer", "normal")
-}
-groups = {side: samples for side, samples in groups.items() if samples}
+study = study_from_dict(params.study)
+obs = experiment.obs.assign(sample=experiment.obs_names)
+groups = {group: list(study.group_samples(obs, group)["sample"]) for group in study.groups}
+groups = {group: samples for group, samples in groups.items() if samples}
 receptor_genes = {g for receptor in pairs["receptor"] for g in receptor.split("_")}
 expression_table = receptor_expression(
     counts,

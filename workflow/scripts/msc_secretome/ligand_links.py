@@ -100,11 +100,16 @@ def link_ligands(
     activity_of = {(r.contrast, r.pathway): r for r in activity.itertuples(index=False)}
     call_of = {(r.contrast, r.program): r.call for r in calls.itertuples(index=False)}
     rows = []
+    # receptors are judged in the contrast's own receiver group (a named cell line, organoid
+    # or normal cell type); tables without receiver groups fall back to the side
+    if "receiver_group" not in contrast_roles.columns:
+        contrast_roles = contrast_roles.assign(receiver_group=contrast_roles["side"])
     roles = contrast_roles[
-        contrast_roles["role"].isin(SECRETOME_ROLES) & contrast_roles["side"].isin(by_group)
+        contrast_roles["role"].isin(SECRETOME_ROLES)
+        & contrast_roles["receiver_group"].astype(str).isin(by_group)
     ]
     for role in roles.itertuples(index=False):
-        genes = by_group[role.side]
+        genes = by_group[str(role.receiver_group)]
         for ligand in ligands.itertuples(index=False):
             row = _link_one(
                 ligand, receptors_of.get(ligand.ligand, []), genes, role, activity_of,
@@ -185,7 +190,7 @@ def _link_one(ligand, receptors, genes, role, activity_of, call_of, fdr, rec_map
     programmes = ", ".join(dict.fromkeys(consistent)) or "no called programme"
     row["chain"] = (
         f"{ligand.factor} -> {receptor} expressed -> {pathway} pathway {direction} -> "
-        f"{programmes} in {role.side} cells"
+        f"{programmes} in {role.receiver_group} cells"
     )
     return row
 
