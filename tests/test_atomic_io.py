@@ -197,8 +197,8 @@ def test_disk_full_during_a_real_job_then_rerun_completes(tmp_path):
         vst = ad.read_h5ad(qc / "vst.h5ad")
         assert vst.n_obs == 36 and vst.n_vars > 1000
         assert sorted(p.name for p in qc.iterdir()) == [
-            "library_sizes.tsv", "pca.tsv", "pca_variance.tsv", "sample_distances.tsv",
-            "vst.h5ad",
+            "library_sizes.tsv", "outliers.tsv", "pca.tsv", "pca_variance.tsv",
+            "sample_distances.tsv", "vst.h5ad",
         ]  # fmt: skip
     finally:
         subprocess.run(["umount", "-l", str(qc)], check=False)
