@@ -18,7 +18,7 @@ Measured per size:
   ``max_rss``, ``cpu_time``) summed or maxed over the rule's jobs, plus the peak RSS of each
   job's process tree from the same 0.2 s sampler (Snakemake samples every 30 s after a job's
   first 15 s, so it can miss the peak of long jobs) -- this also covers the rules without a
-  ``benchmark:`` directive (prepare_gene_sets, summarise_contrasts, call_programs);
+  ``benchmark:`` directive (prepare_gene_sets, summarise_contrasts, call_programmes);
 * ``pydeseq2``: the DE stage, fit_model + contrast_results jobs' summed wall time (each job
   includes its Python start-up and imports); ``pydeseq2_critical``: the longest model's fit
   plus its longest contrast (the DE time with enough cores);
@@ -99,7 +99,7 @@ RULE_SCRIPTS = (
     "summarise_contrasts",
     "gene_set_enrichment",
     "programme_sample_scores",
-    "call_programs",
+    "call_programmes",
     "html_report",
 )
 #: The lab-scale design at 12 samples (see the module docstring).

@@ -109,8 +109,8 @@ CONTRASTS = (
     ),
 )
 
-# (program, category, tier, genes)
-PROGRAMS = (
+# (programme, category, tier, genes)
+PROGRAMMES = (
     ("CYT_APOPTOSIS_INTRINSIC", "cytotoxic", "core", "BAX;BAK1;BBC3;PMAIP1;CASP9;APAF1;CYCS"),
     ("CYT_APOPTOSIS_EXTRINSIC", "cytotoxic", "core", "FAS;FASLG;TNFRSF10B;CASP8;FADD;BID"),
     ("CYT_FERROPTOSIS", "cytotoxic", "core", "ACSL4;ALOX15;TFRC;NCOA4;SAT1;PTGS2"),
@@ -129,7 +129,7 @@ PROGRAMS = (
     ("RISK_STEMNESS", "pro_tumour_risk", "extended", "SOX2;POU5F1;NANOG;ALDH1A1;PROM1"),
 )
 
-# Designed programme effects (contrast, program) -> NES; everything else is noise.
+# Designed programme effects (contrast, programme) -> NES; everything else is noise.
 DESIGNED_NES = {
     ("cancer_chemo_CM_vs_ctrl", "CYT_APOPTOSIS_INTRINSIC"): 2.31,
     ("cancer_chemo_CM_vs_ctrl", "CYT_FERROPTOSIS"): 1.92,
@@ -207,7 +207,7 @@ def _samples(n_reps: int) -> pd.DataFrame:
 
 def _symbols(n_genes: int) -> list[Any]:
     known = []
-    for _, _, _, genes in PROGRAMS:
+    for _, _, _, genes in PROGRAMMES:
         for g in genes.split(";"):
             if g not in known:
                 known.append(g)
@@ -255,8 +255,8 @@ def _de_table(rng: np.random.Generator, base: pd.DataFrame, null: bool) -> pd.Da
 
 def _enrichment(rng: np.random.Generator, contrast: str) -> pd.DataFrame:
     rows = []
-    for program, _cat, _tier, genes in PROGRAMS:
-        nes = DESIGNED_NES.get((contrast, program))
+    for programme, _cat, _tier, genes in PROGRAMMES:
+        nes = DESIGNED_NES.get((contrast, programme))
         if nes is None:
             nes = float(np.round(rng.normal(0, 0.7), 3))
             fdr = float(np.round(min(1.0, 0.3 + rng.random() * 0.7), 4))
@@ -266,8 +266,8 @@ def _enrichment(rng: np.random.Generator, contrast: str) -> pd.DataFrame:
         lead = gene_list[: max(2, len(gene_list) - 2)]
         rows.append(
             {
-                "library": "programs",
-                "term": program,
+                "library": "programmes",
+                "term": programme,
                 "ES": round(nes / 3.2, 4),
                 "NES": nes,
                 "pvalue": round(fdr / 4, 5),
@@ -298,11 +298,11 @@ def _enrichment(rng: np.random.Generator, contrast: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _program_calls(enrichment: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    info = {p: (c, t) for p, c, t, _ in PROGRAMS}
+def _programme_calls(enrichment: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    info = {p: (c, t) for p, c, t, _ in PROGRAMMES}
     rows = []
     for contrast, table in enrichment.items():
-        for r in table[table["library"] == "programs"].to_dict("records"):
+        for r in table[table["library"] == "programmes"].to_dict("records"):
             cat, tier = info[r["term"]]
             call = "ns"
             if r["fdr"] < ALPHA:
@@ -310,7 +310,7 @@ def _program_calls(enrichment: dict[str, pd.DataFrame]) -> pd.DataFrame:
             rows.append(
                 {
                     "contrast": contrast,
-                    "program": r["term"],
+                    "programme": r["term"],
                     "category": cat,
                     "tier": tier,
                     "NES": r["NES"],
@@ -339,7 +339,7 @@ def _names(calls: pd.DataFrame, contrast: str, category: str, call: str) -> list
     hit = calls[
         (calls["contrast"] == contrast) & (calls["category"] == category) & (calls["call"] == call)
     ]
-    return sorted(hit["program"].astype(str).unique())
+    return sorted(hit["programme"].astype(str).unique())
 
 
 def _dual_benefit(calls: pd.DataFrame, names: list[str]) -> pd.DataFrame:
@@ -356,12 +356,12 @@ def _dual_benefit(calls: pd.DataFrame, names: list[str]) -> pd.DataFrame:
             (calls["contrast"] == cancer)
             & (calls["category"] == "pro_tumour_risk")
             & (calls["call"] == "up")
-        ]["program"].tolist()
+        ]["programme"].tolist()
         risk_n = calls[
             (calls["contrast"] == normal)
             & (calls["category"] == "stress_damage")
             & (calls["call"] == "up")
-        ]["program"].tolist()
+        ]["programme"].tolist()
         flags = sorted(risk_c + risk_n)
         if not (cancer and normal):
             verdict = "incomplete"
@@ -446,19 +446,21 @@ STABILITY = {
 
 # Programmes whose leading edges overlap in a contrast (one overlap group of two).
 OVERLAP_CONTRAST = "cancer_chemo_CM_vs_ctrl"
-OVERLAP_PROGRAMS = ("CYT_APOPTOSIS_INTRINSIC", "CYT_FERROPTOSIS")
+OVERLAP_PROGRAMMES = ("CYT_APOPTOSIS_INTRINSIC", "CYT_FERROPTOSIS")
 # A programme with a designed per-sample score shift (higher in cancer cells in CM).
-SCORED_PROGRAM = "CYT_APOPTOSIS_INTRINSIC"
+SCORED_PROGRAMME = "CYT_APOPTOSIS_INTRINSIC"
 
 
 def _overlap_groups(calls: pd.DataFrame) -> pd.DataFrame:
-    """overlap_group: each called programme its own group, except OVERLAP_PROGRAMS together."""
+    """overlap_group: each called programme its own group, except OVERLAP_PROGRAMMES together."""
     out = calls.copy()
     called = out["call"].isin(["up", "down"])
-    out["overlap_group"] = np.where(called, out["program"], "")
-    both = (out["contrast"] == OVERLAP_CONTRAST) & out["program"].isin(OVERLAP_PROGRAMS) & called
-    if both.sum() == len(OVERLAP_PROGRAMS):
-        out.loc[both, "overlap_group"] = OVERLAP_PROGRAMS[0]
+    out["overlap_group"] = np.where(called, out["programme"], "")
+    both = (
+        (out["contrast"] == OVERLAP_CONTRAST) & out["programme"].isin(OVERLAP_PROGRAMMES) & called
+    )
+    if both.sum() == len(OVERLAP_PROGRAMMES):
+        out.loc[both, "overlap_group"] = OVERLAP_PROGRAMMES[0]
     return out
 
 
@@ -466,18 +468,18 @@ def _sample_scores(rng: np.random.Generator, samples: pd.DataFrame) -> pd.DataFr
     """Raw per-sample programme scores (ssGSEA-like scale), one column per programme."""
     scores = pd.DataFrame({"sample": samples["sample"]})
     boost = ((samples["cell_type"] == "cancer") & (samples["medium"] == "CM")).to_numpy()
-    for program, _cat, _tier, _genes in PROGRAMS:
+    for programme, _cat, _tier, _genes in PROGRAMMES:
         values = rng.normal(1500.0, 250.0, len(samples))
-        if program == SCORED_PROGRAM:
+        if programme == SCORED_PROGRAMME:
             values = values + 900.0 * boost
-        scores[program] = np.round(values, 3)
+        scores[programme] = np.round(values, 3)
     return scores
 
 
 def _ora(rng: np.random.Generator, de: pd.DataFrame) -> pd.DataFrame:
     """ORA rows (library, term, direction, overlap, size, background, pvalue, fdr, genes)."""
     background = int(pd.to_numeric(de["padj"], errors="coerce").notna().sum())
-    sets = [("programs", p, g.split(";")) for p, _c, _t, g in PROGRAMS]
+    sets = [("programmes", p, g.split(";")) for p, _c, _t, g in PROGRAMMES]
     sets += [
         ("hallmark", h, [f"GENE{i:05d}" for i in range(k, k + 40)])
         for k, h in enumerate(HALLMARKS[:6])
@@ -594,20 +596,20 @@ def make_report_inputs(
             }
         )
     contrasts = pd.DataFrame(rows)
-    program_calls = _overlap_groups(_program_calls(enrichment))
-    dual_benefit = _dual_benefit(program_calls, names)
-    n_programme_genes = sum(len(p[3].split(";")) for p in PROGRAMS)
+    programme_calls = _overlap_groups(_programme_calls(enrichment))
+    dual_benefit = _dual_benefit(programme_calls, names)
+    n_programme_genes = sum(len(p[3].split(";")) for p in PROGRAMMES)
     libraries = pd.DataFrame(
         {
-            "library": ["programs", "hallmark", "go_bp"],
+            "library": ["programmes", "hallmark", "go_bp"],
             "kind": ["catalogue", "gmt", "gmt"],
             "path": [
-                "builtin:program_catalogue.tsv",
+                "builtin:programme_catalogue.tsv",
                 "resources/h.all.v2024.1.Hs.symbols.gmt",
                 "resources/c5.go.bp.v2024.1.Hs.symbols.gmt",
             ],
             "sha256": [f"{i}" * 64 for i in (1, 2, 3)],
-            "n_sets": [len(PROGRAMS), 50, 7600],
+            "n_sets": [len(PROGRAMMES), 50, 7600],
             "n_genes": [n_programme_genes, 4380, 18000],
             "genes_in_data": [n_programme_genes, 3942, 15300],
             "coverage": [1.0, 0.9, 0.85],
@@ -629,7 +631,7 @@ def make_report_inputs(
             ],
         }
     )
-    programme_gene_sets = {p: g.split(";") for p, _c, _t, g in PROGRAMS}
+    programme_gene_sets = {p: g.split(";") for p, _c, _t, g in PROGRAMMES}
     models = contrasts.drop_duplicates("model")[["model", "design", "subset", "n_samples"]].to_dict(
         "records"
     )
@@ -670,7 +672,7 @@ def make_report_inputs(
         "contrasts": contrasts,
         "de": de,
         "enrichment": enrichment,
-        "program_calls": program_calls,
+        "programme_calls": programme_calls,
         "dual_benefit": dual_benefit,
         "libraries": libraries,
         "methods": methods,
@@ -704,7 +706,7 @@ def make_single_cell_report_inputs(
     fixture's 12 samples become the pseudo-samples ``{sample}__{cancer|normal}``; the
     fibroblast pseudo-samples have fewer than ``SC_MIN_CELLS`` cells and are dropped.
     ``single_cell`` holds ``cells`` (UMAP and one score column per programme; cancer cells in
-    CM score higher on ``SCORED_PROGRAM``), ``cell_qc`` and ``dropped``."""
+    CM score higher on ``SCORED_PROGRAMME``), ``cell_qc`` and ``dropped``."""
     kw = make_report_inputs(n_contrasts=n_contrasts, seed=seed)
     rng = np.random.default_rng(seed + 2000)
     rename = {s: _pseudo_name(s) for s in kw["samples"]["sample"]}
@@ -740,11 +742,11 @@ def make_single_cell_report_inputs(
                 k += 1
     cells = pd.DataFrame(rows)
     boost = ((cells["cell_type"] == "cancer") & (cells["medium"] == "CM")).to_numpy()
-    for program, _cat, _tier, _genes in PROGRAMS:
+    for programme, _cat, _tier, _genes in PROGRAMMES:
         values = rng.normal(0.0, 0.3, len(cells))
-        if program == SCORED_PROGRAM:
+        if programme == SCORED_PROGRAMME:
             values = values + 0.8 * boost
-        cells[program] = np.round(values, 6)
+        cells[programme] = np.round(values, 6)
     counts = cells.groupby(["sample", "cell_type"]).size()
     samples["n_cells"] = [
         int(counts[(o, c)])

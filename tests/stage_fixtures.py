@@ -156,7 +156,7 @@ def with_stages(kw: dict[str, Any]) -> dict[str, Any]:
         ortholog_mapping_rate=np.nan,
     )
     note = definitions_note("builtin", "human", [])
-    for key in ("program_calls", "dual_benefit"):
+    for key in ("programme_calls", "dual_benefit"):
         out[key] = kw[key].assign(programme_definitions=note)
     out.update(validation_tables(kw["samples"]))
     if kw.get("single_cell"):

@@ -77,17 +77,17 @@ def test_builtin_catalogue_loads(catalogue):
     assert builtin_catalogue_path().is_file()
     assert read_catalogue("builtin").equals(catalogue)
     assert list(catalogue.columns) == list(COLUMNS)
-    assert catalogue["program"].is_unique
+    assert catalogue["programme"].is_unique
 
 
 def test_builtin_catalogue_shape(catalogue):
     assert 25 <= len(catalogue) <= 35
     assert set(catalogue["category"]) == set(CATEGORIES)
     for row in catalogue.itertuples(index=False):
-        assert row.program.startswith(PREFIX_OF_CATEGORY[row.category]), row.program
-        assert 12 <= len(row.genes) <= 32, (row.program, len(row.genes))
-        assert row.description.strip() and "\t" not in row.description, row.program
-    core = set(catalogue.loc[catalogue["tier"] == "core", "program"])
+        assert row.programme.startswith(PREFIX_OF_CATEGORY[row.category]), row.programme
+        assert 12 <= len(row.genes) <= 32, (row.programme, len(row.genes))
+        assert row.description.strip() and "\t" not in row.description, row.programme
+    core = set(catalogue.loc[catalogue["tier"] == "core", "programme"])
     missing = [p for p in REQUIRED_CORE if p not in core]
     assert not missing, f"required core programmes missing: {missing}"
 
@@ -95,20 +95,20 @@ def test_builtin_catalogue_shape(catalogue):
 def test_builtin_sources_are_machine_readable(catalogue):
     for row in catalogue.itertuples(index=False):
         sources = parse_sources(row.source)
-        assert sources, row.program
+        assert sources, row.programme
         bad = [s for s in sources if not SOURCE_PATTERN.match(s)]
-        assert not bad, (row.program, bad)
+        assert not bad, (row.programme, bad)
 
 
 def test_builtin_no_direction_conflicts(catalogue):
     conflicts = direction_conflicts(catalogue)
-    assert list(conflicts.columns) == ["gene", "context", "program_up", "program_down"]
+    assert list(conflicts.columns) == ["gene", "context", "programme_up", "programme_down"]
     assert conflicts.empty, conflicts.to_string()
 
 
 def test_builtin_overlaps_with_planted_programmes_are_small(catalogue):
     pairs = shared_genes(catalogue)
-    planted = pairs[pairs["program_a"].isin(PLANTED) | pairs["program_b"].isin(PLANTED)]
+    planted = pairs[pairs["programme_a"].isin(PLANTED) | pairs["programme_b"].isin(PLANTED)]
     print("\n" + planted.to_string(index=False))
     too_big = planted[planted["n_shared"] > MAX_SHARED_WITH_PLANTED]
     assert too_big.empty, too_big.to_string()
@@ -140,7 +140,7 @@ def test_builtin_source_overlap(catalogue, reference_sets):
     with pd.option_context("display.width", 200):
         print("\n" + table.to_string(index=False, float_format="%.2f"))
     assert list(table.columns) == [
-        "program",
+        "programme",
         "primary_source",
         "n_genes",
         "primary_fraction",
@@ -149,7 +149,7 @@ def test_builtin_source_overlap(catalogue, reference_sets):
     assert table["primary_fraction"].median() >= 0.5
     referenced = table[~table["primary_source"].str.startswith("literature:")]
     assert referenced["primary_fraction"].notna().all()
-    zero = referenced.loc[referenced["primary_fraction"] == 0, "program"].tolist()
+    zero = referenced.loc[referenced["primary_fraction"] == 0, "programme"].tolist()
     assert not zero, f"no gene of these programmes is in their primary source: {zero}"
     literature = table[table["primary_source"].str.startswith("literature:")]
     assert literature["primary_fraction"].isna().all()
@@ -189,10 +189,10 @@ def test_reader_missing_column(tmp_path):
 @pytest.mark.parametrize(
     ("column", "value", "pattern"),
     [
-        ("category", "cytotoxicity", r"row 3 \(program 'REG_B'\).*category"),
-        ("direction_cancer", "up", r"row 3 \(program 'REG_B'\).*direction_cancer"),
-        ("direction_normal", "2", r"row 3 \(program 'REG_B'\).*direction_normal"),
-        ("direction_normal", "", r"row 3 \(program 'REG_B'\).*direction_normal"),
+        ("category", "cytotoxicity", r"row 3 \(programme 'REG_B'\).*category"),
+        ("direction_cancer", "up", r"row 3 \(programme 'REG_B'\).*direction_cancer"),
+        ("direction_normal", "2", r"row 3 \(programme 'REG_B'\).*direction_normal"),
+        ("direction_normal", "", r"row 3 \(programme 'REG_B'\).*direction_normal"),
     ],
 )
 def test_reader_bad_values(tmp_path, column, value, pattern):
@@ -207,7 +207,7 @@ def test_reader_bad_values(tmp_path, column, value, pattern):
 def test_reader_duplicated_programme(tmp_path):
     rows = [*GOOD_ROWS, list(GOOD_ROWS[0])]
     path = write_table(tmp_path / "dupe.tsv", rows)
-    with pytest.raises(InputError, match=r"dupe\.tsv.*row 5 \(program 'CYT_A'\).*row 2"):
+    with pytest.raises(InputError, match=r"dupe\.tsv.*row 5 \(programme 'CYT_A'\).*row 2"):
         read_catalogue(path)
 
 
@@ -231,8 +231,8 @@ def test_direction_conflicts_found():
     rows[1][COLUMNS.index("genes")] = "BCL2,BAX"  # BAX: CYT_A (+1/-1) and REG_B (-1/+1)
     conflicts = direction_conflicts(small_catalogue(rows))
     assert conflicts.to_dict("records") == [
-        {"gene": "BAX", "context": "cancer", "program_up": "CYT_A", "program_down": "REG_B"},
-        {"gene": "BAX", "context": "normal", "program_up": "REG_B", "program_down": "CYT_A"},
+        {"gene": "BAX", "context": "cancer", "programme_up": "CYT_A", "programme_down": "REG_B"},
+        {"gene": "BAX", "context": "normal", "programme_up": "REG_B", "programme_down": "CYT_A"},
     ]
 
 
@@ -249,7 +249,7 @@ def test_shared_genes():
     rows[2][COLUMNS.index("genes")] = "FAS,BAX,IL6"
     pairs = shared_genes(small_catalogue(rows))
     assert pairs.to_dict("records") == [
-        {"program_a": "CYT_A", "program_b": "RISK_C", "n_shared": 2, "genes": "BAX,FAS"}
+        {"programme_a": "CYT_A", "programme_b": "RISK_C", "n_shared": 2, "genes": "BAX,FAS"}
     ]
 
 
@@ -259,7 +259,7 @@ def test_source_overlap_fractions():
     rows[0][COLUMNS.index("genes")] = "FAS,BAX,BAK1,BID"
     rows[1][COLUMNS.index("source")] = "literature:Someone 2020 J;GO:0000001"
     reference = {"GO:0000001": ["FAS", "BCL2"], "PROGENy:p53": ["BAX", "FAS"]}
-    table = source_overlap(small_catalogue(rows), reference).set_index("program")
+    table = source_overlap(small_catalogue(rows), reference).set_index("programme")
     assert table.loc["CYT_A", "primary_source"] == "GO:0000001"
     assert table.loc["CYT_A", "n_genes"] == 4
     assert table.loc["CYT_A", "primary_fraction"] == pytest.approx(0.25)
@@ -270,7 +270,7 @@ def test_source_overlap_fractions():
     assert table.loc["RISK_C", "primary_fraction"] == 0
     # a source absent from the reference sets gives NaN, not 0
     rows[2][COLUMNS.index("source")] = "GO:9999999"
-    table = source_overlap(small_catalogue(rows), reference).set_index("program")
+    table = source_overlap(small_catalogue(rows), reference).set_index("programme")
     assert math.isnan(table.loc["RISK_C", "primary_fraction"])
     assert math.isnan(table.loc["RISK_C", "any_fraction"])
 
@@ -400,7 +400,7 @@ def test_a_targeted_panel_passes_and_a_wrong_id_type_stops_naming_both_numbers()
 
     library = {"set": [f"GENE{i}" for i in range(1000)]}
     panel = {f"GENE{i}" for i in range(40)} | {f"OTHER{i}" for i in range(10)}
-    result = library_coverage("programs", library, panel, min_coverage=0.2, path="p.gmt")
+    result = library_coverage("programmes", library, panel, min_coverage=0.2, path="p.gmt")
     assert result["verdict"] == "targeted_panel"
     assert (result["coverage"], result["data_coverage"]) == (0.04, 0.8)
     entrez = {"set": [str(7000 + i) for i in range(1000)]}
@@ -412,4 +412,4 @@ def test_a_targeted_panel_passes_and_a_wrong_id_type_stops_naming_both_numbers()
         library_coverage("kegg", entrez, panel, min_coverage=0.2, path="kegg.gmt")
     sparse_panel = {f"GENE{i}" for i in range(5)} | {f"OTHER{i}" for i in range(45)}
     with pytest.raises(InputError, match=r"0.5% of the library's 1000 genes and 10.0% of"):
-        library_coverage("programs", library, sparse_panel, min_coverage=0.2, path="p.gmt")
+        library_coverage("programmes", library, sparse_panel, min_coverage=0.2, path="p.gmt")

@@ -131,7 +131,7 @@ def test_a_hash_inside_a_catalogue_field_is_data(tmp_path):
 
 def test_gene_set_files_are_checked_before_any_job(tmp_path):
     gmt = write(tmp_path, "dup.gmt", "SET\tna\tTP53\tMDM2\nOTHER\tna\tBAX\nSET\tna\tCDKN1A\n")
-    sources = {"programs": {"kind": "catalogue", "path": "builtin"},
+    sources = {"programmes": {"kind": "catalogue", "path": "builtin"},
                "mine": {"kind": "gmt", "path": gmt}}  # fmt: skip
     with pytest.raises(InputError, match=r"dup.gmt: line 3: gene set 'SET' already defined on "
                        r"line 1"):  # fmt: skip
@@ -140,7 +140,7 @@ def test_gene_set_files_are_checked_before_any_job(tmp_path):
     with pytest.raises(InputError, match=r"empty.gmt: line 1 \(set 'SET'\): no genes"):
         check_gene_set_files({"mine": {"kind": "gmt", "path": empty}})
     with pytest.raises(InputError, match=r"gene_sets.min_size names \['hallmark'\]"):
-        check_gene_set_files({"programs": sources["programs"]}, {"hallmark": 5})
+        check_gene_set_files({"programmes": sources["programmes"]}, {"hallmark": 5})
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from report_fixtures import (
     NULL_CONTRAST,
-    SCORED_PROGRAM,
+    SCORED_PROGRAMME,
     make_report_inputs,
     make_single_cell_report_inputs,
 )
@@ -220,7 +220,7 @@ def test_programme_heatmap_symmetric_with_stars_and_leading_edge(page: str) -> N
     hover = " ".join(h for row in trace["customdata"] for h in row)
     assert "leading edge: BAX, BAK1" in hover
     assert "sortable" in _section(page, "programmes")
-    assert 'data-table="table-program-calls"' in page
+    assert 'data-table="table-programme-calls"' in page
 
 
 def test_enrichment_tables_exclude_programmes(page: str, inputs: dict) -> None:
@@ -261,8 +261,8 @@ def _rows(table: str) -> list[list[str]]:
 # --- new sections: overlap groups, sample scores, running scores, ORA, gene ids ---------------
 
 
-def test_program_calls_table_has_overlap_group_and_hover_names_it(page: str) -> None:
-    table = _table(page, "table-program-calls")
+def test_programme_calls_table_has_overlap_group_and_hover_names_it(page: str) -> None:
+    table = _table(page, "table-programme-calls")
     assert '<th title="sort">overlap_group</th>' in table
     header = re.findall(r'<th title="sort">(.*?)</th>', table)
     rows = _rows(table)
@@ -351,7 +351,7 @@ def test_sample_scores_constant_programme_unknown_samples_and_escaping() -> None
 
 def test_running_score_figures_for_called_programmes(page: str, inputs: dict) -> None:
     ids = contrast_ids(inputs["contrasts"]["contrast"])
-    calls = inputs["program_calls"]
+    calls = inputs["programme_calls"]
     for name, sid in ids.items():
         called = calls[(calls["contrast"] == name) & calls["call"].isin(["up", "down"])]
         section = _section(page, sid)
@@ -361,8 +361,8 @@ def test_running_score_figures_for_called_programmes(page: str, inputs: dict) ->
             continue
         spec = _spec(page, f"{sid}-running")
         titles = [a["text"].split("<br>")[0] for a in spec["layout"]["annotations"]]
-        expected = called.assign(_a=-called["NES"].abs()).sort_values(["_a", "program"])
-        assert titles == [f"<b>{p}</b>" for p in expected["program"]]
+        expected = called.assign(_a=-called["NES"].abs()).sort_values(["_a", "programme"])
+        assert titles == [f"<b>{p}</b>" for p in expected["programme"]]
         # section order: volcano/MA, then running scores, then the p-value histogram
         assert section.index(f'id="{sid}-ma"') < section.index(f'id="{sid}-running"')
         assert section.index(f'id="{sid}-running"') < section.index(f'id="{sid}-pvalues"')
@@ -371,8 +371,10 @@ def test_running_score_figures_for_called_programmes(page: str, inputs: dict) ->
         ranking = report.gene_ranking(
             inputs["de"][name].dropna(subset=["symbol"]).reset_index(drop=True), "stat"
         )
-        program = expected["program"].iloc[0]
-        es, running, hits = report.enrichment_score(ranking, inputs["programme_gene_sets"][program])
+        programme = expected["programme"].iloc[0]
+        es, running, hits = report.enrichment_score(
+            ranking, inputs["programme_gene_sets"][programme]
+        )
         line, ticks = spec["data"][0], spec["data"][1]
         assert line["y"][1:] == [sig4(running[x - 1]) for x in line["x"][1:]]
         assert ticks["x"] == [int(h) + 1 for h in hits]
@@ -404,11 +406,11 @@ def test_running_scores_capped_at_twelve_panels_by_abs_nes() -> None:
     kw = make_report_inputs(n_genes=300, n_contrasts=1)
     name = kw["contrasts"]["contrast"][0]
     rows = []
-    for i, (program, genes) in enumerate(kw["programme_gene_sets"].items()):
+    for i, (programme, genes) in enumerate(kw["programme_gene_sets"].items()):
         rows.append(
             {
                 "contrast": name,
-                "program": program,
+                "programme": programme,
                 "category": "cytotoxic",
                 "tier": "core",
                 "NES": (1 + i / 10) * (-1) ** i,
@@ -421,10 +423,10 @@ def test_running_scores_capped_at_twelve_panels_by_abs_nes() -> None:
     fig, counts = report.running_score_figure(kw["de"][name], calls, kw["programme_gene_sets"])
     assert counts == {"n_called": 16, "n_shown": 12, "n_genes": 299}
     titles = [a["text"].split("<br>")[0][3:-4] for a in fig["layout"]["annotations"]]
-    assert titles == calls.sort_values("NES", key=abs, ascending=False)["program"][:12].tolist()
+    assert titles == calls.sort_values("NES", key=abs, ascending=False)["programme"][:12].tolist()
     assert "yaxis12" in fig["layout"] and "yaxis13" not in fig["layout"]
     assert fig["layout"]["xaxis12"]["title"]["text"] == "gene rank"
-    kw["program_calls"] = calls
+    kw["programme_calls"] = calls
     text = render_report(**kw)
     assert "12 of 16 called programmes" in text
     # without gene sets: no running-score plots, no note
@@ -509,7 +511,7 @@ def test_existing_callers_without_the_new_inputs() -> None:
     kw = make_report_inputs(n_genes=150, n_contrasts=2)
     for key in ("sample_scores", "ora", "gene_mapping", "programme_gene_sets"):
         kw.pop(key)
-    kw["program_calls"] = kw["program_calls"].drop(columns="overlap_group")
+    kw["programme_calls"] = kw["programme_calls"].drop(columns="overlap_group")
     kw["libraries"] = kw["libraries"][["library", "path", "sha256", "n_sets", "n_genes"]]
     text = render_report(**kw)
     for absent in (
@@ -678,7 +680,7 @@ def test_renders_tables_read_back_from_tsv(tmp_path: Path, inputs: dict) -> None
     kw = dict(inputs)
     for key in ("samples", "library_sizes", "pca", "pca_variance", "contrasts", "libraries"):
         kw[key] = roundtrip(inputs[key], key)
-    kw["program_calls"] = roundtrip(inputs["program_calls"], "calls")
+    kw["programme_calls"] = roundtrip(inputs["programme_calls"], "calls")
     kw["dual_benefit"] = roundtrip(inputs["dual_benefit"], "dual")
     kw["sample_scores"] = roundtrip(inputs["sample_scores"], "scores")
     kw["ora"] = {k: roundtrip(v, f"ora_{i}") for i, (k, v) in enumerate(inputs["ora"].items())}
@@ -712,9 +714,9 @@ def sc_page(sc_inputs: dict) -> str:
     return render_report(**sc_inputs)
 
 
-def _called(program_calls: pd.DataFrame) -> list[str]:
-    called = set(program_calls.loc[program_calls["call"].isin(["up", "down"]), "program"])
-    return [p for p in report._programme_order(program_calls) if p in called]
+def _called(programme_calls: pd.DataFrame) -> list[str]:
+    called = set(programme_calls.loc[programme_calls["call"].isin(["up", "down"]), "programme"])
+    return [p for p in report._programme_order(programme_calls) if p in called]
 
 
 def test_single_cell_section_only_in_single_cell_runs(page: str, sc_page: str) -> None:
@@ -791,8 +793,8 @@ def test_umap_webgl_with_colour_menu(sc_page: str, sc_inputs: dict) -> None:
     assert len(trace["x"]) == len(trace["y"]) == len(trace["text"]) == len(cells)
     assert all(v == sig3(v) for v in trace["x"] + trace["y"])
     assert sorted(trace["x"]) == sorted(sig3(v) for v in cells["UMAP1"])
-    called = _called(sc_inputs["program_calls"])
-    assert SCORED_PROGRAM in called and len(called) == 5
+    called = _called(sc_inputs["programme_calls"])
+    assert SCORED_PROGRAMME in called and len(called) == 5
     buttons = spec["layout"]["updatemenus"][0]["buttons"]
     labels = [b["label"] for b in buttons]
     assert labels == [
@@ -810,13 +812,13 @@ def test_umap_webgl_with_colour_menu(sc_page: str, sc_inputs: dict) -> None:
     by_medium = buttons[1]["args"][0]
     assert by_medium["marker.colorbar.ticktext"] == [["control", "CM"]]  # control level first
     # continuous: the programme's per-cell score, a sequential scale and a 1st-99th range
-    scored = buttons[labels.index(f"colour by {SCORED_PROGRAM}")]["args"][0]
+    scored = buttons[labels.index(f"colour by {SCORED_PROGRAMME}")]["args"][0]
     assert scored["marker.colorscale"] == ["Viridis"]
     values = scored["marker.color"][0]
-    assert sorted(values) == sorted(sig3(v) for v in cells[SCORED_PROGRAM])
-    lo, hi = np.percentile(cells[SCORED_PROGRAM], [1, 99])
+    assert sorted(values) == sorted(sig3(v) for v in cells[SCORED_PROGRAMME])
+    lo, hi = np.percentile(cells[SCORED_PROGRAMME], [1, 99])
     assert scored["marker.cmin"] == [sig3(lo)] and scored["marker.cmax"] == [sig3(hi)]
-    assert SCORED_PROGRAM in scored["hovertemplate"][0]
+    assert SCORED_PROGRAMME in scored["hovertemplate"][0]
 
 
 def test_umap_downsampling_is_capped_deterministic_and_proportional() -> None:
@@ -857,7 +859,7 @@ def test_umap_downsampling_is_capped_deterministic_and_proportional() -> None:
 
 def test_cell_score_boxes_per_called_programme(sc_page: str, sc_inputs: dict) -> None:
     spec = _spec(sc_page, "fig-cell-scores")
-    called = _called(sc_inputs["program_calls"])
+    called = _called(sc_inputs["programme_calls"])
     titles = [a["text"] for a in spec["layout"]["annotations"]]
     assert [re.sub(r"<br>.*", "", t) for t in titles] == [f"<b>{p}</b>" for p in called]
     assert all("called up in" in t or "called down in" in t for t in titles)
@@ -866,11 +868,11 @@ def test_cell_score_boxes_per_called_programme(sc_page: str, sc_inputs: dict) ->
     assert len(traces) == 2 * len(called)  # medium levels per panel
     assert [t["name"] for t in traces[:2]] == ["control", "CM"]
     assert [t["showlegend"] for t in traces] == [True, True] + [False] * (len(traces) - 2)
-    k = called.index(SCORED_PROGRAM)
+    k = called.index(SCORED_PROGRAMME)
     control, cm = traces[2 * k], traces[2 * k + 1]
     assert cm["x"] == ["cancer", "normal", "fibroblast"]
     cells = sc_inputs["single_cell"]["cells"]
-    sel = cells[(cells["cell_type"] == "cancer") & (cells["medium"] == "CM")][SCORED_PROGRAM]
+    sel = cells[(cells["cell_type"] == "cancer") & (cells["medium"] == "CM")][SCORED_PROGRAMME]
     q1, med, q3 = np.percentile(sel, [25, 50, 75])
     assert (cm["q1"][0], cm["median"][0], cm["q3"][0]) == (sig4(q1), sig4(med), sig4(q3))
     assert cm["mean"][0] == sig4(sel.mean())
@@ -882,13 +884,13 @@ def test_cell_score_boxes_per_called_programme(sc_page: str, sc_inputs: dict) ->
 
 def test_cell_scores_capped_by_abs_nes() -> None:
     kw = make_single_cell_report_inputs()
-    calls = kw["program_calls"].copy()
+    calls = kw["programme_calls"].copy()
     calls["call"] = "up"
     fig, info = report.cell_score_figure(
         kw["single_cell"]["cells"], kw["samples"], calls, kw["methods"]["config"], max_panels=3
     )
     assert info["n_called"] == 16 and info["n_shown"] == 3
-    strongest = calls.assign(a=calls["NES"].abs()).groupby("program")["a"].max()
+    strongest = calls.assign(a=calls["NES"].abs()).groupby("programme")["a"].max()
     top = set(strongest.sort_values(ascending=False).index[:3])
     shown = {re.sub(r"<b>(.*?)</b>.*", r"\1", a["text"]) for a in fig["layout"]["annotations"]}
     assert shown == top
@@ -896,7 +898,7 @@ def test_cell_scores_capped_by_abs_nes() -> None:
 
 def test_single_cell_without_called_programmes() -> None:
     kw = make_single_cell_report_inputs()
-    kw["program_calls"] = kw["program_calls"].assign(call="ns")
+    kw["programme_calls"] = kw["programme_calls"].assign(call="ns")
     text = render_report(**kw)
     labels = [b["label"] for b in _spec(text, "fig-umap")["layout"]["updatemenus"][0]["buttons"]]
     assert labels == [f"colour by {c}" for c in ("cell_type", "medium", "therapy", "batch")]
@@ -971,7 +973,7 @@ def test_cell_scores_by_cell_type_only_without_the_exposure_column() -> None:
     config = dict(kw["methods"]["config"])
     config["roles"] = {"exposure": {"column": "treatment", "control": "x"}}
     fig, info = report.cell_score_figure(
-        kw["single_cell"]["cells"], kw["samples"], kw["program_calls"], config
+        kw["single_cell"]["cells"], kw["samples"], kw["programme_calls"], config
     )
     assert info["group"] is None and info["n_shown"] == 5
     assert len(fig["data"]) == 5 and fig["layout"]["showlegend"] is False

@@ -144,7 +144,7 @@ def check_report_in_browser(
             result["plots_total"] = page.locator("div.plot[data-fig]").count()
             result["plots_rendered"] = page.locator("div.plot.js-plotly-plot").count()
 
-            table_id = search_table or "table-program-calls"
+            table_id = search_table or "table-programme-calls"
             rows = page.locator(f"#{table_id} tbody tr")
             before = page.locator(f"#{table_id} tbody tr:visible").count()
             query = ""
@@ -266,7 +266,7 @@ def test_single_cell_report_in_browser(tmp_path: Path) -> None:
     reason = _missing_requirement()
     if reason:
         pytest.skip(reason)
-    from report_fixtures import SCORED_PROGRAM, make_single_cell_report_inputs
+    from report_fixtures import SCORED_PROGRAMME, make_single_cell_report_inputs
     from stage_fixtures import with_stages
 
     from msc_secretome.report import render_report, write_report
@@ -286,7 +286,7 @@ def test_single_cell_report_in_browser(tmp_path: Path) -> None:
     assert res["umap_menu"][:4] == [
         f"colour by {c}" for c in ("cell_type", "medium", "therapy", "batch")
     ]
-    assert f"colour by {SCORED_PROGRAM}" in res["umap_menu"]
+    assert f"colour by {SCORED_PROGRAMME}" in res["umap_menu"]
     assert res["umap_recoloured"] == "score"  # a programme: continuous scale
     assert " · " in res["umap_hover"] and ": " in res["umap_hover"], res["umap_hover"]
     assert res["cell_scores_rendered"] is True

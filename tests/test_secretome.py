@@ -165,7 +165,7 @@ def _linking_inputs():
         }
     )
     calls = pd.DataFrame(
-        {"contrast": "k", "program": ["CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS", "RISK_IL6_JAK_STAT3"],
+        {"contrast": "k", "programme": ["CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS", "RISK_IL6_JAK_STAT3"],
          "call": ["up", "up"]}
     )  # fmt: skip
     roles = pd.DataFrame(

@@ -24,7 +24,7 @@ N_GENES = 2000
 # Every programme the example plants, plus two it does not; overlaps on purpose:
 # P53 and ISG share genes (both planted in the radiation effect), P53 and SASP share genes
 # (both planted in the normal-cell interactions), SASP shares IL6 with the IL6 programme.
-SMALL_PROGRAMS = {
+SMALL_PROGRAMMES = {
     "CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS": ("cytotoxic", [f"TRAIL{i}" for i in range(14)]),
     "CYT_INTRINSIC_MITOCHONDRIAL_APOPTOSIS": ("cytotoxic", [f"MITO{i}" for i in range(16)]),
     "CYT_TYPE_I_IFN_ISG": ("cytotoxic", [f"ISG{i}" for i in range(14)] + ["P53A0", "P53A1"]),
@@ -45,7 +45,7 @@ SMALL_PROGRAMS = {
 def small_catalogue_table() -> pd.DataFrame:
     rows = [
         {
-            "program": name,
+            "programme": name,
             "category": category,
             "tier": "core",
             "direction_cancer": "1",
@@ -54,7 +54,7 @@ def small_catalogue_table() -> pd.DataFrame:
             "genes": ",".join(genes),
             "description": "test programme",
         }
-        for name, (category, genes) in SMALL_PROGRAMS.items()
+        for name, (category, genes) in SMALL_PROGRAMMES.items()
     ]
     return pd.DataFrame(rows)
 
@@ -102,7 +102,7 @@ def test_determinism_identical_bytes(catalogue, tmp_path):
     second = simulate_bulk_experiment(catalogue, n_genes=N_GENES, seed=11)
     a = read_bytes(write_experiment(first, tmp_path / "a"))
     b = read_bytes(write_experiment(second, tmp_path / "b"))
-    assert sorted(a) == ["counts", "samples", "truth_de", "truth_programs"]
+    assert sorted(a) == ["counts", "samples", "truth_de", "truth_programmes"]
     assert a == b
     other = simulate_bulk_experiment(catalogue, n_genes=N_GENES, seed=12)
     assert not other.counts.equals(first.counts)
@@ -120,8 +120,8 @@ def test_written_files_read_back(experiment, tmp_path):
     np.testing.assert_allclose(
         truth_de["true_log2fc"], experiment.truth_de["true_log2fc"], rtol=1e-5
     )
-    programs = pd.read_csv(paths["truth_programs"], sep="\t")
-    pd.testing.assert_frame_equal(programs, experiment.truth_programs)
+    programmes = pd.read_csv(paths["truth_programmes"], sep="\t")
+    pd.testing.assert_frame_equal(programmes, experiment.truth_programmes)
 
 
 def test_shapes_and_sample_sheet(experiment, catalogue):
@@ -285,14 +285,14 @@ def test_single_effect_sizes_never_sum(experiment):
 
 
 def test_planted_genes_follow_the_programme(experiment, catalogue):
-    sets = dict(zip(catalogue["program"], catalogue["genes"], strict=True))
+    sets = dict(zip(catalogue["programme"], catalogue["genes"], strict=True))
     truth = truth_vector(experiment, "cancer_cm_vs_ctrl_none")
-    for program in (
+    for programme in (
         "CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS",
         "CYT_INTRINSIC_MITOCHONDRIAL_APOPTOSIS",
         "RISK_IL6_JAK_STAT3",
     ):
-        values = truth[list(sets[program])]
+        values = truth[list(sets[programme])]
         assert (values >= 0).all()
         assert 0.3 <= (values > 0).mean() <= 1.0
     emt = truth[list(sets["RISK_EMT_INVASION"])]
@@ -348,15 +348,15 @@ for _tx in ("chemo", "radiation"):
     }
 
 
-def check_truth_programs(table: pd.DataFrame, programs: list[str]) -> None:
-    assert list(table.columns) == ["contrast", "program", "planted_direction"]
+def check_truth_programmes(table: pd.DataFrame, programmes: list[str]) -> None:
+    assert list(table.columns) == ["contrast", "programme", "planted_direction"]
     assert table["planted_direction"].dtype == np.int64
-    assert len(table) == len(EXAMPLE_CONTRASTS) * len(programs)
+    assert len(table) == len(EXAMPLE_CONTRASTS) * len(programmes)
     assert set(table["contrast"]) == set(EXAMPLE_CONTRASTS)
-    assert set(table["program"]) == set(programs)
+    assert set(table["programme"]) == set(programmes)
     assert set(table["planted_direction"]) <= {-1, 0, 1}
     got = {
-        contrast: dict(zip(group["program"], group["planted_direction"], strict=True))
+        contrast: dict(zip(group["programme"], group["planted_direction"], strict=True))
         for contrast, group in table.groupby("contrast")
     }
     for contrast in EXAMPLE_CONTRASTS:
@@ -364,16 +364,16 @@ def check_truth_programs(table: pd.DataFrame, programs: list[str]) -> None:
         assert planted == EXPECTED_PLANTED[contrast], contrast
 
 
-def test_truth_programs_planted_directions(experiment, catalogue):
-    check_truth_programs(experiment.truth_programs, list(catalogue["program"]))
+def test_truth_programmes_planted_directions(experiment, catalogue):
+    check_truth_programmes(experiment.truth_programmes, list(catalogue["programme"]))
 
 
 def test_builtin_catalogue():
     if not builtin_catalogue_path().exists():
-        pytest.skip("built-in catalogue data/program_catalogue.tsv not present yet")
+        pytest.skip("built-in catalogue data/programme_catalogue.tsv not present yet")
     catalogue = read_catalogue()
     experiment = simulate_bulk_experiment(catalogue, n_genes=N_GENES)
-    check_truth_programs(experiment.truth_programs, list(catalogue["program"]))
+    check_truth_programmes(experiment.truth_programmes, list(catalogue["programme"]))
     programme_genes = sorted({g for genes in catalogue["genes"] for g in genes})
     assert experiment.counts.index[: len(programme_genes)].tolist() == programme_genes
     assert experiment.counts.shape == (N_GENES, 36)
@@ -382,7 +382,7 @@ def test_builtin_catalogue():
 def test_null_plan_has_no_truth(catalogue):
     null = simulate_bulk_experiment(catalogue, n_genes=N_GENES, plan=())
     assert null.truth_de.empty
-    assert (null.truth_programs["planted_direction"] == 0).all()
+    assert (null.truth_programmes["planted_direction"] == 0).all()
 
 
 def test_bad_inputs(catalogue):
@@ -407,7 +407,7 @@ def test_cli_writes_the_files(tmp_path):
     args = ["--seed", "3", "--n-genes", "1000", "--catalogue", str(catalogue_path)]
     assert main(["--outdir", str(tmp_path / "one"), *args]) == 0
     assert main(["--outdir", str(tmp_path / "two"), *args]) == 0
-    for name in ("counts.tsv.gz", "samples.tsv", "truth_de.tsv", "truth_programs.tsv"):
+    for name in ("counts.tsv.gz", "samples.tsv", "truth_de.tsv", "truth_programmes.tsv"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     assert main(["--outdir", str(tmp_path / "bad"), *args[:-1], str(tmp_path / "nope.tsv")]) == 2
 

@@ -23,7 +23,7 @@ def test_existing_genes_and_truth_are_untouched(chains):
     experiment, grown, *_ = chains
     assert grown.counts.iloc[: len(experiment.counts)].equals(experiment.counts)
     assert list(grown.counts.index[: len(experiment.counts)]) == list(experiment.counts.index)
-    assert grown.truth_programs.equals(experiment.truth_programs)
+    assert grown.truth_programmes.equals(experiment.truth_programmes)
     old = experiment.truth_de
     assert grown.truth_de.merge(old, how="inner").shape[0] == len(old)
 

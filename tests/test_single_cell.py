@@ -25,7 +25,7 @@ from msc_secretome.design import (
 from msc_secretome.differential_expression import contrast_results, fit_model, prefilter_mask
 from msc_secretome.errors import InputError
 from msc_secretome.simulate_single_cell import (
-    PLANTED_PROGRAMS,
+    PLANTED_PROGRAMMES,
     SimulatedSingleCell,
     simulate_single_cell_experiment,
     single_cell_contrasts,
@@ -392,20 +392,20 @@ def test_programme_scores_equal_scanpy_score_genes_and_are_deterministic(
     work = small_sim.adata.copy()
     sc.pp.normalize_total(work, target_sum=1e4)
     sc.pp.log1p(work)
-    for program in (*PLANTED_PROGRAMS, "RISK_IL6_JAK_STAT3", "REG_ANGIOGENESIS"):
+    for programme in (*PLANTED_PROGRAMMES, "RISK_IL6_JAK_STAT3", "REG_ANGIOGENESIS"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sc.tl.score_genes(
-                work, gene_sets[program], random_state=7, score_name=program, use_raw=False
+                work, gene_sets[programme], random_state=7, score_name=programme, use_raw=False
             )
-        np.testing.assert_allclose(scores[program], work.obs[program], atol=1e-5)
+        np.testing.assert_allclose(scores[programme], work.obs[programme], atol=1e-5)
     with pytest.warns(UserWarning):
         again = scm.cell_programme_scores(small_sim.adata, gene_sets, seed=7)
     pd.testing.assert_frame_equal(scores, again)
 
 
 def test_planted_programme_scores_higher_in_exposed_planted_cells(small_sim, catalogue):
-    gene_sets = {p: catalogue_gene_sets(catalogue)[p] for p in PLANTED_PROGRAMS}
+    gene_sets = {p: catalogue_gene_sets(catalogue)[p] for p in PLANTED_PROGRAMMES}
     scores = scm.cell_programme_scores(small_sim.adata, gene_sets, seed=0)
     obs = small_sim.adata.obs
     exposed = obs["sample"].str.startswith("cm_").to_numpy()
@@ -457,11 +457,11 @@ def test_simulator_defaults_are_sparse_like_droplet_data(catalogue):
 
 
 def test_simulator_truth_table(small_sim, catalogue):
-    truth = small_sim.truth_programs
+    truth = small_sim.truth_programmes
     assert set(truth["contrast"]) == set(single_cell_contrasts())
     assert len(truth) == len(single_cell_contrasts()) * len(catalogue)
     up = truth[truth["planted_direction"] != 0]
-    assert set(up["program"]) == set(PLANTED_PROGRAMS)
+    assert set(up["programme"]) == set(PLANTED_PROGRAMMES)
     assert set(up["contrast"]) == {
         "cancer_cm_vs_ctrl_none",
         "cancer_cm_vs_ctrl_chemo",
@@ -469,7 +469,7 @@ def test_simulator_truth_table(small_sim, catalogue):
     }
     assert (up["planted_direction"] == 1).all()
     planted = small_sim.adata.var["planted_log2fc"]
-    genes = set().union(*(catalogue_gene_sets(catalogue)[p] for p in PLANTED_PROGRAMS))
+    genes = set().union(*(catalogue_gene_sets(catalogue)[p] for p in PLANTED_PROGRAMMES))
     assert set(planted.index[planted > 0]) <= genes and (planted > 0).sum() > 15
 
 

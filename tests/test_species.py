@@ -1,5 +1,5 @@
 """Species: the shipped orthologue table, mapping genes and programmes, programmes made from
-user GMT libraries (gene_sets.programs: none), the organism settings and the species simulator."""
+user GMT libraries (gene_sets.programmes: none), the organism settings and the species simulator."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from msc_secretome.programme_definitions import (
     category_of,
     definitions_note,
 )
-from msc_secretome.programs import program_calls, with_definitions
+from msc_secretome.programmes import programme_calls, with_definitions
 from msc_secretome.roles import parse_roles
 from msc_secretome.settings import check_organism, gene_set_sources
 from msc_secretome.simulate_species import simulate_species_experiment, species_catalogue
@@ -107,14 +107,14 @@ def test_calls_and_verdict_from_user_libraries():
     )
     enrichment = {
         "cancer_cm_vs_ctrl_none": _enrichment(
-            [("fly", "CYT_DEATH", 2.0, 0.001, "a"), ("programs", "REG_REPAIR", 2.0, 0.001, "b")]
+            [("fly", "CYT_DEATH", 2.0, 0.001, "a"), ("programmes", "REG_REPAIR", 2.0, 0.001, "b")]
         ),
         "normal_cm_vs_ctrl_none": _enrichment(
             [("fly", "REG_REPAIR", 1.8, 0.01, "b"), ("other", "misc", -2.0, 0.001, "c")]
         ),
     }
-    calls = program_calls(enrichment, catalogue, fdr=0.05)
-    by = calls.set_index(["contrast", "program"])["call"]
+    calls = programme_calls(enrichment, catalogue, fdr=0.05)
+    by = calls.set_index(["contrast", "programme"])["call"]
     assert by["cancer_cm_vs_ctrl_none", "CYT_DEATH"] == "up"
     # looked up in its own library only: a same-named term of another library does not count
     assert by["cancer_cm_vs_ctrl_none", "REG_REPAIR"] == "not_tested"
@@ -151,7 +151,12 @@ def test_calls_and_verdict_from_user_libraries():
 
 
 def _config(**gene_sets):
-    sets = {"programs": "builtin", "libraries": {}, "min_coverage": 0.2, "orthologs": "one_to_one"}
+    sets = {
+        "programmes": "builtin",
+        "libraries": {},
+        "min_coverage": 0.2,
+        "orthologs": "one_to_one",
+    }
     sets["enrichr"] = {"libraries": [], "organism": "Human", "cache_dir": "x", "download": False}
     sets.update(gene_sets)
     return {"organism": "human", "gene_sets": sets}
@@ -159,16 +164,16 @@ def _config(**gene_sets):
 
 def test_organism_settings():
     mouse = {**_config(), "organism": "mouse"}
-    assert gene_set_sources(mouse)["programs"]["map_from"] == "human"
-    assert "map_from" not in gene_set_sources(_config())["programs"]
-    own = {**_config(programs="my.tsv"), "organism": "mouse"}
-    assert "map_from" not in gene_set_sources(own)["programs"]  # a user catalogue is in mouse ids
-    none = _config(programs="none", libraries={"fly": "fly.gmt"})
+    assert gene_set_sources(mouse)["programmes"]["map_from"] == "human"
+    assert "map_from" not in gene_set_sources(_config())["programmes"]
+    own = {**_config(programmes="my.tsv"), "organism": "mouse"}
+    assert "map_from" not in gene_set_sources(own)["programmes"]  # a user catalogue is in mouse ids
+    none = _config(programmes="none", libraries={"fly": "fly.gmt"})
     assert list(gene_set_sources({**none, "organism": "other"})) == ["fly"]
-    with pytest.raises(InputError, match=r"(?s)organism is .other.*programs: none"):
+    with pytest.raises(InputError, match=r"(?s)organism is .other.*programmes: none"):
         check_organism({**_config(), "organism": "other"})
     with pytest.raises(InputError, match="no gene-set library is given"):
-        check_organism(_config(programs="none"))
+        check_organism(_config(programmes="none"))
 
 
 def test_species_simulator_is_seeded_and_uses_the_organisms_ids():
@@ -183,8 +188,8 @@ def test_species_simulator_is_seeded_and_uses_the_organisms_ids():
     assert set(first.experiment.truth_de["gene_id"]) <= set(counts.index)
     genes = first.gene_sets["CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS"]
     assert all(g in counts.index for g in genes)
-    planted = first.experiment.truth_programs.query("planted_direction != 0")
-    assert len(planted) > 10 and np.isin(planted["program"], list(first.gene_sets)).all()
+    planted = first.experiment.truth_programmes.query("planted_direction != 0")
+    assert len(planted) > 10 and np.isin(planted["programme"], list(first.gene_sets)).all()
 
 
 def test_report_libraries_table_shows_the_mapping_rate_only_when_mapped():
@@ -193,7 +198,7 @@ def test_report_libraries_table_shows_the_mapping_rate_only_when_mapped():
 
     libraries = pd.DataFrame(
         {
-            "library": ["programs", "extra"],
+            "library": ["programmes", "extra"],
             "kind": ["catalogue", "gmt"],
             "coverage": [0.9, 0.5],
             "organism": ["mouse", "mouse"],
@@ -206,7 +211,7 @@ def test_report_libraries_table_shows_the_mapping_rate_only_when_mapped():
     assert columns == ["library", "kind", "organism", "coverage", "mapped_from",
                        "ortholog_mapping_rate"]  # fmt: skip
     assert [[c["text"] for c in r] for r in view["table"]["rows"]] == [
-        ["programs", "catalogue", "mouse", "90.0%", "human", "89.5%"],
+        ["programmes", "catalogue", "mouse", "90.0%", "human", "89.5%"],
         ["extra", "gmt", "mouse", "50.0%", "", ""],
     ]
     html = str(environment().get_template("macros.html.j2").module.table(view["table"]))

@@ -208,16 +208,16 @@ CATALOGUE = pd.DataFrame(
         ("STRESS_A", "stress_damage", "core", 0, -1),
         ("RISK_A", "pro_tumour_risk", "core", -1, 0),
     ],
-    columns=["program", "category", "tier", "direction_cancer", "direction_normal"],
+    columns=["programme", "category", "tier", "direction_cancer", "direction_normal"],
 )
 
 
 def calls_for(contrast: str, called: dict[str, tuple[float, str]]) -> pd.DataFrame:
     rows = []
-    for program in CATALOGUE["program"]:
-        nes, call = called.get(program, (0.2, "ns"))
-        rows.append((contrast, program, nes, 0.01 if call != "ns" else 0.5, call))
-    return pd.DataFrame(rows, columns=["contrast", "program", "NES", "fdr", "call"])
+    for programme in CATALOGUE["programme"]:
+        nes, call = called.get(programme, (0.2, "ns"))
+        rows.append((contrast, programme, nes, 0.01 if call != "ns" else 0.5, call))
+    return pd.DataFrame(rows, columns=["contrast", "programme", "NES", "fdr", "call"])
 
 
 def verdict_of(name: str, tmp_path, called: dict[str, dict]) -> pd.DataFrame:

@@ -38,7 +38,7 @@ def run_study(workdir, name: str, extra: dict | None = None, *, check: bool = Tr
 
 def verdicts(workdir) -> pd.DataFrame:
     return pd.read_csv(
-        workdir / "results/programs/dual_benefit.tsv", sep="\t", keep_default_na=False
+        workdir / "results/programmes/dual_benefit.tsv", sep="\t", keep_default_na=False
     )
 
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 DE_COLUMNS = ["gene_id", "symbol", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
 ENRICHMENT_COLUMNS = ["library", "term", "NES", "pvalue", "fdr", "size", "leading_edge"]
-CALL_COLUMNS = ["contrast", "program", "category", "NES", "fdr", "call"]
+CALL_COLUMNS = ["contrast", "programme", "category", "NES", "fdr", "call"]
 
 
 @pytest.fixture(scope="session")
@@ -37,10 +37,10 @@ def test_outputs_follow_the_contract(example_run):
         assert list(de.columns) == DE_COLUMNS
         enrichment = read(workdir, f"results/enrichment/{contrast}.tsv")
         assert set(ENRICHMENT_COLUMNS) <= set(enrichment.columns)
-    calls = read(workdir, "results/programs/program_calls.tsv")
+    calls = read(workdir, "results/programmes/programme_calls.tsv")
     assert set(CALL_COLUMNS) <= set(calls.columns)
     assert set(calls["call"]) <= {"up", "down", "ns", "not_tested"}
-    dual = read(workdir, "results/programs/dual_benefit.tsv")
+    dual = read(workdir, "results/programmes/dual_benefit.tsv")
     assert dual["therapy"].tolist() == ["none", "chemo", "radiation"]
     assert (workdir / "results/report/index.html").stat().st_size > 100_000
     # science the report shows is in tables: QC outliers, why a contrast has no hits
@@ -73,22 +73,22 @@ def test_de_recovers_planted_genes(example_run):
 
 def test_programme_calls_match_the_planted_biology(example_run):
     workdir, _ = example_run
-    calls = read(workdir, "results/programs/program_calls.tsv")
-    truth = read(workdir, "resources/example/truth_programs.tsv")
-    merged = calls.merge(truth, on=["contrast", "program"], validate="one_to_one")
+    calls = read(workdir, "results/programmes/programme_calls.tsv")
+    truth = read(workdir, "resources/example/truth_programmes.tsv")
+    merged = calls.merge(truth, on=["contrast", "programme"], validate="one_to_one")
     merged["called"] = merged["call"].map({"up": 1, "down": -1}).fillna(0).astype(int)
     planted = merged[merged["planted_direction"] != 0]
     wrong = planted[planted["called"] != planted["planted_direction"]]
-    assert wrong.empty, wrong[["contrast", "program", "NES", "fdr", "call"]].to_string()
+    assert wrong.empty, wrong[["contrast", "programme", "NES", "fdr", "call"]].to_string()
     unplanted = merged[(merged["planted_direction"] == 0) & (merged["called"] != 0)]
-    per_programme = unplanted.groupby("program").size()
+    per_programme = unplanted.groupby("programme").size()
     print("unplanted calls per programme:", per_programme.to_dict())
     assert (per_programme <= 3).all(), per_programme.to_dict()
 
 
 def test_dual_benefit_verdict_and_risk_flag(example_run):
     workdir, _ = example_run
-    dual = read(workdir, "results/programs/dual_benefit.tsv").set_index("therapy")
+    dual = read(workdir, "results/programmes/dual_benefit.tsv").set_index("therapy")
     assert (dual["verdict"] == "dual_benefit").all(), dual["verdict"].to_dict()
     assert all("RISK_IL6_JAK_STAT3" in flags for flags in dual["risk_flags"])
     assert dual.loc["chemo", "potentiation"] > 0

@@ -61,8 +61,8 @@ def test_ensembl_keyed_run_matches_symbol_keyed_run(tmp_path, reference_dir):
     mapping = pd.read_csv(by_ensembl / "results/validated/gene_mapping.tsv", sep="\t")
     mapping = dict(zip(mapping["key"], mapping["value"], strict=True))
     assert mapping["id_type"] == "ensembl_versioned" and float(mapping["rate"]) == 1.0
-    a = pd.read_csv(by_symbol / "results/programs/program_calls.tsv", sep="\t")
-    b = pd.read_csv(by_ensembl / "results/programs/program_calls.tsv", sep="\t")
+    a = pd.read_csv(by_symbol / "results/programmes/programme_calls.tsv", sep="\t")
+    b = pd.read_csv(by_ensembl / "results/programmes/programme_calls.tsv", sep="\t")
     pd.testing.assert_frame_equal(a, b)
     for library in ("go_bp", "progeny_up"):
         enrich_a = pd.read_csv(by_symbol / "results/enrichment/cancer_cm_x_chemo.tsv", sep="\t")
@@ -70,5 +70,5 @@ def test_ensembl_keyed_run_matches_symbol_keyed_run(tmp_path, reference_dir):
         assert (enrich_a["library"] == library).any()
         pd.testing.assert_frame_equal(enrich_a, enrich_b)
     libs = pd.read_csv(by_ensembl / "results/gene_sets/libraries.tsv", sep="\t")
-    assert libs["library"].tolist() == ["programs", "go_bp", "progeny_up"]
+    assert libs["library"].tolist() == ["programmes", "go_bp", "progeny_up"]
     assert libs["sha256"].str.len().eq(64).all()

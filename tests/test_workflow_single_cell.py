@@ -31,18 +31,18 @@ def read(workdir, path):
 
 
 def test_planted_cell_type_is_called_and_the_others_are_not(single_cell_run):
-    calls = read(single_cell_run, "results_single_cell/programs/program_calls.tsv")
-    truth = read(single_cell_run, "resources/example_single_cell/truth_programs.tsv")
-    merged = calls.merge(truth, on=["contrast", "program"], validate="one_to_one")
+    calls = read(single_cell_run, "results_single_cell/programmes/programme_calls.tsv")
+    truth = read(single_cell_run, "resources/example_single_cell/truth_programmes.tsv")
+    merged = calls.merge(truth, on=["contrast", "programme"], validate="one_to_one")
     merged["called"] = merged["call"].map({"up": 1, "down": -1}).fillna(0).astype(int)
     planted = merged[merged["planted_direction"] != 0]
     assert len(planted) == 6 and planted["contrast"].str.startswith("cancer_").all()
     assert (planted["called"] == planted["planted_direction"]).all(), planted.to_string()
     others = merged[~merged["contrast"].str.startswith("cancer_")]
     false_calls = others[others["called"] != 0]
-    print("calls in unplanted cell types:\n", false_calls[["contrast", "program", "fdr"]])
+    print("calls in unplanted cell types:\n", false_calls[["contrast", "programme", "fdr"]])
     assert len(false_calls) <= 0.05 * len(others)  # the FDR level, over 340 tests
-    per_programme = false_calls.groupby("program").size()
+    per_programme = false_calls.groupby("programme").size()
     assert per_programme.empty or per_programme.max() <= 1, per_programme.to_dict()
 
 

@@ -135,8 +135,8 @@ def test_every_dropped_cell_is_listed_with_its_reason(tenx_run):
 
 def test_planted_programmes_are_found_from_the_10x_folder(tenx_run):
     workdir, simulated, _ = tenx_run
-    calls = read(workdir, "results_single_cell/programs/program_calls.tsv")
-    merged = calls.merge(simulated.truth_programs, on=["contrast", "program"])
+    calls = read(workdir, "results_single_cell/programmes/programme_calls.tsv")
+    merged = calls.merge(simulated.truth_programmes, on=["contrast", "programme"])
     planted = merged[merged["planted_direction"] != 0]
     called = planted["call"].map({"up": 1, "down": -1}).fillna(0)
     assert len(planted) == 6 and (called == planted["planted_direction"]).all()

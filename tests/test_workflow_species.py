@@ -1,5 +1,5 @@
 """End to end for other species: a mouse study with the built-in catalogue (mapped through the
-shipped orthologue table), and a fly-like-id study with ``gene_sets.programs: none`` and a
+shipped orthologue table), and a fly-like-id study with ``gene_sets.programmes: none`` and a
 user GMT carrying the analysis. Small sizes (3,000 genes, 3 replicates)."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def mouse_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fly_run(tmp_path_factory):
-    return _run(tmp_path_factory, "fly", {"organism": "other", "gene_sets": {"programs": "none"}})
+    return _run(tmp_path_factory, "fly", {"organism": "other", "gene_sets": {"programmes": "none"}})
 
 
 def read(workdir, path):
@@ -51,23 +51,23 @@ def read(workdir, path):
 
 
 def recovered(workdir, truth: pd.DataFrame) -> pd.DataFrame:
-    calls = read(workdir, "results/programs/program_calls.tsv")
-    merged = calls.merge(truth, on=["contrast", "program"], validate="one_to_one")
+    calls = read(workdir, "results/programmes/programme_calls.tsv")
+    merged = calls.merge(truth, on=["contrast", "programme"], validate="one_to_one")
     merged["called"] = merged["call"].map({"up": 1, "down": -1}).fillna(0).astype(int)
     return merged
 
 
 def test_mouse_study_recovers_planted_programmes(mouse_run):
     workdir, simulated = mouse_run
-    merged = recovered(workdir, simulated.experiment.truth_programs)
+    merged = recovered(workdir, simulated.experiment.truth_programmes)
     planted = merged[merged["planted_direction"] != 0]
     hit = (planted["called"] == planted["planted_direction"]).mean()
-    print(planted[["contrast", "program", "NES", "fdr", "call"]].to_string())
+    print(planted[["contrast", "programme", "NES", "fdr", "call"]].to_string())
     assert len(planted) >= 30 and hit >= 0.8, hit
     wrong_sign = planted[planted["called"] == -planted["planted_direction"]]
     assert wrong_sign.empty, wrong_sign.to_string()
     # the gene sets really are in mouse symbols
-    gmt = (workdir / "results/gene_sets/programs.gmt").read_text()
+    gmt = (workdir / "results/gene_sets/programmes.gmt").read_text()
     assert "\tTrp53\t" in gmt or "\tCdkn1a\t" in gmt
     assert "\tCDKN1A\t" not in gmt
 
@@ -75,13 +75,13 @@ def test_mouse_study_recovers_planted_programmes(mouse_run):
 def test_mouse_mapping_rates_are_reported(mouse_run):
     workdir, _ = mouse_run
     rates = read(workdir, "results/gene_sets/ortholog_mapping.tsv")
-    assert len(rates) == 34 and (rates["library"] == "programs").all()
+    assert len(rates) == 34 and (rates["library"] == "programmes").all()
     assert rates["mapping_rate"].between(0.4, 1.0).all()
     libraries = read(workdir, "results/gene_sets/libraries.tsv")
-    row = libraries.set_index("library").loc["programs"]
+    row = libraries.set_index("library").loc["programmes"]
     assert row["organism"] == "mouse" and row["mapped_from"] == "human"
     assert 0.85 < float(row["ortholog_mapping_rate"]) < 0.95
-    verdict = read(workdir, "results/programs/dual_benefit.tsv")
+    verdict = read(workdir, "results/programmes/dual_benefit.tsv")
     assert verdict["explanation"].str.contains("mapped to mouse").all()
     report = (workdir / "results/report/index.html").read_text()
     assert "ortholog_mapping_rate" in report
@@ -91,12 +91,12 @@ def test_fly_study_runs_on_the_user_gmt(fly_run):
     workdir, simulated = fly_run
     libraries = read(workdir, "results/gene_sets/libraries.tsv")
     assert list(libraries["library"]) == ["fly"]  # no built-in catalogue
-    merged = recovered(workdir, simulated.experiment.truth_programs)
+    merged = recovered(workdir, simulated.experiment.truth_programmes)
     planted = merged[merged["planted_direction"] != 0]
     assert (planted["called"] == planted["planted_direction"]).mean() >= 0.8
-    calls = read(workdir, "results/programs/program_calls.tsv")
+    calls = read(workdir, "results/programmes/programme_calls.tsv")
     assert calls["programme_definitions"].str.contains("user's gene-set libraries").all()
-    verdict = read(workdir, "results/programs/dual_benefit.tsv")
+    verdict = read(workdir, "results/programmes/dual_benefit.tsv")
     assert verdict["explanation"].str.contains("user's gene-set libraries (fly)", regex=False).all()
     assert set(verdict["verdict"]) <= {"dual_benefit", "no_dual_benefit", "unclear"}
     assert (verdict["verdict"] == "dual_benefit").any()  # the planted benefit is found

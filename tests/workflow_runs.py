@@ -66,7 +66,7 @@ TINY = {
     "example": {"seed": 7, "n_genes": 2000, "n_replicates": 3},
     "enrichment": {"permutations": 200},
 }
-RESULT_TABLES = ["results/de", "results/enrichment", "results/programs", "results/qc"]
+RESULT_TABLES = ["results/de", "results/enrichment", "results/programmes", "results/qc"]
 
 
 def table_checksums(workdir: Path) -> dict[str, str]:

@@ -61,7 +61,7 @@ localrules:
     prepare_gene_sets,
     summarise_contrasts,
     write_contrasts,
-    call_programs,
+    call_programmes,
 
 
 def one_of(names):
@@ -196,8 +196,8 @@ def stability_refits():
 
 
 def catalogue_input():
-    programs = config["gene_sets"]["programs"]
-    return [] if programs in ("builtin", "none") else [programs]
+    programmes = config["gene_sets"]["programmes"]
+    return [] if programmes in ("builtin", "none") else [programmes]
 
 
 SECRETOME = config["secretome"]
@@ -282,7 +282,7 @@ def secretome_producer_inputs():
 
 
 def user_programme_gmts():
-    """With gene_sets.programs: none the GMT libraries define the programmes (call_programs)."""
-    if config["gene_sets"]["programs"] != "none":
+    """With gene_sets.programmes: none the GMT libraries define the programmes (call_programmes)."""
+    if config["gene_sets"]["programmes"] != "none":
         return []
     return expand(out("gene_sets/{library}.gmt"), library=LIBRARIES)

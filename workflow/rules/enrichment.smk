@@ -10,9 +10,9 @@ rule prepare_gene_sets:
         aliases=[config["gene_aliases"]] if config["gene_aliases"] else [],
     output:
         gmts=expand(out("gene_sets/{library}.gmt"), library=LIBRARIES),
-        # gene_sets.programs none: the user libraries' sets, for per-sample/per-cell scores
-        programs_gmt=(
-            [out("gene_sets/programs.gmt")] if "programs" not in LIBRARIES else []
+        # gene_sets.programmes none: the user libraries' sets, for per-sample/per-cell scores
+        programmes_gmt=(
+            [out("gene_sets/programmes.gmt")] if "programmes" not in LIBRARIES else []
         ),
         libraries=out("gene_sets/libraries.tsv"),
         ortholog_mapping=out("gene_sets/ortholog_mapping.tsv"),
@@ -30,7 +30,7 @@ rule prepare_gene_sets:
         enrichr_organism=config["gene_sets"]["enrichr"]["organism"],
         organism=config["organism"],
         orthologs=config["gene_sets"]["orthologs"],
-        programs=config["gene_sets"]["programs"],
+        programmes=config["gene_sets"]["programmes"],
         download=config["gene_sets"]["enrichr"]["download"],
         cache_dir=config["gene_sets"]["enrichr"]["cache_dir"],
     script:

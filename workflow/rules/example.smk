@@ -6,7 +6,7 @@ rule simulate_example:
         counts="resources/example/counts.tsv.gz",
         samples="resources/example/samples.tsv",
         truth_de="resources/example/truth_de.tsv",
-        truth_programs="resources/example/truth_programs.tsv",
+        truth_programmes="resources/example/truth_programmes.tsv",
         truth_ligands="resources/example/truth_ligands.tsv",
         secretome_proteomics="resources/example/secretome_proteomics.tsv",
     log:

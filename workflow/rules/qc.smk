@@ -32,9 +32,9 @@ rule quality_control:
 rule programme_sample_scores:
     input:
         vst=out("qc/vst.h5ad"),
-        gmt=out("gene_sets/programs.gmt"),
+        gmt=out("gene_sets/programmes.gmt"),
     output:
-        scores=out("programs/sample_scores.tsv"),
+        scores=out("programmes/sample_scores.tsv"),
     log:
         log_path("programme_sample_scores.log"),
     benchmark:

@@ -13,15 +13,15 @@ rule html_report:
         contrasts=out("de/contrasts.tsv"),
         de=expand(out("de/{contrast}.tsv"), contrast=CONTRASTS),
         enrichment=expand(out("enrichment/{contrast}.tsv"), contrast=CONTRASTS),
-        calls=out("programs/program_calls.tsv"),
-        dual_benefit=out("programs/dual_benefit.tsv"),
+        calls=out("programmes/programme_calls.tsv"),
+        dual_benefit=out("programmes/dual_benefit.tsv"),
         libraries=out("gene_sets/libraries.tsv"),
         validation_summary=out("validated/validation_summary.tsv"),
         count_summary_rows=out("validated/count_summary_rows.tsv"),
-        sample_scores=out("programs/sample_scores.tsv"),
+        sample_scores=out("programmes/sample_scores.tsv"),
         ora=expand(out("enrichment/{contrast}.ora.tsv"), contrast=CONTRASTS),
         gene_mapping=out("validated/gene_mapping.tsv"),
-        programs_gmt=out("gene_sets/programs.gmt"),
+        programmes_gmt=out("gene_sets/programmes.gmt"),
         # single-cell runs: cells (UMAP, per-cell scores), cell QC, dropped pseudo-samples
         # and dropped cells
         single_cell=(

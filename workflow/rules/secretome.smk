@@ -6,7 +6,7 @@ rule secretome_links:
     input:
         de=expand(out("de/{contrast}.tsv"), contrast=CONTRASTS),
         contrasts=out("de/contrasts.tsv"),
-        calls=out("programs/program_calls.tsv"),
+        calls=out("programmes/programme_calls.tsv"),
         experiment=out("validated/experiment.h5ad"),
         library_sizes=out("qc/library_sizes.tsv"),
         vst=out("qc/vst.h5ad"),

@@ -6,7 +6,7 @@ rule simulate_single_cell_example:
     output:
         cells="resources/example_single_cell/cells.h5ad",
         samples="resources/example_single_cell/samples.tsv",
-        truth_programs="resources/example_single_cell/truth_programs.tsv",
+        truth_programmes="resources/example_single_cell/truth_programmes.tsv",
     log:
         log_path("simulate_single_cell_example.log"),
     benchmark:
@@ -59,7 +59,7 @@ rule cell_programme_scores:
         cells=config["single_cell"]["counts"],
         samples=config["samples"],
         annotation=cell_annotation_input(),
-        gmt=out("gene_sets/programs.gmt"),
+        gmt=out("gene_sets/programmes.gmt"),
     output:
         cells=out("single_cell/cells.tsv.gz"),
     log:

@@ -4,7 +4,7 @@
 rule stability_refits:
     input:
         experiment=out("validated/experiment.h5ad"),
-        gmt=out("gene_sets/programs.gmt"),
+        gmt=out("gene_sets/programmes.gmt"),
         catalogue=catalogue_input(),
     output:
         refits=out("stability/{model}.tsv"),
@@ -26,7 +26,7 @@ rule stability_refits:
         blocks=STUDY["blocks"],
         de=config["de"],
         enrichment=config["enrichment"],
-        fdr=config["programs"]["fdr"],
+        fdr=config["programmes"]["fdr"],
         catalogue=settings.catalogue_path(config),
     script:
         "../scripts/stability_refits.py"

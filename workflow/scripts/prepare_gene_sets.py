@@ -6,7 +6,7 @@ library sharing less than ``min_coverage`` of the smaller of its genes and the d
 run (another id type); a targeted panel passes with a warning (``coverage_verdict``).
 For ``organism: mouse`` the built-in catalogue is first mapped to mouse symbols through the
 shipped orthologue table (per-programme rates in ``ortholog_mapping.tsv``). With
-``gene_sets.programs: none`` ``programs.gmt`` holds the sets of the user's libraries (the
+``gene_sets.programmes: none`` ``programmes.gmt`` holds the sets of the user's libraries (the
 programmes of this run) for the per-sample and per-cell scores.
 """
 
@@ -33,7 +33,7 @@ inputs, params, outputs = snakemake.input, snakemake.params, snakemake.output
 out_dir = Path(outputs.libraries).parent
 data_symbols = set(ad.read_h5ad(inputs.experiment, backed="r").var["symbol"].astype(str)) - {""}
 aliases = read_alias_table(inputs.aliases[0]) if inputs.aliases else None
-if params.programs == "builtin":  # human or mapped catalogue: the species must fit
+if params.programmes == "builtin":  # human or mapped catalogue: the species must fit
     check_data_organism(sorted(data_symbols), params.organism, path=inputs.experiment)
 rows = []
 mapping_tables = []
@@ -43,7 +43,7 @@ for library, source in params.sources.items():
     if source["kind"] == "catalogue":
         catalogue = read_catalogue(source["path"])
         gene_sets = catalogue_gene_sets(catalogue)
-        descriptions = dict(zip(catalogue["program"], catalogue["description"], strict=True))
+        descriptions = dict(zip(catalogue["programme"], catalogue["description"], strict=True))
         path = source["path"]
     else:
         if source["kind"] == "enrichr":
@@ -80,7 +80,7 @@ for library, source in params.sources.items():
         library, gene_sets, data_symbols, min_coverage=params.min_coverage, path=str(path)
     )
     write_gmt(gene_sets, out_dir / f"{library}.gmt", descriptions=descriptions)
-    if params.programs == "none":
+    if params.programmes == "none":
         user_sets.update(gene_sets)  # catalogue_from_libraries refuses duplicate names
     rows.append(
         {
@@ -110,8 +110,8 @@ for library, source in params.sources.items():
             library, 100 * coverage["coverage"], coverage["n_data_genes"], coverage["n_genes"],
             100 * coverage["data_coverage"],
         )  # fmt: skip
-if params.programs == "none":
-    write_gmt(user_sets, out_dir / "programs.gmt")
+if params.programmes == "none":
+    write_gmt(user_sets, out_dir / "programmes.gmt")
 columns = ["library", *SET_MAPPING_COLUMNS]
 mapping = pd.concat(mapping_tables) if mapping_tables else pd.DataFrame(columns=columns)
 write_tsv(mapping.loc[:, columns], outputs.ortholog_mapping)

@@ -17,5 +17,5 @@ simulated = simulate_single_cell_experiment(
 )
 write_h5ad_atomic(simulated.adata, snakemake.output.cells, compression="gzip")
 write_tsv(simulated.samples, snakemake.output.samples)
-write_tsv(simulated.truth_programs, snakemake.output.truth_programs)
+write_tsv(simulated.truth_programmes, snakemake.output.truth_programmes)
 logger.info("simulated %d cells x %d genes", *simulated.adata.shape)

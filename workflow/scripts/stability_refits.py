@@ -6,6 +6,7 @@ import anndata as ad
 import pandas as pd
 
 from msc_secretome.catalogue import read_catalogue, read_gmt
+from msc_secretome.programme_definitions import catalogue_from_libraries
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import contrast_from_dict, model_from_dict
 from msc_secretome.stability import refit_calls
@@ -17,6 +18,13 @@ model = model_from_dict(params.model)
 adata = ad.read_h5ad(snakemake.input.experiment)
 samples = adata.obs.reset_index(names="sample").astype(str)
 counts = pd.DataFrame(adata.X, index=adata.obs_names, columns=adata.var_names)
+gene_sets = read_gmt(snakemake.input.gmt)
+# with gene_sets.programmes: none, programmes.gmt holds the user's sets (as call_programmes)
+catalogue = (
+    catalogue_from_libraries({"programmes": gene_sets})
+    if params.catalogue is None
+    else read_catalogue(params.catalogue)
+)
 start = time.perf_counter()
 refits = refit_calls(
     counts,
@@ -26,8 +34,8 @@ refits = refit_calls(
     blocks=params.blocks,
     de=params.de,
     enrichment=params.enrichment,
-    gene_sets=read_gmt(snakemake.input.gmt),
-    catalogue=read_catalogue(params.catalogue),
+    gene_sets=gene_sets,
+    catalogue=catalogue,
     fdr=params.fdr,
     symbols=adata.var["symbol"].astype(str),
 )

@@ -25,7 +25,7 @@ def _write_run(tmp_path) -> tuple[SimpleNamespace, SimpleNamespace, dict]:
     write_tsv(kw["distances"], path["distances"], index=True)
     path["outliers"] = tmp_path / "outliers.tsv"
     write_tsv(kw["samples"].iloc[0:0].reindex(columns=OUTLIER_COLUMNS), path["outliers"])
-    for key, name in (("calls", "program_calls"), ("dual_benefit", "dual_benefit")):
+    for key, name in (("calls", "programme_calls"), ("dual_benefit", "dual_benefit")):
         path[key] = tmp_path / f"{name}.tsv"
         write_tsv(kw[name], path[key])
     path["libraries"] = tmp_path / "libraries.tsv"
@@ -38,8 +38,8 @@ def _write_run(tmp_path) -> tuple[SimpleNamespace, SimpleNamespace, dict]:
     write_tsv(kw["sample_scores"], path["sample_scores"])
     path["gene_mapping"] = tmp_path / "gene_mapping.tsv"
     write_tsv(kw["gene_mapping"], path["gene_mapping"])
-    path["programs_gmt"] = tmp_path / "programs.gmt"
-    write_gmt(kw["programme_gene_sets"], path["programs_gmt"])
+    path["programmes_gmt"] = tmp_path / "programmes.gmt"
+    write_gmt(kw["programme_gene_sets"], path["programmes_gmt"])
     de, enrichment, ora = [], [], []
     for name in names:
         for store, table, suffix in ((de, kw["de"], ""), (enrichment, kw["enrichment"], ".gsea")):

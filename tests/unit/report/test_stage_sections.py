@@ -14,7 +14,7 @@ INPUTS = with_stages(make_report_inputs(n_genes=80, n_contrasts=3))
 
 def test_verdict_cards_show_the_factor_chains_of_their_contrasts() -> None:
     factors = INPUTS["secretome"]["verdict_factors"]
-    view = verdict_view(INPUTS["dual_benefit"], INPUTS["program_calls"], "none", factors)
+    view = verdict_view(INPUTS["dual_benefit"], INPUTS["programme_calls"], "none", factors)
     chemo, radiation = view["cards"]
     assert chemo["factors"] == [
         {
@@ -44,7 +44,7 @@ def test_verdict_cards_show_the_factor_chains_of_their_contrasts() -> None:
         },
     ]
     assert radiation["factors"] == []  # no radiation contrast in this fixture
-    without = verdict_view(INPUTS["dual_benefit"], INPUTS["program_calls"], "none")
+    without = verdict_view(INPUTS["dual_benefit"], INPUTS["programme_calls"], "none")
     assert without["cards"][0]["factors"] == []
 
 
@@ -68,13 +68,13 @@ def test_programme_definitions_are_stated_once_unless_built_in_human() -> None:
 
     mouse = definitions_note("builtin", "mouse", [])
     dual = INPUTS["dual_benefit"].assign(programme_definitions=mouse)
-    calls = INPUTS["program_calls"].assign(programme_definitions=mouse)
+    calls = INPUTS["programme_calls"].assign(programme_definitions=mouse)
     view = verdict_view(dual, calls)
     assert view["definitions"] == [mouse]
     assert all(
         "programme_definitions" not in {r["label"] for r in c["rows"]} for c in view["cards"]
     )
-    page = render_report(**dict(INPUTS, dual_benefit=dual, program_calls=calls))
+    page = render_report(**dict(INPUTS, dual_benefit=dual, programme_calls=calls))
     verdict = page[page.index('<section id="verdict"') : page.index('<section id="qc"')]
     assert verdict.count(mouse) == 1 and 'id="programme-definitions"' in verdict
     human = definitions_note("builtin", "human", [])
@@ -100,7 +100,7 @@ def test_libraries_table_explains_a_targeted_panel_and_shows_organism() -> None:
     ]  # fmt: skip
     assert view["mapped"] is False
     assert view["panel_notes"] == [
-        "programs: only 100.0% of the library's genes are in the data, but 95.0% of the data's "
+        "programmes: only 100.0% of the library's genes are in the data, but 95.0% of the data's "
         "genes are in the library and the data has fewer genes than the library: read as a "
         "targeted or pre-filtered count matrix, not a wrong identifier type."
     ]

@@ -28,7 +28,7 @@ ROW = {
 CALLS = pd.DataFrame(
     {
         "contrast": ["cancer_cm_x_radiation"],
-        "program": ["CYT_APOPTOSIS"],
+        "programme": ["CYT_APOPTOSIS"],
         "category": ["cytotoxic"],
         "call": ["ns"],
     }

@@ -1,11 +1,11 @@
 """The curated programme catalogue: gene programmes the MSC secretome may switch on or off.
 
-File format (TSV, one row per programme; ``data/program_catalogue.tsv`` is the built-in one):
+File format (TSV, one row per programme; ``data/programme_catalogue.tsv`` is the built-in one):
 
 =================  ===========================================================================
 column             meaning
 =================  ===========================================================================
-program            unique name, prefixed by category: CYT_, STRESS_, REG_, RISK_
+programme            unique name, prefixed by category: CYT_, STRESS_, REG_, RISK_
 category           cytotoxic | stress_damage | regenerative_protective | pro_tumour_risk
 tier               core (used by the dual-benefit summary) | extended (reported only)
 direction_cancer   desired sign in cancer cells: 1 (want up), -1 (want down), 0 (ambiguous)
@@ -61,7 +61,7 @@ def category_of_programme(name: str) -> str | None:
 
 
 COLUMNS = (
-    "program",
+    "programme",
     "category",
     "tier",
     "direction_cancer",
@@ -74,7 +74,7 @@ COLUMNS = (
 
 def builtin_catalogue_path() -> Path:
     """Path of the catalogue shipped with the package."""
-    return Path(__file__).parent / "data" / "program_catalogue.tsv"
+    return Path(__file__).parent / "data" / "programme_catalogue.tsv"
 
 
 def read_catalogue(path: str | Path | None = None) -> pd.DataFrame:
@@ -120,17 +120,17 @@ def check_catalogue(table: pd.DataFrame, source: str = "catalogue") -> pd.DataFr
         )
     out = table.loc[:, list(COLUMNS)].copy()
     first_row: dict[str, int] = {}
-    for row_number, name in enumerate(out["program"], start=2):
+    for row_number, name in enumerate(out["programme"], start=2):
         if name in first_row:
             raise InputError(
-                f"row {row_number} (program {name!r}): duplicated program name, "
+                f"row {row_number} (programme {name!r}): duplicated programme name, "
                 f"first seen in row {first_row[name]}",
                 path=source,
                 fix="give every programme a unique name",
             )
         first_row[name] = row_number
     for row_number, row in enumerate(out.itertuples(index=False), start=2):
-        where = f"row {row_number} (program {row.program!r})"
+        where = f"row {row_number} (programme {row.programme!r})"
         if row.category not in CATEGORIES:
             raise InputError(
                 f"{where}: category {row.category!r} is not one of {list(CATEGORIES)}",
@@ -160,17 +160,17 @@ def check_catalogue(table: pd.DataFrame, source: str = "catalogue") -> pd.DataFr
 
 def catalogue_gene_sets(catalogue: pd.DataFrame) -> dict[str, list[str]]:
     """Programme name -> gene symbols, in catalogue order."""
-    return {row.program: list(row.genes) for row in catalogue.itertuples(index=False)}
+    return {row.programme: list(row.genes) for row in catalogue.itertuples(index=False)}
 
 
 def catalogue_long(catalogue: pd.DataFrame) -> pd.DataFrame:
-    """One row per (program, gene) membership."""
+    """One row per (programme, gene) membership."""
     rows = [
-        (row.program, row.category, gene)
+        (row.programme, row.category, gene)
         for row in catalogue.itertuples(index=False)
         for gene in row.genes
     ]
-    return pd.DataFrame(rows, columns=["program", "category", "gene"])
+    return pd.DataFrame(rows, columns=["programme", "category", "gene"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ def source_overlap(
 ) -> pd.DataFrame:
     """How much of each programme its cited references contain.
 
-    Columns: program, primary_source, n_genes, primary_fraction (fraction of the programme's
+    Columns: programme, primary_source, n_genes, primary_fraction (fraction of the programme's
     genes in its primary source; NaN for a ``literature:`` source or one missing from
     ``reference_sets``) and any_fraction (fraction in the union of all its listed sources that
     ``reference_sets`` holds; NaN when it holds none of them).
@@ -357,9 +357,9 @@ def source_overlap(
             any_fraction = sum(g in union for g in genes) / n
         else:
             any_fraction = math.nan
-        rows.append((row.program, primary, n, primary_fraction, any_fraction))
+        rows.append((row.programme, primary, n, primary_fraction, any_fraction))
     return pd.DataFrame(
-        rows, columns=["program", "primary_source", "n_genes", "primary_fraction", "any_fraction"]
+        rows, columns=["programme", "primary_source", "n_genes", "primary_fraction", "any_fraction"]
     )
 
 
@@ -373,7 +373,7 @@ CONTEXTS = ("cancer", "normal")
 def direction_conflicts(catalogue: pd.DataFrame) -> pd.DataFrame:
     """Genes in two programmes whose desired signs are opposite in the same context.
 
-    One row per (gene, context, program_up, program_down), sorted; empty (with these columns)
+    One row per (gene, context, programme_up, programme_down), sorted; empty (with these columns)
     when the catalogue is direction-coherent.
     """
     rows = []
@@ -386,15 +386,15 @@ def direction_conflicts(catalogue: pd.DataFrame) -> pd.DataFrame:
             if target is None:
                 continue
             for gene in row.genes:
-                target.setdefault(gene, []).append(row.program)
+                target.setdefault(gene, []).append(row.programme)
         for gene in up.keys() & down.keys():
             rows.extend((gene, context, p_up, p_down) for p_up in up[gene] for p_down in down[gene])
-    table = pd.DataFrame(rows, columns=["gene", "context", "program_up", "program_down"])
+    table = pd.DataFrame(rows, columns=["gene", "context", "programme_up", "programme_down"])
     return table.sort_values(list(table.columns), ignore_index=True)
 
 
 def shared_genes(catalogue: pd.DataFrame) -> pd.DataFrame:
-    """Every pair of programmes sharing genes: program_a, program_b, n_shared, genes (sorted).
+    """Every pair of programmes sharing genes: programme_a, programme_b, n_shared, genes (sorted).
 
     Pairs follow catalogue order; rows are sorted by decreasing ``n_shared``.
     """
@@ -406,7 +406,7 @@ def shared_genes(catalogue: pd.DataFrame) -> pd.DataFrame:
             common = sorted(set(sets[a]) & set(sets[b]))
             if common:
                 rows.append((a, b, len(common), ",".join(common)))
-    table = pd.DataFrame(rows, columns=["program_a", "program_b", "n_shared", "genes"])
+    table = pd.DataFrame(rows, columns=["programme_a", "programme_b", "n_shared", "genes"])
     return table.sort_values("n_shared", ascending=False, kind="stable", ignore_index=True)
 
 

@@ -195,7 +195,7 @@ def contrast_summary(
     ``residual_df`` (samples minus design columns) and ``test_note`` (:func:`methods_note`).
     """
     from .design import contrast_context, model_samples
-    from .programs import classify_contrast
+    from .programmes import classify_contrast
 
     rows = []
     for contrast in contrasts:

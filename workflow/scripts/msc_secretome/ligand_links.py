@@ -56,7 +56,7 @@ def receptor_pathway_map() -> dict[str, list[str]]:
 def pathway_programme_map() -> dict[str, list[str]]:
     """PROGENy pathway -> catalogue programmes that move with it (built-in curated map)."""
     table = _data_table("pathway_programmes.tsv")
-    return table.groupby("pathway")["program"].apply(list).to_dict()
+    return table.groupby("pathway")["programme"].apply(list).to_dict()
 
 
 def link_ligands(
@@ -80,7 +80,7 @@ def link_ligands(
     expression : :func:`msc_secretome.ligand_receptor.receptor_expression`; its ``group`` is
         the contrast's side (``cancer``/``normal``)
     activity : :func:`msc_secretome.pathway_activity.contrast_pathway_activity`
-    calls : programme calls (contrast, program, call)
+    calls : programme calls (contrast, programme, call)
     contrast_roles : contrast, side, therapy, role (``results/de/contrasts.tsv``)
     fdr : pathway FDR below which a pathway counts as active
 
@@ -98,7 +98,7 @@ def link_ligands(
         for group, block in expression.groupby("group")
     }
     activity_of = {(r.contrast, r.pathway): r for r in activity.itertuples(index=False)}
-    call_of = {(r.contrast, r.program): r.call for r in calls.itertuples(index=False)}
+    call_of = {(r.contrast, r.programme): r.call for r in calls.itertuples(index=False)}
     rows = []
     # receptors are judged in the contrast's own receiver group (a named cell line, organoid
     # or normal cell type); tables without receiver groups fall back to the side

@@ -114,7 +114,7 @@ def _check_organisms(from_organism: str, to_organism: str) -> None:
             raise InputError(
                 f"{key} is {value!r}; the shipped orthologue table maps between "
                 f"{list(MAPPED_ORGANISMS)} only",
-                fix="for other organisms set gene_sets.programs: none and give GMT libraries "
+                fix="for other organisms set gene_sets.programmes: none and give GMT libraries "
                 "in your organism's gene ids",
             )
 
@@ -281,5 +281,5 @@ def check_data_organism(symbols: Iterable[str], organism: str, *, path: str) -> 
             f"symbols are (e.g. {examples})",
             path=path,
             fix=f"set organism: {looks} (the built-in programmes are then mapped through "
-            "orthologues), or organism: other with gene_sets.programs: none",
+            "orthologues), or organism: other with gene_sets.programmes: none",
         )

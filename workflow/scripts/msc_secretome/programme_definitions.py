@@ -1,6 +1,6 @@
 """Where the run's programme definitions come from, and programmes made from GMT libraries.
 
-Three sources (``gene_sets.programs``):
+Three sources (``gene_sets.programmes``):
 
 * ``builtin``: the curated catalogue, in human symbols; for ``organism: mouse`` its gene sets
   are mapped through the shipped orthologue table (:mod:`msc_secretome.orthologs`);
@@ -44,7 +44,7 @@ def category_of(name: str) -> str:
 
 
 def catalogue_from_libraries(libraries: Mapping[str, Mapping[str, Sequence[str]]]) -> pd.DataFrame:
-    """A catalogue table whose programmes are the sets of GMT libraries (``programs: none``).
+    """A catalogue table whose programmes are the sets of GMT libraries (``programmes: none``).
 
     Parameters
     ----------
@@ -66,7 +66,7 @@ def catalogue_from_libraries(libraries: Mapping[str, Mapping[str, Sequence[str]]
             if name in seen:
                 raise InputError(
                     f"gene set {name!r} is in libraries {seen[name]!r} and {library!r}; with "
-                    "gene_sets.programs: none each set is a programme and names must be unique",
+                    "gene_sets.programmes: none each set is a programme and names must be unique",
                     path="config",
                     fix="rename one of the sets (or drop one library)",
                 )
@@ -75,7 +75,7 @@ def catalogue_from_libraries(libraries: Mapping[str, Mapping[str, Sequence[str]]
             cancer, normal = CATEGORY_DIRECTIONS.get(category, (0, 0))
             rows.append(
                 {
-                    "program": name,
+                    "programme": name,
                     "category": category,
                     "tier": USER_TIER if category == UNCATEGORISED else "core",
                     "direction_cancer": cancer,
@@ -90,20 +90,20 @@ def catalogue_from_libraries(libraries: Mapping[str, Mapping[str, Sequence[str]]
 
 
 def definitions_note(
-    programs: str, organism: str, libraries: Sequence[str], orthologs: str = "one_to_one"
+    programmes: str, organism: str, libraries: Sequence[str], orthologs: str = "one_to_one"
 ) -> str:
     """One sentence naming the run's programme definitions (for tables and the verdict).
 
-    ``programs`` is the ``gene_sets.programs`` value, ``libraries`` the GMT/Enrichr library
+    ``programmes`` is the ``gene_sets.programmes`` value, ``libraries`` the GMT/Enrichr library
     names of the run, ``orthologs`` the ``gene_sets.orthologs`` value.
     """
-    if programs == "none":
+    if programmes == "none":
         names = ", ".join(libraries) if libraries else "none given"
         return (
             f"Programme definitions: the user's gene-set libraries ({names}), not the built-in "
             "catalogue; categories from set-name prefixes."
         )
-    if programs == "builtin":
+    if programmes == "builtin":
         if organism == "mouse":
             which = "one-to-one" if orthologs == "one_to_one" else "all"
             return (
@@ -111,4 +111,4 @@ def definitions_note(
                 "Ensembl orthologues (rates in results/gene_sets/ortholog_mapping.tsv)."
             )
         return "Programme definitions: the built-in catalogue."
-    return f"Programme definitions: the user's catalogue {programs}."
+    return f"Programme definitions: the user's catalogue {programmes}."

@@ -317,7 +317,7 @@ def contrast_from_dict(data: dict) -> Contrast:
 def gene_set_sources(config: dict) -> dict[str, dict]:
     """Every gene-set library of the run, in order: name -> {kind, path or name}.
 
-    ``programs`` (the catalogue) first, then GMT files, then named Enrichr/MSigDB libraries.
+    ``programmes`` (the catalogue) first, then GMT files, then named Enrichr/MSigDB libraries.
     Missing cached libraries are reported now (cheap, no network) unless download is allowed.
     """
     from .gene_set_cache import library_filename
@@ -325,10 +325,10 @@ def gene_set_sources(config: dict) -> dict[str, dict]:
     sets = config["gene_sets"]
     check_organism(config)
     sources: dict[str, dict] = {}
-    if sets["programs"] != "none":
-        sources["programs"] = {"kind": "catalogue", "path": catalogue_path(config)}
-        if sets["programs"] == "builtin" and config.get("organism", "human") == "mouse":
-            sources["programs"]["map_from"] = "human"  # mapped to mouse by orthologues
+    if sets["programmes"] != "none":
+        sources["programmes"] = {"kind": "catalogue", "path": catalogue_path(config)}
+        if sets["programmes"] == "builtin" and config.get("organism", "human") == "mouse":
+            sources["programmes"]["map_from"] = "human"  # mapped to mouse by orthologues
     for name, path in sets["libraries"].items():
         sources[name] = {"kind": "gmt", "path": path}
     enrichr = sets["enrichr"]
@@ -348,28 +348,28 @@ def gene_set_sources(config: dict) -> dict[str, dict]:
 
 
 def catalogue_path(config: dict) -> str | None:
-    """Path of the programme catalogue; None for ``gene_sets.programs: none``."""
-    programs = config["gene_sets"]["programs"]
-    if programs == "none":
+    """Path of the programme catalogue; None for ``gene_sets.programmes: none``."""
+    programmes = config["gene_sets"]["programmes"]
+    if programmes == "none":
         return None
-    return str(builtin_catalogue_path()) if programs == "builtin" else programs
+    return str(builtin_catalogue_path()) if programmes == "builtin" else programmes
 
 
 def check_organism(config: dict) -> None:
-    """``organism`` and ``gene_sets.programs`` fit together; ``none`` needs GMT libraries."""
+    """``organism`` and ``gene_sets.programmes`` fit together; ``none`` needs GMT libraries."""
     organism = config.get("organism", "human")
     sets = config["gene_sets"]
-    if organism == "other" and sets["programs"] == "builtin":
+    if organism == "other" and sets["programmes"] == "builtin":
         raise InputError(
-            "organism is 'other' but gene_sets.programs is 'builtin': the built-in programme "
+            "organism is 'other' but gene_sets.programmes is 'builtin': the built-in programme "
             "catalogue is in human (HGNC) symbols and is mapped only to mouse",
             path="config",
-            fix="set gene_sets.programs: none and give your programmes as GMT files in your "
+            fix="set gene_sets.programmes: none and give your programmes as GMT files in your "
             "organism's gene ids (gene_sets.libraries), or a catalogue TSV in those ids",
         )
-    if sets["programs"] == "none" and not sets["libraries"] and not sets["enrichr"]["libraries"]:
+    if sets["programmes"] == "none" and not sets["libraries"] and not sets["enrichr"]["libraries"]:
         raise InputError(
-            "gene_sets.programs is 'none' but no gene-set library is given: nothing would be "
+            "gene_sets.programmes is 'none' but no gene-set library is given: nothing would be "
             "tested",
             path="config",
             fix="give GMT files in gene_sets.libraries ({name: path}); their sets become the "

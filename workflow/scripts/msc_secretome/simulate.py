@@ -44,9 +44,10 @@ Truth (right by construction, computed from the ``mu`` array, not from the plant
 * ``truth_de``: contrast, gene_id, true_log2fc for every gene with |true_log2fc| > 1e-9; a gene
   absent from a contrast has a true log2 fold change of exactly 0. Batch and size factors cancel
   in every contrast. Sorted by contrast, then gene_id.
-* ``truth_programs``: contrast, program, planted_direction (-1/0/1) for every contrast x catalogue
-  programme: for ``{c}_{t}_vs_none`` the therapy planting, for ``{c}_cm_x_{t}`` the interaction
-  planting, for ``{c}_cm_vs_ctrl_{t}`` the sign of the sum of the CM and CM x t plantings.
+* ``truth_programmes``: contrast, programme, planted_direction (-1/0/1) for every contrast x
+  catalogue programme: for ``{c}_{t}_vs_none`` the therapy planting, for ``{c}_cm_x_{t}`` the
+  interaction planting, for ``{c}_cm_vs_ctrl_{t}`` the sign of the sum of the CM and CM x t
+  plantings.
 
 All randomness comes from one ``numpy.random.Generator(seed)``: the same arguments give identical
 output, and :func:`write_experiment` writes identical bytes.
@@ -111,7 +112,7 @@ class PlantedEffect:
     cell_type: str
     kind: str
     therapy: str | None
-    programs: tuple[tuple[str, int], ...]
+    programmes: tuple[tuple[str, int], ...]
     n_random: int = 0
 
 
@@ -157,7 +158,7 @@ class SimulatedExperiment:
     counts: pd.DataFrame
     samples: pd.DataFrame
     truth_de: pd.DataFrame
-    truth_programs: pd.DataFrame
+    truth_programmes: pd.DataFrame
     cell_log2_means: pd.DataFrame | None = None
     size_factors: pd.Series | None = None
     dispersions: pd.Series | None = None
@@ -201,7 +202,7 @@ def gene_universe(catalogue: pd.DataFrame, n_genes: int) -> tuple[list[str], int
 
 
 def _check_plan(plan: Sequence[PlantedEffect], catalogue: pd.DataFrame, n_free: int) -> None:
-    known = set(catalogue["program"])
+    known = set(catalogue["programme"])
     seen = set()
     for effect in plan:
         where = f"planted effect {effect}"
@@ -219,13 +220,13 @@ def _check_plan(plan: Sequence[PlantedEffect], catalogue: pd.DataFrame, n_free: 
         if key in seen:
             raise InputError(f"{where}: this term is planted twice", fix="merge the two entries")
         seen.add(key)
-        missing = [p for p, _ in effect.programs if p not in known]
+        missing = [p for p, _ in effect.programmes if p not in known]
         if missing:
             raise InputError(
                 f"{where}: programme(s) {missing} are not in the catalogue",
                 fix="use a catalogue with these programmes (the built-in one has them)",
             )
-        bad = [s for _, s in effect.programs if s not in (-1, 1)]
+        bad = [s for _, s in effect.programmes if s not in (-1, 1)]
         if bad:
             raise InputError(f"{where}: programme signs must be -1 or 1, got {bad}")
         if not 0 <= effect.n_random <= n_free:
@@ -250,8 +251,8 @@ def _plant(
         larger = np.abs(values) > np.abs(delta[index])
         delta[index[larger]] = values[larger]
 
-    for program, sign in effect.programs:
-        index = np.asarray(gene_sets[program], dtype=np.int64)
+    for programme, sign in effect.programmes:
+        index = np.asarray(gene_sets[programme], dtype=np.int64)
         moved = rng.random(index.size) < MOVE_PROBABILITY
         size = rng.uniform(low, high, index.size)
         merge(index[moved], sign * size[moved])
@@ -262,12 +263,12 @@ def _plant(
     return delta
 
 
-def _truth_programs(plan: Sequence[PlantedEffect], programs: Sequence[str]) -> pd.DataFrame:
+def _truth_programmes(plan: Sequence[PlantedEffect], programmes: Sequence[str]) -> pd.DataFrame:
     def signs(cell_type: str, kind: str, therapy: str | None) -> dict[str, int]:
         out: dict[str, int] = {}
         for effect in plan:
             if (effect.cell_type, effect.kind, effect.therapy) == (cell_type, kind, therapy):
-                out.update(dict(effect.programs))
+                out.update(dict(effect.programmes))
         return out
 
     rows = []
@@ -275,19 +276,19 @@ def _truth_programs(plan: Sequence[PlantedEffect], programs: Sequence[str]) -> p
         main = signs(c, "cm", None)
         for t in THERAPIES:
             inter = signs(c, "cm_x", t) if t != "none" else {}
-            for p in programs:
+            for p in programmes:
                 rows.append(
                     (f"{c}_cm_vs_ctrl_{t}", p, int(np.sign(main.get(p, 0) + inter.get(p, 0))))
                 )
         for t in TREATED:
             inter = signs(c, "cm_x", t)
             therapy = signs(c, "therapy", t)
-            for p in programs:
+            for p in programmes:
                 rows.append((f"{c}_cm_x_{t}", p, inter.get(p, 0)))
                 rows.append((f"{c}_{t}_vs_none", p, therapy.get(p, 0)))
-    table = pd.DataFrame(rows, columns=["contrast", "program", "planted_direction"])
+    table = pd.DataFrame(rows, columns=["contrast", "programme", "planted_direction"])
     table["planted_direction"] = table["planted_direction"].astype(np.int64)
-    return table.sort_values(["contrast", "program"], ignore_index=True)
+    return table.sort_values(["contrast", "programme"], ignore_index=True)
 
 
 def _truth_de(mu: pd.DataFrame) -> pd.DataFrame:
@@ -340,7 +341,7 @@ def simulate_bulk_experiment(
     _check_plan(plan, catalogue, n - n_programme)
     position = {g: i for i, g in enumerate(genes)}
     gene_sets = {
-        row.program: [position[g] for g in row.genes] for row in catalogue.itertuples(index=False)
+        row.programme: [position[g] for g in row.genes] for row in catalogue.itertuples(index=False)
     }
     samples = example_samples(n_replicates)
 
@@ -396,12 +397,12 @@ def simulate_bulk_experiment(
         counts, index=pd.Index(genes, name="gene_id"), columns=samples["sample"]
     )
     counts_df.columns.name = None
-    program_names = list(catalogue["program"])
+    programme_names = list(catalogue["programme"])
     return SimulatedExperiment(
         counts=counts_df,
         samples=samples,
         truth_de=_truth_de(cell_mu),
-        truth_programs=_truth_programs(plan, program_names),
+        truth_programmes=_truth_programmes(plan, programme_names),
         cell_log2_means=cell_mu,
         size_factors=pd.Series(
             size_factors, index=samples["sample"].to_numpy(), name="size_factor"
@@ -411,14 +412,14 @@ def simulate_bulk_experiment(
 
 
 def write_experiment(experiment: SimulatedExperiment, outdir: str | Path) -> dict[str, Path]:
-    """Write counts.tsv.gz, samples.tsv, truth_de.tsv, truth_programs.tsv; byte-stable."""
+    """Write counts.tsv.gz, samples.tsv, truth_de.tsv, truth_programmes.tsv; byte-stable."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = {
         "counts": outdir / "counts.tsv.gz",
         "samples": outdir / "samples.tsv",
         "truth_de": outdir / "truth_de.tsv",
-        "truth_programs": outdir / "truth_programs.tsv",
+        "truth_programmes": outdir / "truth_programmes.tsv",
     }
     text = experiment.counts.to_csv(
         sep="\t", index=True, index_label="gene_id", lineterminator="\n"
@@ -429,7 +430,7 @@ def write_experiment(experiment: SimulatedExperiment, outdir: str | Path) -> dic
     tables = {
         "samples": experiment.samples,
         "truth_de": experiment.truth_de,
-        "truth_programs": experiment.truth_programs,
+        "truth_programmes": experiment.truth_programmes,
     }
     for key, table in tables.items():
         write_text_atomic(

@@ -32,7 +32,7 @@ class Planting:
     """Programme shifts in the samples matching ``where`` (and, if given, only ``samples``)."""
 
     where: dict[str, str]
-    programs: tuple[tuple[str, int], ...]
+    programmes: tuple[tuple[str, int], ...]
     n_random: int = 50
     samples: tuple[str, ...] = ()
 
@@ -63,7 +63,7 @@ def simulate_counts(
 
     Parameters
     ----------
-    catalogue : programme catalogue (program, genes as lists).
+    catalogue : programme catalogue (programme, genes as lists).
     study : the sheet (n_samples rows) and plantings.
     n_genes : number of genes (at least the catalogue's genes).
     seed : seed of the one random generator.
@@ -76,7 +76,7 @@ def simulate_counts(
     genes, n_programme = gene_universe(catalogue, n_genes)
     n = len(genes)
     position = {g: i for i, g in enumerate(genes)}
-    gene_sets = {r.program: [position[g] for g in r.genes] for r in catalogue.itertuples()}
+    gene_sets = {r.programme: [position[g] for g in r.genes] for r in catalogue.itertuples()}
     sheet = study.samples
     base = np.empty(n)
     base[:n_programme] = rng.uniform(np.log2(30), np.log2(3000), n_programme)
@@ -94,7 +94,7 @@ def simulate_counts(
         for level in list(dict.fromkeys(sheet[block]))[1:]:
             mu[:, (sheet[block] == level).to_numpy()] += rng.normal(0.0, block_sd, n)[:, None]
     for planting in study.plantings:
-        effect = PlantedEffect("cancer", "cm", None, planting.programs, planting.n_random)
+        effect = PlantedEffect("cancer", "cm", None, planting.programmes, planting.n_random)
         delta = _plant(effect, gene_sets, n, n_programme, rng)
         match = np.ones(len(sheet), dtype=bool)
         for column, level in planting.where.items():

@@ -154,7 +154,7 @@ def add_secretome_chains(
         counts=pd.concat([experiment.counts, new_counts]),
         samples=samples,
         truth_de=truth_de,
-        truth_programs=experiment.truth_programs,
+        truth_programmes=experiment.truth_programmes,
         cell_log2_means=pd.concat([old_mu, mu]),
         size_factors=experiment.size_factors,
         dispersions=pd.concat(

@@ -23,7 +23,7 @@ Model, per gene g and cell i of type k in sample s (log2 scale)::
   synthetic genes (its markers) by U(2, 4), so types separate in an embedding.
 * ``batch``: b1 = 0, other batches N(0, 0.15) per gene; ``replicate``: N(0, 0.15) per gene,
   cell type and sample -- the biological replicate variation pseudobulk DE has to beat.
-* ``planted``: msc_cm raises :data:`PLANTED_PROGRAMS` (TRAIL death-receptor and intrinsic
+* ``planted``: msc_cm raises :data:`PLANTED_PROGRAMMES` (TRAIL death-receptor and intrinsic
   mitochondrial apoptosis) in the planted cell type only, under every therapy: each programme
   gene moves with probability 0.8 by U(0.6, 1.5) (a gene in both programmes keeps the larger).
   Nothing else changes: no therapy effect, no effect in other cell types. ``var["planted_log2fc"]``
@@ -33,7 +33,7 @@ Model, per gene g and cell i of type k in sample s (log2 scale)::
   Mitochondrial genes share the cell's mitochondrial fraction of its expected total.
 * ``alpha[g]`` ~ lognormal(log 0.3, 0.5): cell-to-cell overdispersion.
 
-Truth (``truth_programs``): contrast, program, planted_direction (-1/0/1) for every cell type
+Truth (``truth_programmes``): contrast, programme, planted_direction (-1/0/1) for every cell type
 and catalogue programme, for the pseudobulk contrasts named as in the bulk example:
 ``{cell_type}_cm_vs_ctrl_{t}`` (t in none, chemo, radiation), ``{cell_type}_cm_x_{t}`` and
 ``{cell_type}_{t}_vs_none`` (t in chemo, radiation). Only ``{planted}_cm_vs_ctrl_*`` is 1, for
@@ -58,7 +58,7 @@ from .errors import InputError
 from .simulate import DEFAULT_SEED, MEDIA, MEDIUM_TAG, THERAPIES, TREATED, gene_universe
 
 CELL_TYPES = ("cancer", "normal", "fibroblast")
-PLANTED_PROGRAMS = ("CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS", "CYT_INTRINSIC_MITOCHONDRIAL_APOPTOSIS")
+PLANTED_PROGRAMMES = ("CYT_DEATH_RECEPTOR_TRAIL_APOPTOSIS", "CYT_INTRINSIC_MITOCHONDRIAL_APOPTOSIS")
 MITO_GENES = (
     "MT-ND1",
     "MT-ND2",
@@ -86,7 +86,7 @@ class SimulatedSingleCell(NamedTuple):
 
     adata: ad.AnnData
     samples: pd.DataFrame
-    truth_programs: pd.DataFrame
+    truth_programmes: pd.DataFrame
 
 
 def single_cell_samples(n_replicates: int = 3) -> pd.DataFrame:
@@ -112,17 +112,17 @@ def single_cell_contrasts(cell_types: Sequence[str] = CELL_TYPES) -> list[str]:
     return names
 
 
-def _truth_programs(
-    programs: Sequence[str], cell_types: Sequence[str], planted_cell_type: str
+def _truth_programmes(
+    programmes: Sequence[str], cell_types: Sequence[str], planted_cell_type: str
 ) -> pd.DataFrame:
     rows = []
     for contrast in single_cell_contrasts(cell_types):
         planted = contrast.startswith(f"{planted_cell_type}_cm_vs_ctrl_")
-        for program in programs:
-            rows.append((contrast, program, int(planted and program in PLANTED_PROGRAMS)))
-    table = pd.DataFrame(rows, columns=["contrast", "program", "planted_direction"])
+        for programme in programmes:
+            rows.append((contrast, programme, int(planted and programme in PLANTED_PROGRAMMES)))
+    table = pd.DataFrame(rows, columns=["contrast", "programme", "planted_direction"])
     table["planted_direction"] = table["planted_direction"].astype(np.int64)
-    return table.sort_values(["contrast", "program"], ignore_index=True)
+    return table.sort_values(["contrast", "programme"], ignore_index=True)
 
 
 def simulate_single_cell_experiment(
@@ -141,10 +141,10 @@ def simulate_single_cell_experiment(
 ) -> SimulatedSingleCell:
     """Simulate the co-culture experiment from ``catalogue`` (see the module docstring).
 
-    Returns ``(adata, samples, truth_programs)``: ``adata`` is cells x genes with float32 CSR
+    Returns ``(adata, samples, truth_programmes)``: ``adata`` is cells x genes with float32 CSR
     integer counts in ``X``, obs ``sample`` and ``cell_type`` (categoricals, sheet and
     ``cell_types`` order), var ``planted_log2fc``; ``samples`` the sheet (no cell-type column);
-    ``truth_programs`` the planted direction per pseudobulk contrast and programme.
+    ``truth_programmes`` the planted direction per pseudobulk contrast and programme.
     """
     cell_types = tuple(cell_types)
     if planted_cell_type not in cell_types:
@@ -155,7 +155,7 @@ def simulate_single_cell_experiment(
         raise InputError(f"cell_types {cell_types} must be distinct and not empty")
     if n_cells_per_sample < 1:
         raise InputError(f"n_cells_per_sample is {n_cells_per_sample}; it must be at least 1")
-    missing = [p for p in PLANTED_PROGRAMS if p not in set(catalogue["program"])]
+    missing = [p for p in PLANTED_PROGRAMMES if p not in set(catalogue["programme"])]
     if missing:
         raise InputError(f"the catalogue lacks the planted programme(s) {missing}")
     rng = np.random.default_rng(seed)
@@ -189,8 +189,8 @@ def simulate_single_cell_experiment(
 
     planted = np.zeros(n)
     low, high = EFFECT_RANGE
-    for program in PLANTED_PROGRAMS:
-        row = catalogue.loc[catalogue["program"] == program].iloc[0]
+    for programme in PLANTED_PROGRAMMES:
+        row = catalogue.loc[catalogue["programme"] == programme].iloc[0]
         index = np.array([position[g] for g in row["genes"]], dtype=np.int64)
         move = rng.random(index.size) < MOVE_PROBABILITY
         size = rng.uniform(low, high, index.size)
@@ -276,8 +276,8 @@ def simulate_single_cell_experiment(
     adata.uns["simulation"] = {
         "seed": int(seed),
         "planted_cell_type": planted_cell_type,
-        "planted_programs": list(PLANTED_PROGRAMS),
+        "planted_programmes": list(PLANTED_PROGRAMMES),
         "n_cells_per_sample": int(n_cells_per_sample),
     }
-    truth = _truth_programs(list(catalogue["program"]), cell_types, planted_cell_type)
+    truth = _truth_programmes(list(catalogue["programme"]), cell_types, planted_cell_type)
     return SimulatedSingleCell(adata, samples, truth)

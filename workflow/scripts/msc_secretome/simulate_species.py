@@ -8,7 +8,7 @@ a catalogue. Here the catalogue is first brought into the organism's ids, then s
   for ``organism: mouse`` with the built-in catalogue; unmapped genes leave the programme.
 * ``fly``: FlyBase-like ids ``FBgn0000001`` ... (one per catalogue symbol, in sorted symbol
   order; the synthetic background genes get ``FBgn5000001`` ...), for a study with
-  ``gene_sets.programs: none``; the programmes come back as a GMT in those ids.
+  ``gene_sets.programmes: none``; the programmes come back as a GMT in those ids.
 
 Design, plan, truth tables and seeding are those of :mod:`msc_secretome.simulate`; the same
 arguments give identical output.
@@ -86,7 +86,7 @@ def species_catalogue(catalogue: pd.DataFrame, organism: str) -> pd.DataFrame:
     if empty:
         raise InputError(f"programme(s) {empty} have no gene in {organism} ids")
     out = catalogue.copy()
-    out["genes"] = [tuple(mapped[name]) for name in out["program"]]
+    out["genes"] = [tuple(mapped[name]) for name in out["programme"]]
     return out
 
 
@@ -134,8 +134,8 @@ def simulate_species_experiment(
 
 
 def write_species_experiment(simulated: SpeciesExperiment, outdir: str | Path) -> dict[str, Path]:
-    """:func:`msc_secretome.simulate.write_experiment` plus ``programs.gmt`` (the programmes in
+    """:func:`msc_secretome.simulate.write_experiment` plus ``programmes.gmt`` (the programmes in
     the organism's ids); byte-stable."""
     paths = write_experiment(simulated.experiment, outdir)
-    paths["gmt"] = write_gmt(simulated.gene_sets, Path(outdir) / "programs.gmt")
+    paths["gmt"] = write_gmt(simulated.gene_sets, Path(outdir) / "programmes.gmt")
     return paths

@@ -24,7 +24,7 @@ from .errors import InputError
 from .roles import Study
 from .verdict import dual_benefit
 
-REFIT_COLUMNS = ["unit", "status", "contrast", "program", "NES", "fdr", "call"]
+REFIT_COLUMNS = ["unit", "status", "contrast", "programme", "NES", "fdr", "call"]
 STABILITY_COLUMNS = ["stability", "stability_refits", "flipped_programmes", "unstable_when"]
 
 
@@ -101,9 +101,10 @@ def refit_calls(
     pd.DataFrame with :data:`REFIT_COLUMNS`, one row per unit x contrast x programme
     (``status`` ``ok``), or one row per unit with ``status`` ``not_refittable: ...``.
     """
-    from .differential_expression import fit_model, prefilter_mask, wald_inputs
+    from .contrast_tests import contrast_test, reduced_design_matrix
+    from .differential_expression import fit_model, model_arrays, prefilter_mask
     from .enrichment import gene_ranking, run_prerank
-    from .programs import program_calls
+    from .programmes import programme_calls
     from .wald import contrast_table
 
     rows = []
@@ -117,22 +118,26 @@ def refit_calls(
         dds = fit_model(
             block.loc[:, keep], metadata, model.design, size_factors=de["size_factors"],
             refit_cooks=de["refit_cooks"], engine=de["engine"],
+            prior_seed=de.get("dispersion_prior_seed", 2),
         )  # fmt: skip
-        fitted = wald_inputs(dds)
+        fitted = model_arrays(dds, symbols)
         enrichment_tables = {}
         for contrast in contrasts:
+            reduced = reduced_design_matrix(metadata, model, contrast) if contrast.reduced else None
             table = contrast_table(
                 fitted, vectors[contrast.name], alpha=de["alpha"],
                 independent_filter=de["independent_filter"], cooks_filter=de["cooks_filter"],
-                lfc_threshold=de["lfc_threshold"], symbols=symbols,
+                lfc_threshold=de["lfc_threshold"],
+                symbols=pd.Series(fitted["symbol"], index=fitted["gene_id"]),
+                test=contrast_test(contrast, de), reduced_design=reduced,
             )  # fmt: skip
             enrichment_tables[contrast.name] = run_prerank(
-                gene_ranking(table, enrichment["statistic"]), gene_sets, library="programs",
+                gene_ranking(table, enrichment["statistic"]), gene_sets, library="programmes",
                 permutations=enrichment["permutations"], seed=enrichment["seed"],
                 weight=enrichment["weight"], method=enrichment["method"],
                 min_size=enrichment["min_size"], max_size=enrichment["max_size"],
             )  # fmt: skip
-        calls = program_calls(enrichment_tables, catalogue, fdr=fdr)
+        calls = programme_calls(enrichment_tables, catalogue, fdr=fdr)
         rows.append(calls.assign(unit=label, status="ok"))
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     return out.reindex(columns=REFIT_COLUMNS)
@@ -150,7 +155,7 @@ def verdict_stability(
 
     Parameters
     ----------
-    full_calls : programme calls of the full data (contrast, program, NES, fdr, call).
+    full_calls : programme calls of the full data (contrast, programme, NES, fdr, call).
     refits : :func:`refit_calls` tables of every model, concatenated, with a ``model``
         column.
     contrast_roles, catalogue, study, samples : as for :func:`verdict.dual_benefit`.
@@ -165,9 +170,9 @@ def verdict_stability(
     flipped: list[set[str]] = [set() for _ in range(len(full))]
     unstable: list[list[str]] = [[] for _ in range(len(full))]
     ok = refits[refits["status"] == "ok"]
-    used_columns = ["contrast", "program", "NES", "fdr", "call"]
+    used_columns = ["contrast", "programme", "NES", "fdr", "call"]
     full_calls = full_calls.loc[:, used_columns]
-    full_call = full_calls.set_index(["contrast", "program"])["call"]
+    full_call = full_calls.set_index(["contrast", "programme"])["call"]
     for (_model, unit), calls in ok.groupby(["model", "unit"], sort=False):
         refitted = set(calls["contrast"])
         merged = pd.concat(
@@ -175,7 +180,7 @@ def verdict_stability(
             ignore_index=True,
         )
         again = dual_benefit(merged, contrast_roles, catalogue, study, samples)
-        changed = calls.set_index(["contrast", "program"])["call"]
+        changed = calls.set_index(["contrast", "programme"])["call"]
         changed = changed[changed != full_call.reindex(changed.index)]
         for i, row in full.iterrows():
             used = {row["cancer_contrast"], row["normal_contrast"], row["potentiation_contrast"]}

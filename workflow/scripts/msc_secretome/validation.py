@@ -216,7 +216,7 @@ def check_gene_set_files(sources: dict[str, dict], min_size: dict[str, int] | No
                 raise InputError(
                     "programme catalogue not found",
                     path=source["path"],
-                    fix="check gene_sets.programs in config ('builtin' or a TSV path)",
+                    fix="check gene_sets.programmes in config ('builtin' or a TSV path)",
                 )
             read_catalogue(source["path"])
     unknown = sorted(set(min_size or {}) - set(sources))
@@ -225,7 +225,8 @@ def check_gene_set_files(sources: dict[str, dict], min_size: dict[str, int] | No
             f"gene_sets.min_size names {unknown}, which are not libraries of this run "
             f"({list(sources)})",
             path="config",
-            fix="key gene_sets.min_size by library names (programs or a gene_sets.libraries name)",
+            fix="key gene_sets.min_size by library names "
+            "(programmes or a gene_sets.libraries name)",
         )
 
 

@@ -74,11 +74,11 @@ def dual_benefit(
 
     Parameters
     ----------
-    calls : programme calls (contrast, program, NES, fdr, call, ...), one row per
+    calls : programme calls (contrast, programme, NES, fdr, call, ...), one row per
         contrast x programme.
     contrast_roles : one row per contrast with columns contrast, receiver_group, side,
         exposure, therapy, role (``results/de/contrasts.tsv``).
-    catalogue : the programme catalogue (program, category, tier, direction_cancer,
+    catalogue : the programme catalogue (programme, category, tier, direction_cancer,
         direction_normal).
     study : the study's roles.
     samples : the sample sheet (what was sequenced decides what can be answered).
@@ -88,8 +88,8 @@ def dual_benefit(
     pd.DataFrame with :data:`DUAL_BENEFIT_COLUMNS`; rows in order exposure, therapy arm
     (no therapy first), cancer group, normal group.
     """
-    core = catalogue[catalogue["tier"] == "core"].set_index("program")
-    everything = catalogue.set_index("program")
+    core = catalogue[catalogue["tier"] == "core"].set_index("programme")
+    everything = catalogue.set_index("programme")
     roles = contrast_roles.fillna("").astype(str)
     summary_sentence = design_summary(study, samples)
     rows = []
@@ -204,8 +204,8 @@ def _pick(roles: pd.DataFrame, group, role: str, exposure: str, therapy) -> str 
 
 def _calls_of(calls: pd.DataFrame, contrast: str | None) -> pd.DataFrame:
     if contrast is None:
-        return calls.iloc[0:0].set_index("program")
-    return calls[calls["contrast"] == contrast].set_index("program")
+        return calls.iloc[0:0].set_index("programme")
+    return calls[calls["contrast"] == contrast].set_index("programme")
 
 
 def _signed(calls: pd.DataFrame) -> pd.Series:
@@ -233,12 +233,12 @@ def _adverse(calls: pd.DataFrame, core: pd.DataFrame, direction: str) -> set[str
     if calls.empty:
         return set()
     out = set()
-    for program, row in calls.iterrows():
-        if program not in core.index or core.at[program, direction] == 0:
+    for programme, row in calls.iterrows():
+        if programme not in core.index or core.at[programme, direction] == 0:
             continue
-        desired = core.at[program, direction]
+        desired = core.at[programme, direction]
         if (row["call"] == "up" and desired < 0) or (row["call"] == "down" and desired > 0):
-            out.add(program)
+            out.add(programme)
     return out
 
 

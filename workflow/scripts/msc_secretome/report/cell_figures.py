@@ -49,24 +49,26 @@ def _prepare_cells(cells: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def called_programmes(program_calls: pd.DataFrame | None) -> list[str]:
+def called_programmes(programme_calls: pd.DataFrame | None) -> list[str]:
     """Programmes called up or down in at least one contrast, in the NES heatmap's order."""
-    if program_calls is None or program_calls.empty or "call" not in program_calls.columns:
+    if programme_calls is None or programme_calls.empty or "call" not in programme_calls.columns:
         return []
-    called = set(program_calls.loc[program_calls["call"].isin(["up", "down"]), "program"].map(str))
-    if "category" not in program_calls.columns:
+    called = set(
+        programme_calls.loc[programme_calls["call"].isin(["up", "down"]), "programme"].map(str)
+    )
+    if "category" not in programme_calls.columns:
         return sorted(called)
-    return [p for p in _programme_order(program_calls) if p in called]
+    return [p for p in _programme_order(programme_calls) if p in called]
 
 
 def single_cell_columns(
-    cells: pd.DataFrame, samples: pd.DataFrame | None, program_calls: pd.DataFrame | None
+    cells: pd.DataFrame, samples: pd.DataFrame | None, programme_calls: pd.DataFrame | None
 ) -> tuple[list[str], list[str]]:
     """(factor columns, programme-score columns) of a cells table: programmes are the columns
     named in the calls, else numeric columns not in the sample sheet; factors the rest."""
     known = (
-        set(program_calls["program"].astype(str))
-        if program_calls is not None and "program" in program_calls.columns
+        set(programme_calls["programme"].astype(str))
+        if programme_calls is not None and "programme" in programme_calls.columns
         else set()
     )
     sheet = set(map(str, samples.columns)) if samples is not None else set()
@@ -137,7 +139,7 @@ def _exposure(config: Any) -> tuple[str, str]:
 def umap_figure(
     cells: pd.DataFrame,
     samples: pd.DataFrame | None,
-    program_calls: pd.DataFrame | None,
+    programme_calls: pd.DataFrame | None,
     config: Any = None,
     *,
     max_cells: int = MAX_UMAP_CELLS,
@@ -149,7 +151,7 @@ def umap_figure(
     info: dict[str, Any] = {"n_cells": 0, "n_shown": 0, "options": [], "n_programmes": 0}
     if cells is None or cells.empty or not {"UMAP1", "UMAP2"} <= set(cells.columns):
         return None, info
-    factors, programmes = single_cell_columns(cells, samples, program_calls)
+    factors, programmes = single_cell_columns(cells, samples, programme_calls)
     info["n_cells"] = len(cells)
     shown = select_umap_cells(cells, max_cells)
     info["n_shown"] = len(shown)
@@ -183,7 +185,7 @@ def umap_figure(
                 },
             )
         )
-    for p in (p for p in called_programmes(program_calls) if p in programmes):
+    for p in (p for p in called_programmes(programme_calls) if p in programmes):
         values = pd.to_numeric(shown[p], errors="coerce").to_numpy(dtype=float)
         finite = values[np.isfinite(values)]
         if finite.size == 0:

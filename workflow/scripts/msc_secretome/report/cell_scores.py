@@ -47,15 +47,15 @@ def box_stats(values: Iterable[Any]) -> dict[str, float] | None:
     }
 
 
-def _called_contrasts(program_calls: pd.DataFrame | None) -> dict[str, dict[str, list[str]]]:
+def _called_contrasts(programme_calls: pd.DataFrame | None) -> dict[str, dict[str, list[str]]]:
     """programme -> {"up": contrasts calling it up, "down": ... down} (in table order)."""
-    if program_calls is None or program_calls.empty or "call" not in program_calls.columns:
+    if programme_calls is None or programme_calls.empty or "call" not in programme_calls.columns:
         return {}
     out: dict[str, dict[str, list[str]]] = {}
-    for rec in program_calls.to_dict("records"):
+    for rec in programme_calls.to_dict("records"):
         call = str(rec.get("call"))
         if call in ("up", "down"):
-            entry = out.setdefault(str(rec["program"]), {"up": [], "down": []})
+            entry = out.setdefault(str(rec["programme"]), {"up": [], "down": []})
             entry[call].append(str(rec.get("contrast")))
     return out
 
@@ -63,7 +63,7 @@ def _called_contrasts(program_calls: pd.DataFrame | None) -> dict[str, dict[str,
 def cell_score_figure(
     cells: pd.DataFrame,
     samples: pd.DataFrame | None,
-    program_calls: pd.DataFrame | None,
+    programme_calls: pd.DataFrame | None,
     config: Any = None,
     *,
     max_panels: int = MAX_CELL_SCORE_PANELS,
@@ -76,15 +76,15 @@ def cell_score_figure(
     if cells is None or cells.empty:
         return None, info
     table = _prepare_cells(cells)
-    factors, score_columns = single_cell_columns(table, samples, program_calls)
-    called = [p for p in called_programmes(program_calls) if p in score_columns]
+    factors, score_columns = single_cell_columns(table, samples, programme_calls)
+    called = [p for p in called_programmes(programme_calls) if p in score_columns]
     info["n_called"] = len(called)
     if not called:
         return None, info
     if len(called) > max_panels:
-        sel = program_calls[program_calls["call"].isin(["up", "down"])]
+        sel = programme_calls[programme_calls["call"].isin(["up", "down"])]
         strength = (
-            pd.to_numeric(sel["NES"], errors="coerce").abs().groupby(sel["program"].astype(str))
+            pd.to_numeric(sel["NES"], errors="coerce").abs().groupby(sel["programme"].astype(str))
         ).max()
         top = sorted(called, key=lambda p: (-float(strength.get(p, 0.0) or 0.0), p))
         keep = set(top[:max_panels])
@@ -98,7 +98,7 @@ def cell_score_figure(
         table[group] = _text_column(table[group])
     else:
         group_levels = [""]
-    called_in = _called_contrasts(program_calls)
+    called_in = _called_contrasts(programme_calls)
     cols = min(CELL_SCORE_COLUMNS, len(called))
     rows = math.ceil(len(called) / cols)
     panel_px, title_px, axis_px, top_px, bottom_px = 190, 40, 34, 40, 10

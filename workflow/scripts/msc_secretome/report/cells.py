@@ -232,7 +232,7 @@ def _dropped_view(dropped: pd.DataFrame | None, settings: Mapping[str, Any]) -> 
 def single_cell_view(
     single_cell: Mapping[str, pd.DataFrame | None],
     samples: pd.DataFrame,
-    program_calls: pd.DataFrame | None,
+    programme_calls: pd.DataFrame | None,
     config: Any,
 ) -> dict[str, Any]:
     """The single-cell section's view model (``templates/single_cell.html.j2``).
@@ -266,7 +266,7 @@ def single_cell_view(
         view["pseudo_figure"] = figure_view("fig-pseudo-samples", pseudo_fig, height=height)
     n_table = 0 if cells is None else len(cells)
     view["n_cells_table"] = fmt_value(n_table)
-    fig, info = umap_figure(cells, samples, program_calls, config) if n_table else (None, {})
+    fig, info = umap_figure(cells, samples, programme_calls, config) if n_table else (None, {})
     view["umap"] = None
     if fig is not None:
         embedding = settings.get("embedding_cells")
@@ -279,7 +279,7 @@ def single_cell_view(
             "figure": figure_view("fig-umap", fig, height=640, css_class="square umap"),
         }
     box, binfo = (
-        cell_score_figure(cells, samples, program_calls, config)
+        cell_score_figure(cells, samples, programme_calls, config)
         if n_table
         else (None, {"n_called": 0})
     )

@@ -28,7 +28,7 @@ MAX_BACKGROUND_POINTS = 1500
 TOP_GENES = 50
 TOP_TERMS = 10
 TOP_ORA = 10  # ORA rows per direction and contrast
-PROGRAMS_LIBRARY = "programs"
+PROGRAMMES_LIBRARY = "programmes"
 # GSEA running-score small multiples: the called programmes of a contrast with the largest
 # |NES|, at most MAX_RUNNING_PANELS, RUNNING_COLUMNS per row. The running sum is piecewise
 # linear (it only jumps at hits), so the line through its corners (each hit and the gene just

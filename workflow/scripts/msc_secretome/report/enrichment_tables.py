@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .constants import PROGRAMS_LIBRARY, TOP_ORA, TOP_TERMS
+from .constants import PROGRAMMES_LIBRARY, TOP_ORA, TOP_TERMS
 from .formatting import (
     _is_missing,
     _num,
@@ -27,7 +27,7 @@ def _prerank_table(table: pd.DataFrame | None, table_id: str) -> dict | None:
     """Top GSEA prerank terms of the libraries other than the programme catalogue."""
     if table is None or table.empty or "library" not in table.columns:
         return None
-    other = table[table["library"].astype(str) != PROGRAMS_LIBRARY]
+    other = table[table["library"].astype(str) != PROGRAMMES_LIBRARY]
     if other.empty:
         return None
     other = other.assign(

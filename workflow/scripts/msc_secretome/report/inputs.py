@@ -48,7 +48,7 @@ class ReportInputs:
     de: dict[str, pd.DataFrame]
     enrichment: dict[str, pd.DataFrame]
     ora: dict[str, pd.DataFrame]
-    program_calls: pd.DataFrame
+    programme_calls: pd.DataFrame
     dual_benefit: pd.DataFrame
     libraries: pd.DataFrame
     validation_summary: pd.DataFrame
@@ -143,14 +143,14 @@ def load_inputs(inputs: Any, params: Any) -> ReportInputs:
         de={n: read_tsv(p) for n, p in zip(names, inputs.de, strict=True)},
         enrichment={n: read_tsv(p) for n, p in zip(names, inputs.enrichment, strict=True)},
         ora={n: read_optional_tsv(p) for n, p in zip(names, inputs.ora, strict=True)},
-        program_calls=read_tsv(inputs.calls),
+        programme_calls=read_tsv(inputs.calls),
         dual_benefit=read_tsv(inputs.dual_benefit),
         libraries=libraries,
         validation_summary=read_tsv(inputs.validation_summary, dtype=str),
         count_summary_rows=read_tsv(inputs.count_summary_rows, dtype={"sample": str}),
         sample_scores=read_optional_tsv(inputs.sample_scores, dtype={"sample": str}),
         gene_mapping=read_optional_tsv(inputs.gene_mapping, dtype=str),
-        programme_gene_sets=read_gmt(inputs.programs_gmt),
+        programme_gene_sets=read_gmt(inputs.programmes_gmt),
         single_cell=_single_cell(list(inputs.single_cell), samples),
         secretome=_secretome(list(inputs.secretome)),
         methods=run_facts(params),

@@ -78,7 +78,7 @@ def render_report(
     contrasts: pd.DataFrame,
     de: Mapping[str, pd.DataFrame],
     enrichment: Mapping[str, pd.DataFrame],
-    program_calls: pd.DataFrame,
+    programme_calls: pd.DataFrame,
     dual_benefit: pd.DataFrame,
     libraries: pd.DataFrame,
     methods: Mapping[str, Any],
@@ -137,8 +137,8 @@ def render_report(
     weight = weight if weight is not None and math.isfinite(weight) else 1.0
     none_level = _therapy_none_level(config)
     calls_by_contrast = (
-        {str(c): t for c, t in program_calls.groupby(program_calls["contrast"].astype(str))}
-        if program_calls is not None and not program_calls.empty
+        {str(c): t for c, t in programme_calls.groupby(programme_calls["contrast"].astype(str))}
+        if programme_calls is not None and not programme_calls.empty
         else {}
     )
     gene_sets = (
@@ -155,7 +155,7 @@ def render_report(
         if gene_sets is not None and de.get(name) is not None and not de[name].empty:
             running = running_view(
                 de[name],
-                calls_by_contrast.get(name, pd.DataFrame(columns=["program", "call", "NES"])),
+                calls_by_contrast.get(name, pd.DataFrame(columns=["programme", "call", "NES"])),
                 gene_sets,
                 ids[name],
                 statistic,
@@ -178,7 +178,9 @@ def render_report(
             "verdict",
             "Verdict",
             "verdict.html.j2",
-            verdict_view(dual_benefit, program_calls, none_level, secretome.get("verdict_factors")),
+            verdict_view(
+                dual_benefit, programme_calls, none_level, secretome.get("verdict_factors")
+            ),
         ),
         Section(
             "qc",
@@ -202,7 +204,7 @@ def render_report(
                 "single-cells",
                 "Single cells",
                 "single_cell.html.j2",
-                single_cell_view(single_cell, samples, program_calls, config),
+                single_cell_view(single_cell, samples, programme_calls, config),
             )
         )
     sections.append(
@@ -210,7 +212,7 @@ def render_report(
             "programmes",
             "Programmes",
             "programmes.html.j2",
-            programmes_view(program_calls, order, samples, sample_scores),
+            programmes_view(programme_calls, order, samples, sample_scores),
         )
     )
     if secretome:  # the secretome stage is enabled

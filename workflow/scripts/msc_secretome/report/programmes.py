@@ -30,41 +30,41 @@ from .sample_scores import sample_scores_view
 # --------------------------------------------------------------------------------------------
 
 
-def _programme_order(program_calls: pd.DataFrame) -> list[str]:
+def _programme_order(programme_calls: pd.DataFrame) -> list[str]:
     rank = {c: i for i, c in enumerate(CATEGORY_ORDER)}
-    progs = program_calls[["program", "category"]].drop_duplicates("program")
+    progs = programme_calls[["programme", "category"]].drop_duplicates("programme")
     progs = progs.assign(_r=progs["category"].map(rank).fillna(len(rank)))
-    return progs.sort_values(["_r", "program"], kind="stable")["program"].astype(str).tolist()
+    return progs.sort_values(["_r", "programme"], kind="stable")["programme"].astype(str).tolist()
 
 
 def programmes_view(
-    program_calls: pd.DataFrame | None,
+    programme_calls: pd.DataFrame | None,
     contrast_order: list[str],
     samples: pd.DataFrame | None = None,
     sample_scores: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The programmes section's view model (``templates/programmes.html.j2``).
 
-    ``program_calls``: ``results/programs/program_calls.tsv``; ``contrast_order``: contrasts in
-    report order (heatmap rows); ``sample_scores``: per-sample scores or None.
+    ``programme_calls``: ``results/programmes/programme_calls.tsv``; ``contrast_order``:
+    contrasts in report order (heatmap rows); ``sample_scores``: per-sample scores or None.
     """
-    if program_calls is None or program_calls.empty:
+    if programme_calls is None or programme_calls.empty:
         return {
             "empty": True,
-            "sample_scores": sample_scores_view(sample_scores, samples, program_calls),
+            "sample_scores": sample_scores_view(sample_scores, samples, programme_calls),
         }
-    pc = program_calls.copy()
+    pc = programme_calls.copy()
     pc["contrast"] = pc["contrast"].astype(str)
-    programs = _programme_order(pc)
+    programmes = _programme_order(pc)
     contrasts = [c for c in contrast_order if c in set(pc["contrast"])]
     contrasts += sorted(set(pc["contrast"]) - set(contrasts))
-    cell = {(r["contrast"], str(r["program"])): r for r in pc.to_dict("records")}
+    cell = {(r["contrast"], str(r["programme"])): r for r in pc.to_dict("records")}
     overlaps = _overlap_partners(pc)
     z, text, hover = [], [], []
     max_abs = 1.0
     for c in contrasts:
         zr, tr, hr = [], [], []
-        for p in programs:
+        for p in programmes:
             r = cell.get((c, p))
             nes = sig4(r["NES"]) if r is not None else None
             if nes is not None:
@@ -86,16 +86,16 @@ def programmes_view(
         text.append(tr)
         hover.append(hr)
     max_abs = float(f"{math.ceil(max_abs * 10) / 10:.4g}")
-    categories = dict(zip(pc["program"].astype(str), pc["category"].astype(str), strict=True))
+    categories = dict(zip(pc["programme"].astype(str), pc["category"].astype(str), strict=True))
     tick = [
         f"{esc(p)}" if categories.get(p) != "pro_tumour_risk" else f"<b>{esc(p)}</b>"
-        for p in programs
+        for p in programmes
     ]
     fig = {
         "data": [
             _annotated_heatmap(
                 z,
-                [esc(p) for p in programs],
+                [esc(p) for p in programmes],
                 [esc(c) for c in contrasts],
                 text,
                 hover,
@@ -115,7 +115,7 @@ def programmes_view(
                 "tickangle": -45,
                 "automargin": True,
                 "tickmode": "array",
-                "tickvals": [esc(p) for p in programs],
+                "tickvals": [esc(p) for p in programmes],
                 "ticktext": tick,
             },
             "yaxis": {"autorange": "reversed", "automargin": True},
@@ -124,7 +124,7 @@ def programmes_view(
     }
     height = max(360, 220 + 30 * len(contrasts))
     has_groups = "overlap_group" in pc.columns
-    cols = ["contrast", "program", "category", "tier", "NES", "fdr", "call"]
+    cols = ["contrast", "programme", "category", "tier", "NES", "fdr", "call"]
     cols += ["overlap_group"] if has_groups else []
     cols += ["leading_edge"]
     rows = []
@@ -133,7 +133,7 @@ def programmes_view(
         rows.append(
             [
                 r["contrast"],
-                r["program"],
+                r["programme"],
                 r.get("category"),
                 r.get("tier"),
                 _num(r.get("NES")) if _num(r.get("NES")) is not None else float("nan"),
@@ -151,19 +151,19 @@ def programmes_view(
         "sample_scores": sample_scores_view(sample_scores, samples, pc),
         "has_groups": has_groups,
         "calls": table_view(
-            "table-program-calls", cols, rows, css_class="calls", clamp_columns=["leading_edge"]
+            "table-programme-calls", cols, rows, css_class="calls", clamp_columns=["leading_edge"]
         ),
     }
 
 
-def _overlap_partners(program_calls: pd.DataFrame) -> dict[tuple[str, str], str]:
+def _overlap_partners(programme_calls: pd.DataFrame) -> dict[tuple[str, str], str]:
     """(contrast, programme) -> hover line naming the programmes of its overlap group."""
-    if "overlap_group" not in program_calls.columns:
+    if "overlap_group" not in programme_calls.columns:
         return {}
     out: dict[tuple[str, str], str] = {}
-    pc = program_calls[~program_calls["overlap_group"].map(_is_missing)]
+    pc = programme_calls[~programme_calls["overlap_group"].map(_is_missing)]
     for (contrast, group), rows in pc.groupby(["contrast", "overlap_group"], sort=True):
-        members = sorted(rows["program"].astype(str).unique().tolist())
+        members = sorted(rows["programme"].astype(str).unique().tolist())
         if len(members) < 2:
             continue
         for p in members:

@@ -63,13 +63,13 @@ def running_score_figure(
     if "symbol" not in de.columns or statistic not in de.columns:
         return None, counts
     called = calls[calls["call"].isin(["up", "down"])].copy()
-    called["program"] = called["program"].astype(str)
-    called = called[called["program"].isin(set(gene_sets))]
+    called["programme"] = called["programme"].astype(str)
+    called = called[called["programme"].isin(set(gene_sets))]
     counts["n_called"] = len(called)
     if called.empty:
         return None, counts
     called["_abs"] = -pd.to_numeric(called["NES"], errors="coerce").abs().fillna(0.0)
-    called = called.sort_values(["_abs", "program"], kind="stable")
+    called = called.sort_values(["_abs", "programme"], kind="stable")
     table = de.loc[:, ["symbol", statistic]].copy()
     table[statistic] = pd.to_numeric(table[statistic], errors="coerce")
     table = table[~table["symbol"].map(_is_missing)]
@@ -84,7 +84,7 @@ def running_score_figure(
         if len(panels) >= max_panels:
             break
         try:
-            es, running, hits = enrichment_score(ranking, gene_sets[r["program"]], weight)
+            es, running, hits = enrichment_score(ranking, gene_sets[r["programme"]], weight)
         except ValueError:
             continue
         panels.append((r, es, running, hits))
@@ -196,7 +196,7 @@ def running_score_figure(
                 "yanchor": "bottom",
                 "align": "left",
                 "showarrow": False,
-                "text": f"<b>{esc(r['program'])}</b><br>NES {nes}, FDR {fdr}, ES {sig4(es)}",
+                "text": f"<b>{esc(r['programme'])}</b><br>NES {nes}, FDR {fdr}, ES {sig4(es)}",
                 "font": {"size": 10},
             }
         )

@@ -22,12 +22,12 @@ from .formatting import _factor_columns, _is_missing, esc, sig4
 
 
 def programme_categories(
-    program_calls: pd.DataFrame | None, programmes: Iterable[str]
+    programme_calls: pd.DataFrame | None, programmes: Iterable[str]
 ) -> dict[str, str]:
     """programme -> category from the calls, else from its prefix (CYT_, STRESS_, REG_, RISK_)."""
     known: dict[str, str] = {}
-    if program_calls is not None and not program_calls.empty and "category" in program_calls:
-        for p, c in zip(program_calls["program"], program_calls["category"], strict=True):
+    if programme_calls is not None and not programme_calls.empty and "category" in programme_calls:
+        for p, c in zip(programme_calls["programme"], programme_calls["category"], strict=True):
             if not _is_missing(c):
                 known.setdefault(str(p), str(c))
     return {p: known.get(p, category_of_programme(p) or "other") for p in map(str, programmes)}
@@ -63,7 +63,7 @@ def factor_level_colours(
 
 
 def sample_scores_figure(
-    sample_scores: pd.DataFrame, samples: pd.DataFrame, program_calls: pd.DataFrame | None
+    sample_scores: pd.DataFrame, samples: pd.DataFrame, programme_calls: pd.DataFrame | None
 ) -> dict[str, Any] | None:
     """Samples x programmes heatmap of z-scored per-sample programme scores (None when there
     is nothing to draw). Samples in sample-sheet order with a colour strip per factor;
@@ -82,7 +82,7 @@ def sample_scores_figure(
     order = [s for s in sheet.get("sample", pd.Series(dtype=str)) if s in raw.index]
     order += [s for s in raw.index if s not in set(order)]
     raw = raw.loc[order]
-    categories = programme_categories(program_calls, raw.columns)
+    categories = programme_categories(programme_calls, raw.columns)
     rank = {c: i for i, c in enumerate(CATEGORY_ORDER)}
     programmes = sorted(
         map(str, raw.columns), key=lambda p: (rank.get(categories[p], len(rank)), p)
@@ -229,7 +229,7 @@ def sample_scores_figure(
 
 
 def sample_scores_view(
-    sample_scores: pd.DataFrame | None, samples: pd.DataFrame, program_calls: pd.DataFrame
+    sample_scores: pd.DataFrame | None, samples: pd.DataFrame, programme_calls: pd.DataFrame
 ) -> dict[str, Any] | None:
     """The per-sample score block (``templates/sample_scores.html.j2``); None without input.
 
@@ -237,7 +237,7 @@ def sample_scores_view(
     """
     if sample_scores is None:
         return None
-    fig = sample_scores_figure(sample_scores, samples, program_calls)
+    fig = sample_scores_figure(sample_scores, samples, programme_calls)
     if fig is None:
         return {"computed": False}
     n_samples, n_programmes = len(fig["data"][0]["y"]), len(fig["data"][0]["x"])

@@ -1,4 +1,4 @@
-"""Section 1, the verdict: one card per row of ``results/programs/dual_benefit.tsv``.
+"""Section 1, the verdict: one card per row of ``results/programmes/dual_benefit.tsv``.
 
 The verdict and its prose belong to the verdict's owner (``msc_secretome.verdict``: the table's
 ``verdict``, ``summary``, ``explanation``, ``design_summary`` columns and the stability
@@ -162,7 +162,7 @@ def programme_segments(text: Any) -> list[dict[str, Any]]:
     return out
 
 
-def potentiation_text(row: Mapping[str, Any], program_calls: pd.DataFrame | None) -> str:
+def potentiation_text(row: Mapping[str, Any], programme_calls: pd.DataFrame | None) -> str:
     """The potentiation value in words where a bare number would mislead.
 
     No interaction contrast (e.g. without therapy): 'not applicable'; a score of 0 because no
@@ -175,11 +175,11 @@ def potentiation_text(row: Mapping[str, Any], program_calls: pd.DataFrame | None
     if _is_missing(value):
         return "NA (no cytotoxic programme tested in the interaction)"
     called = pd.DataFrame()
-    if program_calls is not None and not program_calls.empty:
-        called = program_calls[
-            (program_calls["contrast"].astype(str) == str(contrast))
-            & (program_calls["category"] == "cytotoxic")
-            & program_calls["call"].isin(["up", "down"])
+    if programme_calls is not None and not programme_calls.empty:
+        called = programme_calls[
+            (programme_calls["contrast"].astype(str) == str(contrast))
+            & (programme_calls["category"] == "cytotoxic")
+            & programme_calls["call"].isin(["up", "down"])
         ]
     if float(value) == 0 and called.empty:
         return "0 (no cytotoxic programme called in the interaction)"
@@ -221,7 +221,7 @@ def programme_definitions(*tables: pd.DataFrame | None) -> list[str]:
 
 
 def _card(
-    i: int, row: Mapping[str, Any], program_calls, none_level, verdict_factors=None
+    i: int, row: Mapping[str, Any], programme_calls, none_level, verdict_factors=None
 ) -> dict[str, Any]:
     verdict = str(row.get("verdict", "unclear"))
     flags = _split_list(row.get("risk_flags"))
@@ -229,7 +229,7 @@ def _card(
     for key, name in COMPONENTS:
         if key in row:
             value = (
-                potentiation_text(row, program_calls)
+                potentiation_text(row, programme_calls)
                 if key == "potentiation"
                 else fmt_value(row.get(key))
             )
@@ -272,7 +272,7 @@ def _card(
 
 def verdict_view(
     dual_benefit: pd.DataFrame | None,
-    program_calls: pd.DataFrame | None = None,
+    programme_calls: pd.DataFrame | None = None,
     none_level: Any = "none",
     verdict_factors: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
@@ -283,7 +283,7 @@ def verdict_view(
     ``summary``, ``design_answer``, ``not_measured``, ``design_summary``, ``stability``...,
     optional). The heading and question follow the rows' design answers
     (:func:`design_question`); the rule is the table's ``verdict_rule`` (or ``rule``/
-    ``question``) column when present. ``program_calls`` only tells whether a zero
+    ``question``) column when present. ``programme_calls`` only tells whether a zero
     potentiation means "nothing called". ``verdict_factors``
     (``results/secretome/verdict_factors.tsv``, secretome runs) gives each card the ranked
     factor chains of its contrasts.
@@ -292,7 +292,7 @@ def verdict_view(
     sentences), ``definitions``, ``chips`` (one per card: ``href``, ``css``, ``head``,
     ``words``, ``n_flags``, ``unstable``) and ``cards``.
     """
-    definitions = programme_definitions(dual_benefit, program_calls)
+    definitions = programme_definitions(dual_benefit, programme_calls)
     if dual_benefit is None or dual_benefit.empty:
         return {
             "empty": True,
@@ -312,7 +312,7 @@ def verdict_view(
             rule = texts[0] if texts else None
             break
     question = design_question(dual_benefit)
-    cards = [_card(i, r, program_calls, none_level, verdict_factors) for i, r in enumerate(rows)]
+    cards = [_card(i, r, programme_calls, none_level, verdict_factors) for i, r in enumerate(rows)]
     chips = [
         {
             "href": f"#{card['id']}",

@@ -16,15 +16,15 @@ import pandas as pd
 
 from .roles import contrast_role, parse_roles
 
-CALL_COLUMNS = ["contrast", "program", "category", "tier", "NES", "fdr", "call", "leading_edge"]
+CALL_COLUMNS = ["contrast", "programme", "category", "tier", "NES", "fdr", "call", "leading_edge"]
 
 
-def program_calls(
+def programme_calls(
     enrichment: dict[str, pd.DataFrame],
     catalogue: pd.DataFrame,
     *,
     fdr: float,
-    library: str = "programs",
+    library: str = "programmes",
 ) -> pd.DataFrame:
     """One row per contrast x catalogue programme: NES, FDR, call (up/down/ns/not_tested).
 
@@ -45,8 +45,8 @@ def program_calls(
             catalogue.itertuples(index=False), per_row, strict=True
         ):
             hits = by_library.get(programme_library, empty)
-            if programme.program in hits.index:
-                hit = hits.loc[programme.program]
+            if programme.programme in hits.index:
+                hit = hits.loc[programme.programme]
                 nes, q = float(hit["NES"]), float(hit["fdr"])
                 call = ("up" if nes > 0 else "down") if q < fdr else "ns"
                 edge = str(hit["leading_edge"])
@@ -55,7 +55,7 @@ def program_calls(
             rows.append(
                 (
                     contrast,
-                    programme.program,
+                    programme.programme,
                     programme.category,
                     programme.tier,
                     nes,
@@ -83,12 +83,12 @@ def add_overlap_groups(calls: pd.DataFrame, min_jaccard: float = 0.5) -> pd.Data
     for _, rows in out.groupby("contrast", sort=False):
         called = rows[rows["call"].isin(["up", "down"])]
         edges = {
-            row.program: {g for g in str(row.leading_edge).split(";") if g}
+            row.programme: {g for g in str(row.leading_edge).split(";") if g}
             for row in called.itertuples(index=False)
         }
         groups = group_overlapping(edges, min_jaccard)
         for index, row in called.iterrows():
-            out.at[index, "overlap_group"] = groups[row["program"]]
+            out.at[index, "overlap_group"] = groups[row["programme"]]
     return out
 
 

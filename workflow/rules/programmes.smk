@@ -1,7 +1,7 @@
 # Programme calls per contrast and the dual-benefit summary per therapy.
 
 
-rule call_programs:
+rule call_programmes:
     input:
         enrichment=expand(out("enrichment/{contrast}.tsv"), contrast=CONTRASTS),
         contrasts=out("de/contrasts.tsv"),
@@ -11,19 +11,19 @@ rule call_programs:
         stability=stability_refits(),
     output:
         calls=report(
-            out("programs/program_calls.tsv"),
-            caption="../report/program_calls.rst",
+            out("programmes/programme_calls.tsv"),
+            caption="../report/programme_calls.rst",
             category="3. Programmes",
             labels={"table": "programme calls"},
         ),
         dual_benefit=report(
-            out("programs/dual_benefit.tsv"),
+            out("programmes/dual_benefit.tsv"),
             caption="../report/dual_benefit.rst",
             category="1. Verdict",
             labels={"table": "dual benefit per therapy"},
         ),
     log:
-        log_path("call_programs.log"),
+        log_path("call_programmes.log"),
     conda:
         conda_env("analysis")
     threads: 1
@@ -33,12 +33,12 @@ rule call_programs:
     params:
         contrasts=list(CONTRASTS),
         catalogue=settings.catalogue_path(config),
-        programs=config["gene_sets"]["programs"],
+        programmes=config["gene_sets"]["programmes"],
         organism=config["organism"],
         orthologs=config["gene_sets"]["orthologs"],
-        libraries=[name for name in LIBRARIES if name != "programs"],
-        fdr=config["programs"]["fdr"],
+        libraries=[name for name in LIBRARIES if name != "programmes"],
+        fdr=config["programmes"]["fdr"],
         group_min_jaccard=config["enrichment"]["group_min_jaccard"],
         study=STUDY,
     script:
-        "../scripts/call_programs.py"
+        "../scripts/call_programmes.py"

@@ -1,11 +1,11 @@
-"""Rule call_programs: programme calls per contrast and the verdict per receiver group x
+"""Rule call_programmes: programme calls per contrast and the verdict per receiver group x
 exposure x therapy arm."""
 
 import pandas as pd
 
 from msc_secretome.catalogue import read_catalogue, read_gmt
 from msc_secretome.programme_definitions import catalogue_from_libraries, definitions_note
-from msc_secretome.programs import add_overlap_groups, program_calls, with_definitions
+from msc_secretome.programmes import add_overlap_groups, programme_calls, with_definitions
 from msc_secretome.roles import study_from_dict
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.stability import STABILITY_COLUMNS, verdict_stability
@@ -14,20 +14,20 @@ from msc_secretome.verdict import dual_benefit, stability_sentence
 
 logger = log_to_file(snakemake)
 params, inputs = snakemake.params, snakemake.input
-if params.programs == "none":  # the user's GMT libraries define the programmes
+if params.programmes == "none":  # the user's GMT libraries define the programmes
     catalogue = catalogue_from_libraries(
         {name: read_gmt(path) for name, path in zip(params.libraries, inputs.gmts, strict=True)}
     )
 else:
     catalogue = read_catalogue(params.catalogue)
-note = definitions_note(params.programs, params.organism, params.libraries, params.orthologs)
+note = definitions_note(params.programmes, params.organism, params.libraries, params.orthologs)
 logger.info(note)
 enrichment = {
     name: pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["", "NaN", "nan"])
     for name, path in zip(params.contrasts, inputs.enrichment, strict=True)
 }
 calls = add_overlap_groups(
-    program_calls(enrichment, catalogue, fdr=params.fdr), params.group_min_jaccard
+    programme_calls(enrichment, catalogue, fdr=params.fdr), params.group_min_jaccard
 )
 write_tsv(with_definitions(calls, note), snakemake.output.calls)
 
@@ -48,7 +48,7 @@ if inputs.stability:
         stability_sentence(row) for _, row in summary.iterrows()
     ]
 # the verdict's prose names the programmes it used when they are not the catalogue as shipped
-shipped = params.programs == "builtin" and params.organism == "human"
+shipped = params.programmes == "builtin" and params.organism == "human"
 summary = with_definitions(summary, note, explain=not shipped)
 write_tsv(summary, snakemake.output.dual_benefit)
 for row in summary.itertuples(index=False):

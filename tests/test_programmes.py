@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from msc_secretome.catalogue import check_catalogue
-from msc_secretome.programs import classify_contrast, program_calls
+from msc_secretome.programmes import classify_contrast, programme_calls
 from msc_secretome.roles import parse_roles
 from msc_secretome.verdict import dual_benefit
 
@@ -28,7 +28,7 @@ CATALOGUE = check_catalogue(
             ("RISK_X", "pro_tumour_risk", "extended", "-1", "0", "x", "G11,G12", ""),
         ],
         columns=[
-            "program",
+            "programme",
             "category",
             "tier",
             "direction_cancer",
@@ -43,7 +43,7 @@ CATALOGUE = check_catalogue(
 
 def enrichment(values: dict[str, tuple[float, float]]) -> pd.DataFrame:
     return pd.DataFrame(
-        [("programs", t, 0.5, nes, 0.01, fdr, 10, "G1;G2") for t, (nes, fdr) in values.items()],
+        [("programmes", t, 0.5, nes, 0.01, fdr, 10, "G1;G2") for t, (nes, fdr) in values.items()],
         columns=["library", "term", "ES", "NES", "pvalue", "fdr", "size", "leading_edge"],
     )
 
@@ -73,12 +73,12 @@ SAMPLES = pd.DataFrame(
 
 
 def test_calls_follow_fdr_and_sign_and_mark_untested():
-    calls = program_calls(
+    calls = programme_calls(
         {"k": enrichment({"CYT_A": (2.0, 0.01), "CYT_B": (-2.0, 0.01), "REG_A": (1.9, 0.2)})},
         CATALOGUE,
         fdr=0.05,
     )
-    by = calls.set_index("program")["call"].to_dict()
+    by = calls.set_index("programme")["call"].to_dict()
     assert by == {
         "CYT_A": "up",
         "CYT_B": "down",
@@ -90,7 +90,7 @@ def test_calls_follow_fdr_and_sign_and_mark_untested():
 
 
 def run(tables: dict[str, dict]) -> pd.DataFrame:
-    calls = program_calls({k: enrichment(v) for k, v in tables.items()}, CATALOGUE, fdr=0.05)
+    calls = programme_calls({k: enrichment(v) for k, v in tables.items()}, CATALOGUE, fdr=0.05)
     return dual_benefit(calls, ROLE_TABLE, CATALOGUE, parse_roles(ROLES), SAMPLES).set_index(
         "therapy"
     )
@@ -170,7 +170,7 @@ def test_classify_contrast(kind, terms, context, expected):
 
 
 def test_overlapping_programmes_share_a_group():
-    from msc_secretome.programs import add_overlap_groups
+    from msc_secretome.programmes import add_overlap_groups
 
     calls = pd.DataFrame(
         [
@@ -179,7 +179,7 @@ def test_overlapping_programmes_share_a_group():
             ("k", "REG_A", "regenerative_protective", "core", 1.8, 0.01, "up", "G7;G8"),
             ("k", "RISK_A", "pro_tumour_risk", "core", 0.5, 0.6, "ns", "G1;G2"),
         ],
-        columns=["contrast", "program", "category", "tier", "NES", "fdr", "call", "leading_edge"],
+        columns=["contrast", "programme", "category", "tier", "NES", "fdr", "call", "leading_edge"],
     )
-    groups = add_overlap_groups(calls, 0.5).set_index("program")["overlap_group"].to_dict()
+    groups = add_overlap_groups(calls, 0.5).set_index("programme")["overlap_group"].to_dict()
     assert groups == {"CYT_A": "CYT_A", "CYT_B": "CYT_A", "REG_A": "REG_A", "RISK_A": ""}
