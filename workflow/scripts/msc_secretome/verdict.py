@@ -254,11 +254,16 @@ def _zero(value: float) -> float:
     return 0.0 if np.isnan(value) else value
 
 
+def _group_name(group, side: str) -> str:
+    """A receiver group in prose: ``HCT116 (cancer)``; a group named after its side as is."""
+    return side if str(group) == side else f"{group} ({side})"
+
+
 def _verdict(row: dict, arm: str) -> tuple[str, str]:
     """(verdict, explanation) for one row; every sentence names the receiver group(s)."""
     answer = row["design_answer"]
-    cancer_name = f"{row['cancer_group']} (cancer)"
-    normal_name = f"{row['normal_group']} (normal)"
+    cancer_name = _group_name(row["cancer_group"], "cancer")
+    normal_name = _group_name(row["normal_group"], "normal")
     what = f"{row['exposure']} vs {row['control']}"
     needed = []
     if answer in ("dual_benefit", "cancer_only") and not row["cancer_contrast"]:
