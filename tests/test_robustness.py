@@ -53,8 +53,9 @@ def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
     os.killpg(process.pid, signal.SIGKILL)  # no clean-up at all: the worst case
     process.wait()
     assert not (tmp_path / "results/report/index.html").exists()
-    for leftover in (tmp_path / "results").rglob(".*.tmp"):
-        leftover.unlink()  # atomic writers' temporary files never carry a result's name
+    for leftover in (tmp_path / "results").rglob(".*.tmp*"):
+        leftover.unlink()  # atomic writers' temporary files (.name.XXXX.tmp.tsv) never carry a
+        # result's name
     # What a user does after a crash: release the lock, run again (the workflow profile sets
     # rerun-incomplete, so jobs that were running are redone from scratch).
     run_snakemake(tmp_path, "--unlock", "--configfile", str(overrides))

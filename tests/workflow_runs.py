@@ -73,6 +73,6 @@ def table_checksums(workdir: Path) -> dict[str, str]:
     """SHA-256 of every result table (TSV) of a run, keyed by relative path."""
     sums = {}
     for folder in RESULT_TABLES:
-        for path in sorted((workdir / folder).glob("*.tsv")):
+        for path in sorted((workdir / folder).glob("[!.]*.tsv")):  # not writers' temp files
             sums[str(path.relative_to(workdir))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return sums
