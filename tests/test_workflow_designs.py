@@ -127,7 +127,12 @@ def test_cancer_and_normal_cells_in_two_count_matrices(tmp_path):
         sheet.to_csv(tmp_path / f"{name}_samples.tsv", sep="\t", index=False)
         matrix.to_csv(tmp_path / f"{name}_counts.tsv.gz", sep="\t")
         experiments[name] = {"counts": f"{name}_counts.tsv.gz", "samples": f"{name}_samples.tsv"}
-    config = {"experiments": experiments, "roles": study.roles, "enrichment": {"permutations": 200}}
+    config = {
+        "experiments": experiments,
+        "roles": study.roles,
+        "enrichment": {"permutations": 200},
+        "secretome": {"source": "builtin"},  # no proteomics of the medium
+    }
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     run_snakemake(tmp_path, "--cores", "2", "--configfile", "study.yaml")
     out = verdicts(tmp_path).set_index("therapy")
