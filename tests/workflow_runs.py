@@ -42,11 +42,17 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 1200, check: bool = 
 
     ``wrapper``: a command prefix, e.g. ``["unshare", "-n"]`` to run without a network.
     """
+    # The repository's default profile, as a user running `snakemake` from the root gets it
+    # (Snakemake looks for profiles/default beside the Snakefile or in the working directory).
+    profile = [] if "--workflow-profile" in args else [
+        "--workflow-profile", str(PROJECT_ROOT / "profiles" / "default"),
+    ]  # fmt: skip
     command = [
         *wrapper,
         sys.executable, "-m", "snakemake",
         "--snakefile", str(PROJECT_ROOT / "workflow" / "Snakefile"),
         "--directory", str(workdir),
+        *profile,
         *args,
     ]  # fmt: skip
     env = snakemake_env()
