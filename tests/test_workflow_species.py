@@ -22,6 +22,8 @@ def _run(tmp_path_factory, organism: str, overrides: dict) -> tuple:
     config = {
         **SMALL,
         "secretome": {"source": "builtin"},  # own counts: not the example's medium
+        # the example's contrasts (named as the truth tables); without it they are derived
+        "contrasts": "config/contrasts.yaml",
         "counts": str(paths["counts"]),
         "samples": str(paths["samples"]),
         **overrides,
@@ -43,7 +45,13 @@ def mouse_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fly_run(tmp_path_factory):
-    return _run(tmp_path_factory, "fly", {"organism": "other", "gene_sets": {"programmes": "none"}})
+    overrides = {
+        "organism": "other",
+        "gene_sets": {"programmes": "none"},
+        # no ligand-receptor resource or footprints for fly ids
+        "secretome": {"enabled": False},
+    }
+    return _run(tmp_path_factory, "fly", overrides)
 
 
 def read(workdir, path):
