@@ -413,3 +413,12 @@ def test_a_targeted_panel_passes_and_a_wrong_id_type_stops_naming_both_numbers()
     sparse_panel = {f"GENE{i}" for i in range(5)} | {f"OTHER{i}" for i in range(45)}
     with pytest.raises(InputError, match=r"0.5% of the library's 1000 genes and 10.0% of"):
         library_coverage("programmes", library, sparse_panel, min_coverage=0.2, path="p.gmt")
+
+
+def test_a_catalogue_with_the_old_program_column_is_told_to_rename_it(tmp_path):
+    table = pd.read_csv(builtin_catalogue_path(), sep="\t", dtype=str, keep_default_na=False)
+    old = tmp_path / "old.tsv"
+    table.rename(columns={"programme": "program"}).to_csv(old, sep="\t", index=False)
+    with pytest.raises(InputError, match="missing column") as error:
+        read_catalogue(old)
+    assert "rename the column 'program' to 'programme'" in str(error.value)

@@ -116,7 +116,12 @@ def check_catalogue(table: pd.DataFrame, source: str = "catalogue") -> pd.DataFr
         raise InputError(
             f"header (row 1): missing column(s) {missing}; found {list(table.columns)}",
             path=source,
-            fix=f"a catalogue needs the columns {list(COLUMNS)}",
+            fix=(
+                "rename the column 'program' to 'programme' (the spelling changed, see the "
+                "README changelog)"
+                if "programme" in missing and "program" in table.columns
+                else f"a catalogue needs the columns {list(COLUMNS)}"
+            ),
         )
     out = table.loc[:, list(COLUMNS)].copy()
     first_row: dict[str, int] = {}
