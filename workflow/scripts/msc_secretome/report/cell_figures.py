@@ -20,7 +20,7 @@ from .constants import (
     SHEET_ONLY_COLUMNS,
     UMAP_DRAW_SEED,
 )
-from .figures import _axis, _strip_colourscale
+from .figures import _axis, _strip_colourscale, dropdown
 from .formatting import _is_missing, _num, esc, fmt_value
 from .programmes import _programme_order
 
@@ -251,18 +251,7 @@ def umap_figure(
             "xaxis": _axis("UMAP1", showticklabels=False, showgrid=False),
             "yaxis": _axis("UMAP2", showticklabels=False, showgrid=False),
             "hovermode": "closest",
-            "updatemenus": [
-                {
-                    "buttons": buttons,
-                    "direction": "down",
-                    "x": 0,
-                    "xanchor": "left",
-                    "y": 1.02,
-                    "yanchor": "bottom",
-                    "pad": {"t": 0, "b": 0},
-                    "showactive": True,
-                }
-            ],
+            "updatemenus": [dropdown(buttons)],
         },
     }
     return fig, info

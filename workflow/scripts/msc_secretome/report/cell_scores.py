@@ -24,6 +24,7 @@ from .constants import (
     MAX_CELL_SCORE_PANELS,
     PALETTE,
 )
+from .figures import panel_title
 from .formatting import esc, sig4
 
 
@@ -181,22 +182,11 @@ def cell_score_figure(
             t for t in (f"up in {up}" if up else "", f"down in {down}" if down else "") if t
         )
         hover = "<br>".join(f"{call}: {esc(c)}" for call in ("up", "down") for c in where[call])
-        layout["annotations"].append(
-            {
-                "xref": f"{xa} domain",
-                "yref": f"{ya} domain",
-                "x": 0,
-                "y": 1.02,
-                "xanchor": "left",
-                "yanchor": "bottom",
-                "align": "left",
-                "showarrow": False,
-                "text": f"<b>{esc(p)}</b><br>called {called_text} "
-                f"{'contrast' if up + down == 1 else 'contrasts'}",
-                "hovertext": hover,
-                "font": {"size": 10},
-            }
+        title = (
+            f"<b>{esc(p)}</b><br>called {called_text} "
+            f"{'contrast' if up + down == 1 else 'contrasts'}"
         )
+        layout["annotations"].append(panel_title(xa, ya, title, hovertext=hover, font={"size": 10}))
     info["n_shown"] = len(called)
     info["height"] = height
     return {"data": data, "layout": layout}, info

@@ -70,3 +70,34 @@ def _strip_colourscale(n_levels: int, colours: Sequence[str]) -> list[list[Any]]
         scale.append([sig4(i / n), colour])
         scale.append([sig4((i + 1) / n), colour])
     return scale
+
+
+def panel_title(x_axis: str, y_axis: str, text: str, **extra: Any) -> dict[str, Any]:
+    """A small-multiple panel's title: an annotation above the top-left corner of the panel
+    whose axes are ``x_axis``/``y_axis`` (``x2``, ``y2``...); ``extra``: hovertext, font..."""
+    return {
+        "xref": f"{x_axis} domain",
+        "yref": f"{y_axis} domain",
+        "x": 0,
+        "y": 1.02,
+        "xanchor": "left",
+        "yanchor": "bottom",
+        "align": "left",
+        "showarrow": False,
+        "text": text,
+        **extra,
+    }
+
+
+def dropdown(buttons: list[dict[str, Any]]) -> dict[str, Any]:
+    """A plotly dropdown menu above the plot's top-left corner (e.g. 'colour by ...')."""
+    return {
+        "buttons": buttons,
+        "direction": "down",
+        "x": 0,
+        "xanchor": "left",
+        "y": 1.02,
+        "yanchor": "bottom",
+        "pad": {"t": 0, "b": 0},
+        "showactive": True,
+    }

@@ -16,7 +16,7 @@ from ..outliers import LIBSIZE_FRACTION, rule_text
 from .constants import (
     PALETTE,
 )
-from .figures import _axis, figure_view
+from .figures import _axis, dropdown, figure_view
 from .formatting import _factor_columns, _group_columns, _plural, esc, fmt_value, sig4, table_view
 
 # --------------------------------------------------------------------------------------------
@@ -107,18 +107,7 @@ def _pca_figure(samples: pd.DataFrame, pca: pd.DataFrame, pca_variance: pd.DataF
             "xaxis": _axis(label("PC1")),
             "yaxis": _axis(label("PC2")),
             "legend": {"title": {"text": esc(factors[0])}},
-            "updatemenus": [
-                {
-                    "buttons": buttons,
-                    "direction": "down",
-                    "x": 0,
-                    "xanchor": "left",
-                    "y": 1.02,
-                    "yanchor": "bottom",
-                    "pad": {"t": 0, "b": 0},
-                    "showactive": True,
-                }
-            ],
+            "updatemenus": [dropdown(buttons)],
         },
     }
 

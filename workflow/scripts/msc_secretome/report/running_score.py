@@ -17,7 +17,7 @@ from .constants import (
     RUNNING_COLUMNS,
     UP_COLOUR,
 )
-from .figures import figure_view
+from .figures import figure_view, panel_title
 from .formatting import _is_missing, _num, esc, fmt_value, sig4
 
 
@@ -187,18 +187,12 @@ def running_score_figure(
         nes = fmt_value(_num(r.get("NES")))
         fdr = fmt_value(_num(r.get("fdr")))
         layout["annotations"].append(
-            {
-                "xref": f"{xa} domain",
-                "yref": f"{ya} domain",
-                "x": 0,
-                "y": 1.02,
-                "xanchor": "left",
-                "yanchor": "bottom",
-                "align": "left",
-                "showarrow": False,
-                "text": f"<b>{esc(r['programme'])}</b><br>NES {nes}, FDR {fdr}, ES {sig4(es)}",
-                "font": {"size": 10},
-            }
+            panel_title(
+                xa,
+                ya,
+                f"<b>{esc(r['programme'])}</b><br>NES {nes}, FDR {fdr}, ES {sig4(es)}",
+                font={"size": 10},
+            )  # fmt: skip
         )
     return {"data": data, "layout": layout, "height": height}, counts
 
