@@ -8,14 +8,12 @@ import pandas as pd
 import pytest
 
 from msc_secretome.errors import InputError
+from msc_secretome.gene_aliases import AliasTable, check_symbols, read_alias_table
+from msc_secretome.gene_annotation import read_annotation
 from msc_secretome.gene_ids import (
-    AliasTable,
     check_mapping_rate,
-    check_symbols,
     detect_id_type,
     map_to_symbols,
-    read_alias_table,
-    read_annotation,
     strip_ensembl_version,
 )
 

@@ -22,7 +22,7 @@ from msc_secretome.catalogue import (
     read_gmt,
     write_gmt,
 )
-from msc_secretome.gene_ids import read_alias_table
+from msc_secretome.gene_aliases import read_alias_table
 from msc_secretome.gene_set_cache import cached_library
 from msc_secretome.orthologs import SET_MAPPING_COLUMNS, check_data_organism, map_gene_sets
 from msc_secretome.rule_logging import log_to_file

@@ -10,12 +10,9 @@ import pandas as pd
 
 from msc_secretome.atomic_io import write_h5ad_atomic
 from msc_secretome.count_formats import read_counts
-from msc_secretome.gene_ids import (
-    check_mapping_rate,
-    map_to_symbols,
-    read_alias_table,
-    read_annotation,
-)
+from msc_secretome.gene_aliases import read_alias_table
+from msc_secretome.gene_annotation import read_annotation
+from msc_secretome.gene_ids import check_mapping_rate, map_to_symbols
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import write_tsv
 from msc_secretome.validation import (

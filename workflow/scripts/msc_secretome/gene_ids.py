@@ -12,16 +12,16 @@ the count matrix is mapped to a symbol before ranking. The rules, in order:
    and annotation): ``ENSG00000141510.17`` matches ``ENSG00000141510`` and
    ``ENSG00000141510.11``. Only Ensembl-shaped ids lose a ``.N`` suffix; symbols such as
    ``RP11-34P13.7`` are never cut.
-3. **Annotation.** When an annotation (gene_id -> symbol, from a TSV or a GTF, see
-   :func:`read_annotation`) is given, an id found in it takes its symbol. An id of the
-   ``symbol`` shape that the annotation does not hold maps to itself; any other id without an
-   annotation entry stays unmapped (``""``).
-4. **Outdated symbols.** With an alias table (:func:`read_alias_table`, e.g.
-   ``hs_symbol_alias_map.tsv``), a symbol that is not current but is an alias of exactly one
-   current symbol is replaced by it (``DDX58`` -> ``RIGI``). A current symbol always wins over an
-   alias (``COX2`` stays ``COX2`` although it is also an alias of ``PTGS2``); an alias of several
-   current symbols (``NOV``) is ambiguous: it is left as it is and counted. Matching is
-   case-sensitive, as HGNC symbols are (``P62`` and ``p62`` are different aliases).
+3. **Annotation.** When an annotation (gene_id -> symbol, from a TSV or a GTF, read by
+   :func:`msc_secretome.gene_annotation.read_annotation`) is given, an id found in it takes its
+   symbol. An id of the ``symbol`` shape that the annotation does not hold maps to itself; any
+   other id without an annotation entry stays unmapped (``""``).
+4. **Outdated symbols.** With an alias table (e.g. ``hs_symbol_alias_map.tsv``, read by
+   :func:`msc_secretome.gene_aliases.read_alias_table`), a symbol that is not current but is an
+   alias of exactly one current symbol is replaced by it (``DDX58`` -> ``RIGI``). A current symbol
+   always wins over an alias (``COX2`` stays ``COX2`` although it is also an alias of ``PTGS2``);
+   an alias of several current symbols (``NOV``) is ambiguous: it is left as it is and counted.
+   Matching is case-sensitive, as HGNC symbols are (``P62`` and ``p62`` are different aliases).
 5. **Many-to-one.** Several gene ids may map to one symbol (e.g. PAR_Y copies, readthrough
    loci); this is allowed and counted here, and resolved at ranking time:
    :func:`msc_secretome.enrichment.gene_ranking` keeps, per symbol, the gene with the largest
@@ -34,17 +34,14 @@ type it saw, what the annotation holds and what to supply.
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from .errors import InputError
-from .tables import read_table
+from .gene_aliases import AliasTable
 
 ID_TYPES = ("ensembl", "ensembl_versioned", "entrez", "symbol", "synthetic/mixed")
 DOMINANT_FRACTION = 0.9
@@ -53,7 +50,6 @@ _ENSEMBL = re.compile(r"^ENS[A-Z]*G\d{6,}(_PAR_Y)?$")
 _ENSEMBL_VERSIONED = re.compile(r"^(ENS[A-Z]*G\d{6,})\.\d+(_PAR_Y)?$")
 _ENTREZ = re.compile(r"^\d+$")
 _SYMBOL = re.compile(r"^(?=.*[A-Za-z])\S+$")
-_GTF_ATTRIBUTE = re.compile(r'(\w+)\s+"([^"]*)"')
 
 ID_TYPE_WORDS = {
     "ensembl": "Ensembl",
@@ -148,235 +144,6 @@ def _examples(ids: Iterable[str], k: int = 3) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Annotation: gene_id -> symbol from a TSV/CSV or a GTF
-# --------------------------------------------------------------------------------------------
-
-
-def _is_gtf(path: Path) -> bool:
-    """GTF by extension (.gtf, .gtf.gz) or by content (9 tab-separated fields, gene_id "...")."""
-    name = path.name.lower()
-    if name.endswith((".gtf", ".gtf.gz")):
-        return True
-    opener = gzip.open if _is_gzip(path) else open
-    try:
-        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
-            for line in handle:
-                if not line.strip() or line.startswith("#"):
-                    continue
-                fields = line.rstrip("\r\n").split("\t")
-                return (
-                    len(fields) == 9
-                    and fields[3].isdigit()
-                    and fields[4].isdigit()
-                    and 'gene_id "' in fields[8]
-                )
-    except OSError:
-        return False
-    return False
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
-
-
-def read_gtf(path: str | Path) -> pd.DataFrame:
-    """gene_id -> symbol from a GTF (plain or gzipped): columns ``gene_id``, ``symbol``.
-
-    Uses the ``gene`` lines' ``gene_id`` and ``gene_name`` attributes (``gene`` when there is no
-    ``gene_name``, as in RefSeq GTFs); a GTF without ``gene`` lines (e.g. UCSC) is read from its
-    other lines, first occurrence per gene. Ensembl versions are stripped; a gene without a name
-    gets the symbol ``""``. Rows are in file order, one per gene id.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path=str(path), fix="check gene_annotation in config")
-    opener = gzip.open if _is_gzip(path) else open
-    genes: dict[str, str] = {}
-    others: dict[str, str] = {}
-    try:
-        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                if line.startswith("#") or not line.strip():
-                    continue
-                fields = line.rstrip("\r\n").split("\t", 8)
-                if len(fields) != 9:
-                    raise InputError(
-                        f"line {line_number}: {len(fields)} tab-separated fields, a GTF line has 9",
-                        path=str(path),
-                        fix="give a GTF (9 tab-separated columns) or a gene_id/symbol TSV",
-                    )
-                is_gene = fields[2] == "gene"
-                if not is_gene and genes:
-                    continue
-                target = genes if is_gene else others
-                attributes = dict(_GTF_ATTRIBUTE.findall(fields[8]))
-                gene_id = attributes.get("gene_id", "").strip()
-                if gene_id and gene_id not in target:
-                    target[gene_id] = attributes.get("gene_name", attributes.get("gene", ""))
-    except (OSError, EOFError) as err:
-        raise InputError(f"cannot read the GTF ({err})", path=str(path)) from err
-    mapping = genes or others
-    if not mapping:
-        raise InputError(
-            'no gene_id "..." attribute found in the GTF',
-            path=str(path),
-            fix="give a GTF with gene_id and gene_name attributes, or a gene_id/symbol TSV",
-        )
-    table = pd.DataFrame(
-        {
-            "gene_id": strip_ensembl_version(mapping.keys()),
-            "symbol": [s.strip() for s in mapping.values()],
-        }
-    )
-    return table.drop_duplicates("gene_id", keep="first").reset_index(drop=True)
-
-
-def read_annotation(path: str | Path, *, id_column: str = "gene_id") -> pd.DataFrame:
-    """Read a gene annotation: a DataFrame with columns ``gene_id`` and ``symbol``.
-
-    Accepts a GTF (``.gtf``/``.gtf.gz``, or recognised by its content; see :func:`read_gtf`) or
-    a TSV/CSV (optionally gzipped) with the columns ``id_column`` (default ``gene_id``) and
-    ``symbol``. Ensembl versions are stripped, blank ids dropped, and for an id listed twice the
-    first row wins.
-    """
-    path = Path(path)
-    if path.name.lower().endswith((".gff", ".gff3", ".gff.gz", ".gff3.gz")):
-        raise InputError(
-            "GFF3 annotations are not read",
-            path=str(path),
-            fix="give the GTF of the same release, or a TSV with columns gene_id and symbol",
-        )
-    if path.exists() and _is_gtf(path):
-        return read_gtf(path)
-    table = read_table(path)
-    missing = [c for c in (id_column, "symbol") if c not in table.columns]
-    if missing:
-        raise InputError(
-            f"missing column(s) {missing}; columns are {list(table.columns)}",
-            path=str(path),
-            fix=f"the annotation needs the columns {id_column} and symbol (or give a GTF)",
-        )
-    out = pd.DataFrame(
-        {
-            "gene_id": strip_ensembl_version(table[id_column]),
-            "symbol": table["symbol"].astype(str).str.strip().to_numpy(),
-        }
-    )
-    out = out[out["gene_id"] != ""]
-    return out.drop_duplicates("gene_id", keep="first").reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Alias table: outdated symbol -> current symbol
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AliasTable:
-    """Current symbols and the aliases that resolve to them.
-
-    ``current``: every current symbol. ``to_symbol``: alias -> its only current symbol, for
-    aliases that are not themselves current. ``ambiguous``: alias -> its several current
-    symbols (in file order), not used for resolution. ``targets``: every alias with all its
-    symbols in file order (current symbols included), for reporting.
-    """
-
-    current: frozenset[str]
-    to_symbol: dict[str, str]
-    ambiguous: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    targets: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    @property
-    def n_ambiguous(self) -> int:
-        """Number of aliases (not current symbols) that name several current symbols."""
-        return len(self.ambiguous)
-
-    def resolve(self, symbol: str) -> tuple[str, str]:
-        """``(symbol to use, status)``; status is valid, alias->unique, alias->ambiguous or
-        not_found (the last two return the symbol unchanged)."""
-        if symbol in self.current:
-            return symbol, "valid"
-        if symbol in self.to_symbol:
-            return self.to_symbol[symbol], "alias->unique"
-        if symbol in self.ambiguous:
-            return symbol, "alias->ambiguous"
-        return symbol, "not_found"
-
-    @classmethod
-    def from_mapping(
-        cls, mapping: Mapping[str, str], current: Iterable[str] | None = None
-    ) -> AliasTable:
-        """An alias table from a plain alias -> symbol mapping (every alias unique)."""
-        current_set = frozenset(current if current is not None else mapping.values())
-        to_symbol = {a: s for a, s in mapping.items() if a not in current_set}
-        targets = {a: (s,) for a, s in mapping.items()}
-        return cls(current=current_set, to_symbol=to_symbol, targets=targets)
-
-
-def read_alias_table(path: str | Path) -> AliasTable:
-    """Read an alias table with columns ``alias`` and ``symbol`` (and optionally ``entrez_id``).
-
-    Format as ``hs_symbol_alias_map.tsv``: one row per (alias, current symbol) pair, current
-    symbols also listed as their own alias. Current symbols are the ``symbol`` column's values.
-    An alias naming one current symbol resolves to it; one naming several is ambiguous (kept in
-    ``AliasTable.ambiguous`` and counted, never used); a current symbol always wins.
-    """
-    table = read_table(path)
-    missing = [c for c in ("alias", "symbol") if c not in table.columns]
-    if missing:
-        raise InputError(
-            f"missing column(s) {missing}; columns are {list(table.columns)}",
-            path=str(path),
-            fix="an alias table needs the columns alias and symbol (one row per pair)",
-        )
-    alias = table["alias"].astype(str).str.strip()
-    symbol = table["symbol"].astype(str).str.strip()
-    keep = (alias != "") & (symbol != "")
-    pairs = pd.DataFrame({"alias": alias[keep], "symbol": symbol[keep]}).drop_duplicates()
-    current = frozenset(pairs["symbol"])
-    targets = {a: tuple(group) for a, group in pairs.groupby("alias", sort=False)["symbol"]}
-    to_symbol = {}
-    ambiguous = {}
-    for a, symbols in targets.items():
-        if a in current:
-            continue
-        if len(symbols) == 1:
-            to_symbol[a] = symbols[0]
-        else:
-            ambiguous[a] = symbols
-    return AliasTable(current=current, to_symbol=to_symbol, ambiguous=ambiguous, targets=targets)
-
-
-def check_symbols(symbols: Iterable[str], aliases: AliasTable) -> pd.DataFrame:
-    """Status of each symbol against an alias table.
-
-    Columns: query, is_current_symbol (``TRUE``/``FALSE``), alias_maps_to (all symbols the
-    alias names, ``|``-separated in file order), n_targets, status (valid, alias->unique,
-    alias->ambiguous, not_found) and resolved (the symbol :func:`map_to_symbols` would use).
-    """
-    rows = []
-    for query in symbols:
-        query = str(query).strip()
-        resolved, status = aliases.resolve(query)
-        targets = aliases.targets.get(query, ())
-        rows.append(
-            (
-                query,
-                "TRUE" if query in aliases.current else "FALSE",
-                "|".join(targets),
-                len(targets),
-                status,
-                resolved,
-            )
-        )
-    return pd.DataFrame(
-        rows,
-        columns=["query", "is_current_symbol", "alias_maps_to", "n_targets", "status", "resolved"],
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # Mapping
 # --------------------------------------------------------------------------------------------
 
@@ -411,9 +178,9 @@ def map_to_symbols(
 ) -> tuple[pd.Series, dict[str, Any]]:
     """Map gene ids of any type to symbols, following the rules of the module docstring.
 
-    ``annotation``: a ``gene_id``/``symbol`` table (as :func:`read_annotation` returns) or a
-    gene_id -> symbol mapping. ``aliases``: an :class:`AliasTable` or a plain alias -> symbol
-    mapping.
+    ``annotation``: a ``gene_id``/``symbol`` table (as
+    :func:`msc_secretome.gene_annotation.read_annotation` returns) or a gene_id -> symbol mapping.
+    ``aliases``: an :class:`AliasTable` or a plain alias -> symbol mapping.
 
     Returns ``(symbols, report)``: ``symbols`` is a Series aligned to ``gene_ids`` (same order and
     index values) holding ``""`` for unmapped ids; ``report`` has ``id_type``, ``n``,

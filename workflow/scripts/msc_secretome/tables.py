@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
@@ -42,6 +43,20 @@ def open_text(path: str | Path) -> str:
             fix="save the file as UTF-8 text (TSV or CSV)",
         ) from err
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def open_text_stream(path: str | Path, *, errors: str = "strict") -> TextIO:
+    """A text handle on a plain or gzipped file (gzip told by its magic bytes, not its name).
+
+    The one streaming opener of the package (:func:`open_text` reads a whole file): a UTF-8 BOM
+    is dropped and Windows line endings are read as ``\\n``. Use it as a context manager.
+    """
+    path = Path(path)
+    with open(path, "rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+    if gzipped:
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors=errors, newline=None)
+    return open(path, encoding="utf-8-sig", errors=errors, newline=None)
 
 
 def sniff_delimiter(text: str, path: str) -> str:
