@@ -176,6 +176,58 @@ def test_organism_settings():
         check_organism(_config(programmes="none"))
 
 
+def test_gmt_libraries_of_the_other_species_are_mapped_when_declared(tmp_path):
+    hallmark = {"HALLMARK_APOPTOSIS": {"path": "h.gmt", "organism": "human"}}
+    mouse = {**_config(libraries={"plain": "p.gmt", **hallmark}), "organism": "mouse"}
+    sources = gene_set_sources(mouse)
+    assert sources["HALLMARK_APOPTOSIS"] == {
+        "kind": "gmt",
+        "path": "h.gmt",
+        "organism": "human",
+        "map_from": "human",
+    }
+    assert sources["plain"] == {"kind": "gmt", "path": "p.gmt"}  # taken as the data's species
+    same = gene_set_sources({**_config(libraries=hallmark)})  # human data: no mapping
+    assert "map_from" not in same["HALLMARK_APOPTOSIS"]
+    with pytest.raises(InputError, match=r"library is human but organism is 'other'"):
+        gene_set_sources({**_config(programmes="none", libraries=hallmark), "organism": "other"})
+
+
+def test_enrichr_libraries_of_the_other_species_are_mapped(tmp_path):
+    from msc_secretome.gene_set_cache import library_filename
+
+    (tmp_path / library_filename("MSigDB_Hallmark_2020", "Human")).write_text("A\t\tTP53\n")
+    enrichr = {
+        "libraries": ["MSigDB_Hallmark_2020"],
+        "organism": "Human",
+        "cache_dir": str(tmp_path),
+        "download": False,
+    }
+    sources = gene_set_sources({**_config(enrichr=enrichr), "organism": "mouse"})
+    assert sources["MSigDB_Hallmark_2020"]["map_from"] == "human"
+    assert "map_from" not in gene_set_sources(_config(enrichr=enrichr))["MSigDB_Hallmark_2020"]
+
+
+def test_a_gmt_of_the_other_species_stops_the_run_with_the_setting_to_use(tmp_path):
+    from msc_secretome.validation import check_gene_set_files
+
+    human_sets = catalogue_gene_sets(read_catalogue())
+    path = tmp_path / "hallmark.gmt"
+    path.write_text("".join(f"{n}\t\t" + "\t".join(g) + "\n" for n, g in human_sets.items()))
+    undeclared = {"hallmark": {"kind": "gmt", "path": str(path)}}
+    with pytest.raises(InputError) as err:
+        check_gene_set_files(undeclared, organism="mouse")
+    text = str(err.value)
+    assert "gene_sets.libraries.hallmark" in text and "upper case (HGNC" in text
+    assert "organism: human" in text and str(path) in text
+    check_gene_set_files(undeclared, organism="human")  # the same file for human data is fine
+    declared = {"hallmark": {**undeclared["hallmark"], "organism": "human", "map_from": "human"}}
+    check_gene_set_files(declared, organism="mouse")  # declared: mapped, not refused
+    wrong = {"hallmark": {**undeclared["hallmark"], "organism": "mouse"}}
+    with pytest.raises(InputError, match="is declared mouse"):
+        check_gene_set_files(wrong, organism="human")
+
+
 def test_species_simulator_is_seeded_and_uses_the_organisms_ids():
     mouse = species_catalogue(read_catalogue(), "mouse")
     assert "Cdkn1a" in {g for genes in mouse["genes"] for g in genes}

@@ -53,7 +53,9 @@ CONTRAST_TESTS = {
 GENE_SET_SOURCES = settings.gene_set_sources(config)
 LIBRARIES = list(GENE_SET_SOURCES)
 # User gene-set files are small: read them now, so a bad one stops the run before any job.
-check_gene_set_files(GENE_SET_SOURCES, config["gene_sets"]["min_size"])
+check_gene_set_files(
+    GENE_SET_SOURCES, config["gene_sets"]["min_size"], config.get("organism", "human")
+)
 
 
 # Small bookkeeping jobs run on the submitting machine (which, on clusters, has internet).

@@ -26,6 +26,7 @@ from .design import (
 )
 from .errors import InputError
 from .experiments import EXPERIMENT_COLUMN, combined_sheet, experiment_contrasts
+from .orthologs import MAPPED_ORGANISMS
 from .roles import Study, read_study
 from .strict_yaml import load_yaml_document, read_yaml_mapping, refuse_reinterpreted
 from .validation import read_sample_sheet
@@ -329,8 +330,9 @@ def gene_set_sources(config: dict) -> dict[str, dict]:
         sources["programmes"] = {"kind": "catalogue", "path": catalogue_path(config)}
         if sets["programmes"] == "builtin" and config.get("organism", "human") == "mouse":
             sources["programmes"]["map_from"] = "human"  # mapped to mouse by orthologues
-    for name, path in sets["libraries"].items():
-        sources[name] = {"kind": "gmt", "path": path}
+    organism = config.get("organism", "human")
+    for name, entry in sets["libraries"].items():
+        sources[name] = gmt_source(name, entry, organism)
     enrichr = sets["enrichr"]
     for name in enrichr["libraries"]:
         if name in sources:
@@ -344,7 +346,38 @@ def gene_set_sources(config: dict) -> dict[str, dict]:
                 "gene_sets.enrichr.download: true on a machine with internet",
             )
         sources[name] = {"kind": "enrichr", "path": str(cached), "name": name}
+        library_organism = str(enrichr["organism"]).lower()
+        if organism in MAPPED_ORGANISMS and library_organism in MAPPED_ORGANISMS:
+            sources[name]["organism"] = library_organism
+            if library_organism != organism:
+                sources[name]["map_from"] = library_organism
     return sources
+
+
+def gmt_source(name: str, entry: str | dict, organism: str) -> dict:
+    """One ``gene_sets.libraries`` entry as a source: ``{kind: gmt, path[, organism, map_from]}``.
+
+    ``entry`` is a path, or ``{path, organism}`` where ``organism`` is the species of the GMT's
+    symbols; a library of the other mapped species than the data's is mapped through the
+    shipped orthologue table (``map_from``), as the built-in catalogue is for mouse.
+    """
+    if isinstance(entry, str):
+        return {"kind": "gmt", "path": entry}
+    source = {"kind": "gmt", "path": entry["path"]}
+    library_organism = entry.get("organism")
+    if library_organism is None:
+        return source
+    if library_organism != organism and organism not in MAPPED_ORGANISMS:
+        raise InputError(
+            f"gene_sets.libraries.{name}: the library is {library_organism} but organism is "
+            f"{organism!r}; the shipped orthologue table maps between {list(MAPPED_ORGANISMS)}",
+            path="config",
+            fix=f"give {name} in your organism's gene symbols, or set organism to human or mouse",
+        )
+    source["organism"] = library_organism
+    if library_organism != organism:
+        source["map_from"] = library_organism
+    return source
 
 
 def catalogue_path(config: dict) -> str | None:

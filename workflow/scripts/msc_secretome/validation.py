@@ -189,18 +189,21 @@ def _near_names(missing: list[str], available: list[str]) -> str:
     return f" (similar names in the matrix: {', '.join(hints)})" if hints else ""
 
 
-def check_gene_set_files(sources: dict[str, dict], min_size: dict[str, int] | None = None) -> None:
+def check_gene_set_files(
+    sources: dict[str, dict], min_size: dict[str, int] | None = None, organism: str = "human"
+) -> None:
     """Read every user gene-set file of the run now, so a bad one stops it before any job.
 
-    ``sources``: library name -> ``{kind, path}`` (``settings.gene_set_sources``); a GMT is
-    read with :func:`~msc_secretome.catalogue.read_gmt` (duplicated or empty sets are
-    refused), a catalogue with :func:`~msc_secretome.catalogue.read_catalogue`. Enrichr
-    libraries are checked when they enter the cache. ``min_size``: per-library minimum set
-    sizes; a name that is not a library is refused.
+    ``sources``: library name -> ``{kind, path[, organism]}`` (``settings.gene_set_sources``);
+    a GMT is read with :func:`~msc_secretome.catalogue.read_gmt` (duplicated or empty sets are
+    refused) and its symbols' letter case must fit its species (the declared one, else the
+    run's ``organism``), a catalogue with :func:`~msc_secretome.catalogue.read_catalogue`.
+    Enrichr libraries are checked when they enter the cache. ``min_size``: per-library minimum
+    set sizes; a name that is not a library is refused.
     """
     from pathlib import Path
 
-    from .catalogue import read_catalogue, read_gmt
+    from .catalogue import read_gmt
 
     for library, source in sources.items():
         if source["kind"] == "gmt":
@@ -210,7 +213,8 @@ def check_gene_set_files(sources: dict[str, dict], min_size: dict[str, int] | No
                     path=source["path"],
                     fix="check gene_sets.libraries in config",
                 )
-            read_gmt(source["path"])
+            gene_sets = read_gmt(source["path"])
+            check_library_species(library, gene_sets, source, organism)
         elif source["kind"] == "catalogue" and source["path"] != "builtin":
             if not Path(source["path"]).is_file():
                 raise InputError(
@@ -218,6 +222,8 @@ def check_gene_set_files(sources: dict[str, dict], min_size: dict[str, int] | No
                     path=source["path"],
                     fix="check gene_sets.programmes in config ('builtin' or a TSV path)",
                 )
+            from .catalogue import read_catalogue
+
             read_catalogue(source["path"])
     unknown = sorted(set(min_size or {}) - set(sources))
     if unknown:
@@ -228,6 +234,40 @@ def check_gene_set_files(sources: dict[str, dict], min_size: dict[str, int] | No
             fix="key gene_sets.min_size by library names "
             "(programmes or a gene_sets.libraries name)",
         )
+
+
+def check_library_species(
+    library: str, gene_sets: dict[str, list[str]], source: dict, organism: str
+) -> None:
+    """Stop when a GMT's symbols are plainly of another species than the one it is used as.
+
+    A human GMT (upper-case HGNC symbols) given for mouse counts would share almost no gene with
+    them; the coverage check would then only say "wrong id type". Here the message names the
+    library and the setting that maps it through orthologues instead.
+
+    Parameters
+    ----------
+    gene_sets : the library's sets (name -> symbols).
+    source : its source (``settings.gene_set_sources``), with ``organism`` when declared.
+    organism : the run's ``organism``.
+    """
+    from .orthologs import MAPPED_ORGANISMS, symbol_case_organism
+
+    expected = source.get("organism", organism)
+    if expected not in MAPPED_ORGANISMS:
+        return
+    looks = symbol_case_organism(g for genes in gene_sets.values() for g in dict.fromkeys(genes))
+    if looks is None or looks == expected:
+        return
+    style = "capitalised (MGI, e.g. Trp53)" if looks == "mouse" else "upper case (HGNC, e.g. TP53)"
+    declared = "is declared" if "organism" in source else "is taken to be (the run's organism)"
+    raise InputError(
+        f"gene_sets.libraries.{library}: its symbols are {style}, as {looks} symbols are, but "
+        f"the library {declared} {expected}",
+        path=source["path"],
+        fix=f"declare its species to map it through the shipped orthologue table: "
+        f"gene_sets.libraries: {{{library}: {{path: {source['path']}, organism: {looks}}}}}",
+    )
 
 
 def count_spec(
