@@ -431,3 +431,54 @@ def test_every_batch_of_the_example_can_be_left_out_including_the_reference():
     reasons = dict(refit_designs(tiny, model, [], []))
     assert len(reasons) == 4
     assert all("have a single sample" in r for r in reasons.values()), reasons
+
+
+def test_each_experiment_is_read_in_its_own_format_with_its_summary_rows(tmp_path):
+    from test_count_formats import (
+        clean_matrix,
+        write_featurecounts,
+        write_salmon_merged,
+        write_star,
+    )
+
+    from msc_secretome.experiments import combined_counts, experiment_count_files
+
+    counts = clean_matrix()
+    first = counts.rename(columns=lambda s: f"A_{s}")
+    second = counts.rename(columns=lambda s: f"B_{s}").iloc[:140]  # 10 genes fewer
+    third = counts.rename(columns=lambda s: f"C_{s}")
+    for name, matrix in (("A", first), ("B", second), ("C", third)):
+        pd.DataFrame({"sample": matrix.columns, "medium": ["ctrl", "cm"] * 2}).to_csv(
+            tmp_path / f"{name}.tsv", sep="\t", index=False
+        )
+    write_featurecounts(first, tmp_path / "featureCounts.txt")
+    write_star(second, tmp_path / "star")  # reverse-stranded; the strand is inferred
+    write_salmon_merged(third, tmp_path / "salmon.merged.gene_counts.tsv")
+    experiments = {
+        "A": {"counts": str(tmp_path / "featureCounts.txt"), "samples": str(tmp_path / "A.tsv")},
+        "B": {
+            "counts": str(tmp_path / "star" / "{sample}ReadsPerGene.out.tab"),
+            "samples": str(tmp_path / "B.tsv"),
+            "counts_format": "star",
+        },
+        "C": {"counts": str(tmp_path / "salmon.merged.gene_counts.tsv"),
+              "samples": str(tmp_path / "C.tsv")},
+    }  # fmt: skip
+    defaults = {"counts_format": "auto", "counts_strand": "auto", "round_estimated_counts": True}
+    files = experiment_count_files(experiments, defaults)
+    assert len(files) == 1 + 4 + 1 and files[1].endswith("B_S1ReadsPerGene.out.tab")
+    combined = combined_counts(experiments, defaults)
+    assert combined.report["format"].tolist() == ["featurecounts", "star", "salmon"]
+    assert combined.report["n_genes_not_shared"].tolist() == [10, 0, 10]
+    # the counts are exactly the tools' counts (salmon's estimates rounded back)
+    expected = pd.concat([first.iloc[:140], second, third.iloc[:140]], axis=1)
+    assert (combined.counts.to_numpy() == expected.to_numpy()).all()
+    # STAR's N_ rows are kept per sample, 0 for the samples of formats without them
+    summary = combined.summary.set_index("sample")
+    assert summary.loc["B_S1", "N_noFeature"] == 4342 and summary.loc["A_S1", "N_noFeature"] == 0
+    assert summary["N_noFeature"].dtype == "int64"
+    # salmon's gene_name column becomes the annotation
+    assert combined.annotation.set_index("gene_id")["symbol"].iloc[0] == "GENE0"
+    unlisted = experiments | {"B": {**experiments["B"], "counts": None}}
+    with pytest.raises(InputError, match="no 'counts_file' column"):
+        combined_counts(unlisted, defaults)

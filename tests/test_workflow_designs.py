@@ -118,15 +118,23 @@ def test_an_effect_resting_on_one_replicate_is_not_stable(tmp_path):
     assert "rests on that unit" in row["summary"]
 
 
-def test_cancer_and_normal_cells_in_two_count_matrices(tmp_path):
+def test_cancer_and_normal_cells_in_two_runs_with_their_own_count_formats(tmp_path):
+    """HCT116 counted by featureCounts, the fibroblasts by STAR (one file per sample)."""
+    from test_count_formats import write_featurecounts, write_star
+
     study = STUDIES["two_matrices"]()
     prepare_workdir(tmp_path)
     counts = simulate_counts(read_catalogue(builtin_catalogue_path()), study, seed=3)
     experiments = {}
     for name, (sheet, matrix) in split_experiments(study, counts).items():
         sheet.to_csv(tmp_path / f"{name}_samples.tsv", sep="\t", index=False)
-        matrix.to_csv(tmp_path / f"{name}_counts.tsv.gz", sep="\t")
-        experiments[name] = {"counts": f"{name}_counts.tsv.gz", "samples": f"{name}_samples.tsv"}
+        experiments[name] = {"samples": f"{name}_samples.tsv"}
+        if name == "HCT116":
+            write_featurecounts(matrix, tmp_path / "featureCounts.txt")
+            experiments[name]["counts"] = "featureCounts.txt"
+        else:
+            write_star(matrix, tmp_path / "star")
+            experiments[name]["counts"] = "star/{sample}ReadsPerGene.out.tab"
     config = {
         "experiments": experiments,
         "roles": study.roles,
@@ -145,6 +153,11 @@ def test_cancer_and_normal_cells_in_two_count_matrices(tmp_path):
     assert set(contrasts.groupby("model")["n_samples"].first()) == {12}
     report = pd.read_csv(tmp_path / "results/experiments/experiments.tsv", sep="\t")
     assert report["n_genes_not_shared"].tolist() == [0, 0]
+    assert report["format"].tolist() == ["featurecounts", "star"]
+    validated = pd.read_csv(tmp_path / "results/validated/count_summary_rows.tsv", sep="\t")
+    assert (validated.set_index("sample")["N_noFeature"] > 0).sum() == 12  # the STAR samples
+    summary = (tmp_path / "results/validated/validation_summary.tsv").read_text()
+    assert "HCT116: featurecounts; fibroblasts: star" in summary
     assert (out["stability_refits"] == 6).all() and (out["stability"] >= 0.8).all()
 
 

@@ -14,6 +14,7 @@ sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
 
 from msc_secretome import contrast_tests, settings  # noqa: E402
 from msc_secretome.errors import InputError  # noqa: E402
+from msc_secretome.experiments import experiment_count_files  # noqa: E402
 from msc_secretome.validation import check_gene_set_files, count_spec  # noqa: E402
 
 CONFIG_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
@@ -81,6 +82,11 @@ SINGLE_CELL = config["data_type"] == "single_cell"
 
 
 EXPERIMENTS = config["experiments"]
+# how count files are read, unless an experiment says otherwise
+COUNT_DEFAULTS = {
+    key: config[key]
+    for key in ("counts_format", "counts_strand", "round_estimated_counts")
+}
 
 
 def counts_spec():
@@ -110,6 +116,14 @@ def counts_input():
     if COUNTS_SPEC["files"]:
         return list(COUNTS_SPEC["files"].values())
     return [COUNTS_SPEC["counts"]]
+
+
+def annotation_input():
+    """gene_id -> symbol: the user's annotation, else (several experiments) the gene names the
+    experiments' count files carry (a header-only table when none does)."""
+    if config["gene_annotation"]:
+        return [config["gene_annotation"]]
+    return [out("experiments/gene_annotation.tsv")] if EXPERIMENTS else []
 
 
 def samples_input():

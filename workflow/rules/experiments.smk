@@ -1,15 +1,18 @@
-# Several experiments: their sheets stacked and their count matrices joined on shared genes
-# (config `experiments`); every model stays within one experiment.
+# Several experiments: their sheets stacked and their count matrices (each read in its own
+# format) joined on shared genes (config `experiments`); every model stays within one experiment.
 
 
 rule combine_experiments:
     input:
-        counts=[spec["counts"] for spec in EXPERIMENTS.values()],
+        counts=experiment_count_files(EXPERIMENTS, COUNT_DEFAULTS),
         samples=[spec["samples"] for spec in EXPERIMENTS.values()],
     output:
         counts=out("experiments/counts.tsv.gz"),
         samples=out("experiments/samples.tsv"),
         report=out("experiments/experiments.tsv"),
+        # the files' summary rows and gene names, which the joined matrix does not carry
+        count_summary_rows=out("experiments/count_summary_rows.tsv"),
+        annotation=out("experiments/gene_annotation.tsv"),
     log:
         log_path("combine_experiments.log"),
     benchmark:
@@ -22,6 +25,6 @@ rule combine_experiments:
         runtime=runtime_min(5, 0.05),
     params:
         experiments=EXPERIMENTS,
-        round_estimated=config["round_estimated_counts"],
+        defaults=COUNT_DEFAULTS,
     script:
         "../scripts/combine_experiments.py"

@@ -9,7 +9,16 @@ rule validate_inputs:
     input:
         counts=counts_input(),
         samples=samples_input(),
-        annotation=[config["gene_annotation"]] if config["gene_annotation"] else [],
+        annotation=annotation_input(),
+        # several experiments: the summary rows and methods of each experiment's files
+        experiments=(
+            [
+                out("experiments/count_summary_rows.tsv"),
+                out("experiments/experiments.tsv"),
+            ]
+            if EXPERIMENTS
+            else []
+        ),
         aliases=[config["gene_aliases"]] if config["gene_aliases"] else [],
     output:
         experiment=out("validated/experiment.h5ad"),

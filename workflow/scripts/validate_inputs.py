@@ -27,6 +27,8 @@ spec = params.counts_spec
 counts_path = spec["counts"] or f"{inputs.samples} (counts_file)"
 samples = read_sample_sheet(inputs.samples)
 annotation = read_annotation(inputs.annotation[0]) if inputs.annotation else None
+if annotation is not None and annotation.empty:  # experiments whose files carry no gene names
+    annotation = None
 aliases = read_alias_table(inputs.aliases[0]) if inputs.aliases else None
 table = read_counts(spec)
 for note in table.notes:
@@ -59,9 +61,18 @@ keys = ["id_type", "n", "n_mapped", "rate", "n_alias_resolved", "n_ambiguous_ali
 write_tsv(
     pd.DataFrame({"key": keys, "value": [str(report[k]) for k in keys]}), outputs.gene_mapping
 )
-summary_rows = table.summary.set_index("sample").loc[list(counts.columns)].reset_index()
-write_tsv(summary_rows, outputs.count_summary_rows)
+summary = table.summary
 rows = [("counts_format", "ok", table.format), ("methods", "ok", table.methods)]
+if inputs.experiments:  # the joined matrix: each experiment's own files tell their format
+    summary = pd.read_csv(inputs.experiments[0], sep="\t", dtype={"sample": str})
+    experiments = pd.read_csv(inputs.experiments[1], sep="\t", keep_default_na=False)
+    each = list(experiments.itertuples())
+    rows = [
+        ("counts_format", "ok", "; ".join(f"{e.experiment}: {e.format}" for e in each)),
+        ("methods", "ok", " ".join(f"{e.experiment}: {e.methods}" for e in each)),
+    ]
+summary_rows = summary.set_index("sample").loc[list(counts.columns)].reset_index()
+write_tsv(summary_rows, outputs.count_summary_rows)
 rows += [("layout", "note", note) for note in table.notes]
 write_tsv(pd.DataFrame(rows + checks, columns=["check", "status", "detail"]), outputs.summary)
 logger.info("%s", table.methods)
