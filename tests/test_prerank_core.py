@@ -143,3 +143,29 @@ def test_loading_the_core_does_not_import_gseapy():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_library_null_equals_one_call_on_the_library_and_not_its_blocks(monkeypatch):
+    """null="library": every call carries the largest set, so blocks of any size give the values
+    of one core call on the whole library (the block null gives other Monte-Carlo draws)."""
+    import msc_secretome.prerank as prerank
+
+    ranking, sets = case_input("plain")
+    args = {"library": "x", "permutations": 300, "seed": 5}
+    one_call = run_prerank(ranking, sets, **args, null="library")  # 60 sets: one call
+    monkeypatch.setattr(prerank, "LIBRARY_NULL_BLOCK_BYTES", 16 * len(ranking) * 7)
+    blocked = run_prerank(ranking, sets, **args, null="library")  # blocks of 7 sets
+    pd.testing.assert_frame_equal(blocked, one_call, check_exact=True)
+    ordered = gseapy_ordered(ranking)
+    core = gseapy_core().fgsea_rs(
+        ordered.index.tolist(),
+        ordered.tolist(),
+        {t: [g for g in genes if g in ordered.index] for t, genes in sets.items()},
+        1.0, 10, 500, 101, 300, 1e-50, 1, 5,
+    )  # fmt: skip
+    nes = {s.term: s.nes for s in core.summaries}
+    np.testing.assert_array_equal(one_call["NES"], [nes[t] for t in one_call["term"]])
+    per_block = run_prerank(ranking, sets, **args)
+    pd.testing.assert_series_equal(per_block["ES"], one_call["ES"])
+    assert (per_block["NES"] != one_call["NES"]).mean() > 0.5
+    np.testing.assert_allclose(per_block["NES"], one_call["NES"], rtol=0.15)

@@ -40,6 +40,10 @@ ENRICHMENT_COLUMNS = ["library", "term", "ES", "NES", "pvalue", "fdr", "size", "
 # name-sorted blocks of this many, as they always have.
 SETS_PER_CALL = 25
 
+# null="library": bytes of running scores a core call may hold (8 bytes per gene and set in
+# the core, as many again in the summaries handed back): 300 sets per call at 20,000 genes.
+LIBRARY_NULL_BLOCK_BYTES = 96_000_000
+
 # gseapy's fixed arguments of the multilevel core (fgsea's defaults)
 MULTILEVEL_SAMPLE_SIZE = 101
 MULTILEVEL_EPS = 1e-50
@@ -185,6 +189,42 @@ def leading_edge(es: float, running: np.ndarray, hits: np.ndarray, names: np.nda
     return ";".join(map(str, names[edge]))
 
 
+def _core_calls(
+    testable: dict[str, list[str]],
+    names: np.ndarray,
+    names_upper: bool,
+    min_size: int,
+    max_size: int,
+    *,
+    method: str,
+    null: str,
+) -> list[tuple[dict[str, list[str]], bool, set[str]]]:
+    """The core calls of one library: (sets of the call, upper-case matching, terms to report)."""
+    terms = sorted(testable)
+    if method == "permutation" or null == "block":
+        block = SETS_PER_CALL if method == "multilevel" else len(terms)
+        calls = []
+        for start in range(0, len(terms), block):
+            chunk = {t: testable[t] for t in terms[start : start + block]}
+            sets, to_upper = _block_sets(chunk, names, names_upper, min_size, max_size)
+            calls.append((sets, to_upper, set(sets)))
+        return calls
+    every, to_upper = _block_sets(
+        {t: testable[t] for t in terms}, names, names_upper, min_size, max_size
+    )
+    largest = max(len(genes) for genes in every.values())
+    pacer = next(t for t in every if len(every[t]) == largest)  # first by name
+    block = max(1, LIBRARY_NULL_BLOCK_BYTES // (16 * len(names)))
+    kept = list(every)
+    calls = []
+    for start in range(0, len(kept), block):
+        sets = {t: every[t] for t in kept[start : start + block]}
+        report = set(sets)
+        sets[pacer] = every[pacer]  # the null's random sets have the library's largest size
+        calls.append((sets, to_upper, report))
+    return calls
+
+
 def run_prerank(
     ranking: pd.Series,
     gene_sets: dict[str, list[str]],
@@ -197,6 +237,7 @@ def run_prerank(
     weight: float = 1.0,
     method: str = "multilevel",
     threads: int = 1,
+    null: str = "block",
 ) -> pd.DataFrame:
     """GSEA prerank of one library; the table of the output contract (one row per set tested).
 
@@ -214,18 +255,25 @@ def run_prerank(
       ``seed``; the random sets of a block's NES null have the block's largest size, so, as in
       fgsea, a set's NES and p-value can move slightly with the sets drawn beside it. Time is
       about the null's: ``permutations`` x (largest size) ** 1.5 per block
-      (``benchmarks/enrichment_speed.py``).
+      (``benchmarks/enrichment_speed.py``). ``null="library"`` draws the null once at the
+      library's largest size instead (every call carries that largest set), so NES and p no
+      longer depend on the neighbours in a block and a library costs about one null: the
+      values equal one gseapy call on the whole library, and differ from ``"block"``'s
+      within Monte-Carlo error. Its calls hold ``LIBRARY_NULL_BLOCK_BYTES`` of running scores
+      at most.
     * ``permutation``: the Broad GSEA procedure (gene-label permutations of the whole ranked
       list; FDR from the NES null of all sets, so the library is one call). The core holds
       every permutation of the ranking, about 50 bytes x genes x permutations (1.07 GB at
       20,000 genes and 1,000 permutations).
 
     ES and the leading edge are the same with either method (they do not depend on the null).
-    Raises ``ValueError`` for an unknown method or a ranking with missing/infinite values or
-    a gene listed twice.
+    Raises ``ValueError`` for an unknown method or null, or a ranking with missing/infinite
+    values or a gene listed twice.
     """
     if method not in ("multilevel", "permutation"):
         raise ValueError(f"method must be 'multilevel' or 'permutation', not {method!r}")
+    if null not in ("block", "library"):
+        raise ValueError(f"null must be 'block' or 'library', not {null!r}")
     ranked_genes = set(ranking.index)
     sizes = {name: len(ranked_genes.intersection(genes)) for name, genes in gene_sets.items()}
     testable = {n: g for n, g in gene_sets.items() if min_size <= sizes[n] <= max_size}
@@ -243,17 +291,10 @@ def run_prerank(
     cpu_num = (os.cpu_count() or 1) - 1  # gseapy's _set_cores
     cores = int(cpu_num if threads > cpu_num else 1 if threads < 1 else threads)
     permutation_num = max(int(permutations), 0)
-    terms = sorted(testable)
-    block = SETS_PER_CALL if method == "multilevel" else len(terms)
     rows = []
-    for start in range(0, len(terms), block):
-        sets, to_upper = _block_sets(
-            {t: testable[t] for t in terms[start : start + block]},
-            names,
-            names_upper,
-            min_size,
-            max_size,
-        )
+    for sets, to_upper, keep in _core_calls(
+        testable, names, names_upper, min_size, max_size, method=method, null=null
+    ):
         core_names = [str(g).upper() for g in names] if to_upper else names.tolist()
         if method == "multilevel":
             result = core.fgsea_rs(
@@ -275,6 +316,8 @@ def run_prerank(
                 permutation_num, cores, seed,
             )  # fmt: skip
         for summary in result.summaries:
+            if summary.term not in keep:
+                continue
             hits = np.asarray(summary.hits, dtype=np.intp)
             edge = leading_edge(summary.es, running_score(weighted, hits), hits, names)
             rows.append((summary.term, summary.es, summary.nes, summary.pval, summary.fdr, edge))
