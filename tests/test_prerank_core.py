@@ -169,3 +169,14 @@ def test_library_null_equals_one_call_on_the_library_and_not_its_blocks(monkeypa
     pd.testing.assert_series_equal(per_block["ES"], one_call["ES"])
     assert (per_block["NES"] != one_call["NES"]).mean() > 0.5
     np.testing.assert_allclose(per_block["NES"], one_call["NES"], rtol=0.15)
+
+
+def test_blocks_in_parallel_threads_give_the_same_table(monkeypatch):
+    import msc_secretome.prerank as prerank
+
+    monkeypatch.setattr(prerank.os, "cpu_count", lambda: 3)  # gseapy caps threads at CPUs - 1
+    ranking, sets = case_input("plain")
+    args = {"library": "x", "permutations": 200, "seed": 2}
+    one = run_prerank(ranking, sets, **args, threads=1)
+    two = run_prerank(ranking, sets, **args, threads=2)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)

@@ -26,6 +26,7 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -267,6 +268,7 @@ def run_prerank(
       20,000 genes and 1,000 permutations).
 
     ES and the leading edge are the same with either method (they do not depend on the null).
+    ``threads`` > 1 runs that many blocks at once (same results).
     Raises ``ValueError`` for an unknown method or null, or a ranking with missing/infinite
     values or a gene listed twice.
     """
@@ -291,37 +293,39 @@ def run_prerank(
     cpu_num = (os.cpu_count() or 1) - 1  # gseapy's _set_cores
     cores = int(cpu_num if threads > cpu_num else 1 if threads < 1 else threads)
     permutation_num = max(int(permutations), 0)
-    rows = []
-    for sets, to_upper, keep in _core_calls(
-        testable, names, names_upper, min_size, max_size, method=method, null=null
-    ):
+    calls = _core_calls(testable, names, names_upper, min_size, max_size, method=method, null=null)
+    # Several calls: up to `threads` at once (the core releases the GIL), one core thread each;
+    # the core's results do not depend on its thread count (tested).
+    workers = min(len(calls), cores)
+    call_cores = 1 if workers > 1 else cores
+
+    def run_call(call: tuple[dict[str, list[str]], bool, set[str]]) -> list[tuple]:
+        sets, to_upper, keep = call
         core_names = [str(g).upper() for g in names] if to_upper else names.tolist()
         if method == "multilevel":
             result = core.fgsea_rs(
-                core_names,
-                value_list,
-                sets,
-                weight,
-                min_size,
-                max_size,
-                MULTILEVEL_SAMPLE_SIZE,
-                permutation_num,
-                MULTILEVEL_EPS,
-                cores,
-                seed,
-            )
+                core_names, value_list, sets, weight, min_size, max_size,
+                MULTILEVEL_SAMPLE_SIZE, permutation_num, MULTILEVEL_EPS, call_cores, seed,
+            )  # fmt: skip
         else:
             result = core.prerank_rs(
                 core_names, value_list, sets, weight, min_size, max_size,
-                permutation_num, cores, seed,
+                permutation_num, call_cores, seed,
             )  # fmt: skip
+        found = []
         for summary in result.summaries:
             if summary.term not in keep:
                 continue
             hits = np.asarray(summary.hits, dtype=np.intp)
             edge = leading_edge(summary.es, running_score(weighted, hits), hits, names)
-            rows.append((summary.term, summary.es, summary.nes, summary.pval, summary.fdr, edge))
-        del result
+            found.append((summary.term, summary.es, summary.nes, summary.pval, summary.fdr, edge))
+        return found
+
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            rows = [row for found in pool.map(run_call, calls) for row in found]
+    else:
+        rows = [row for call in calls for row in run_call(call)]
     raw = pd.DataFrame(rows, columns=["term", "ES", "NES", "pvalue", "core_fdr", "leading_edge"])
     pvalue = raw["pvalue"].astype(float).to_numpy()
     if method == "multilevel":  # BH over the whole library, not per block
