@@ -1,7 +1,9 @@
 """GSEA prerank of one gene-set library through gseapy's compiled core, without its wrapper.
 
 :func:`run_prerank` gives the same table, bit for bit, as calling ``gseapy.prerank`` (the
-project's code up to issue #19) on the same input: it prepares exactly the arguments
+project's code up to issue #19) on the same input (a ranking of unique genes with finite
+values, as :func:`~msc_secretome.enrichment.gene_ranking` gives; others are refused rather than
+dropped or renamed as gseapy did): it prepares exactly the arguments
 ``gseapy.prerank`` hands to its Rust core (``gseapy.gse.fgsea_rs`` for the multilevel method,
 ``prerank_rs`` for the permutation method) and reads the core's results the way gseapy's
 ``to_df`` does. What it leaves out is gseapy's Python layer, which cost more than the
