@@ -316,3 +316,18 @@ def test_prerank_methods_agree_on_nes_and_are_seeded(prerank_input):
         np.log(np.maximum(permutation["pvalue"], floor)),
     )[0, 1]
     assert rho > 0.9
+
+
+def test_hypergeom_tail_equals_scipy_stats_value_for_value():
+    """ORA's tail without scipy.stats: the same floats, the support's ends included."""
+    from scipy.stats import hypergeom
+
+    from msc_secretome.enrichment import hypergeom_tail
+
+    rng = np.random.default_rng(4)
+    for background, drawn in [(20000, 900), (300, 250), (50, 0), (40, 40)]:
+        sizes = rng.integers(1, min(background, 500) + 1, size=400)
+        overlap = np.array([rng.integers(0, min(s, drawn) + 1) for s in sizes])
+        overlap[:5] = 0  # P(X >= 0) = 1
+        expected = hypergeom.sf(overlap - 1, background, sizes, drawn)
+        np.testing.assert_array_equal(hypergeom_tail(overlap, background, sizes, drawn), expected)

@@ -1,6 +1,7 @@
 """Gene-set enrichment: GSEA prerank (gseapy), exact enrichment scores, ORA and sample scores.
 
-* :func:`gene_ranking` and :func:`run_prerank`: GSEA prerank of the DE statistic with gseapy.
+* :func:`gene_ranking`: the DE statistic as a ranking of gene symbols; :func:`run_prerank`
+  (from :mod:`.prerank`): GSEA prerank of it with gseapy's compiled core.
 * :func:`enrichment_score`: the weighted Kolmogorov-Smirnov running sum of GSEA
   (Subramanian 2005) computed exactly as fgsea's ``calcGseaStat`` and the Broad GSEA desktop
   define it; used to check gseapy and to draw running-score plots.
@@ -19,9 +20,21 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from .prerank import ENRICHMENT_COLUMNS, SETS_PER_CALL, run_prerank
 from .wald import benjamini_hochberg
 
-ENRICHMENT_COLUMNS = ["library", "term", "ES", "NES", "pvalue", "fdr", "size", "leading_edge"]
+__all__ = [
+    "ENRICHMENT_COLUMNS",
+    "ORA_COLUMNS",
+    "SETS_PER_CALL",
+    "enrichment_score",
+    "gene_ranking",
+    "group_overlapping",
+    "hypergeom_tail",
+    "run_ora",
+    "run_prerank",
+    "sample_scores",
+]
 
 
 def gene_ranking(de_table: pd.DataFrame, statistic: str = "stat") -> pd.Series:
@@ -39,97 +52,6 @@ def gene_ranking(de_table: pd.DataFrame, statistic: str = "stat") -> pd.Series:
     table = table.drop_duplicates("symbol", keep="first")
     table = table.sort_values([statistic, "symbol"], ascending=[False, True])
     return pd.Series(table[statistic].to_numpy(), index=table["symbol"].astype(str).to_numpy())
-
-
-# Gene sets per gseapy call with the multilevel method. gseapy keeps every set's running score
-# (about 55 bytes per gene per set) until its result table is built, so a library's sets go in
-# blocks: ~190 MB + 25 x 3.3 MB at 60,000 genes, whatever the library's size (GO BP: thousands
-# of sets); each call costs ~0.2 s of set-up at 60,000 genes (measured).
-SETS_PER_CALL = 25
-
-
-def run_prerank(
-    ranking: pd.Series,
-    gene_sets: dict[str, list[str]],
-    *,
-    library: str,
-    permutations: int = 1000,
-    seed: int = 42,
-    min_size: int = 10,
-    max_size: int = 500,
-    weight: float = 1.0,
-    method: str = "multilevel",
-    threads: int = 1,
-) -> pd.DataFrame:
-    """GSEA prerank of one library; the table of the output contract (one row per set tested).
-
-    ``method`` (both gseapy, both seeded):
-
-    * ``multilevel`` (default): fgsea's algorithm as ported by gseapy: NES from ``permutations``
-      random gene sets of each size, p-values by adaptive multilevel splitting (not floored at
-      1/permutations; fgsea's ``eps`` = 1e-50), FDR = Benjamini-Hochberg over the library's
-      tested sets. Sets are run in blocks of ``SETS_PER_CALL`` (in name order, each block
-      with ``seed``), so memory stays bounded for large libraries; as in fgsea, a set's
-      Monte-Carlo p-value and NES can move slightly with the sets drawn beside it.
-      Measured (``benchmarks/prerank_memory.py``, 50 sets x 1,000 permutations): 0.23 GB peak
-      and ~1 s at 20,000 genes; 0.28 GB at 60,000 genes.
-    * ``permutation``: the Broad GSEA procedure (gene-label permutations of the whole ranked
-      list; FDR from the NES null of all sets, so the library is one call). gseapy holds every
-      permutation of the ranking in memory, about 50 bytes x genes x permutations (1.07 GB and
-      5 s for the same input at 20,000 genes; 3.3 GB at 60,000), plus the running scores of all
-      sets.
-
-    ES and the leading edge are the same with either method (they do not depend on the null).
-    """
-    import gseapy
-
-    ranked_genes = set(ranking.index)
-    sizes = {name: len(ranked_genes.intersection(genes)) for name, genes in gene_sets.items()}
-    testable = {n: g for n, g in gene_sets.items() if min_size <= sizes[n] <= max_size}
-    if not testable or ranking.empty:
-        return pd.DataFrame(columns=ENRICHMENT_COLUMNS)
-    logging.getLogger("gseapy").setLevel(logging.WARNING)
-    names = sorted(testable)
-    block = SETS_PER_CALL if method == "multilevel" else len(names)
-    raws = []
-    for start in range(0, len(names), block):
-        result = gseapy.prerank(
-            rnk=ranking,
-            gene_sets={name: testable[name] for name in names[start : start + block]},
-            permutation_num=permutations,
-            seed=seed,
-            min_size=min_size,
-            max_size=max_size,
-            weight=weight,
-            method=method,
-            threads=threads,
-            outdir=None,
-            no_plot=True,
-            verbose=False,
-        )
-        raws.append(result.res2d.drop(columns=["RES"], errors="ignore"))
-        del result
-    raw = pd.concat(raws, ignore_index=True)
-    pvalue = raw["NOM p-val"].astype(float).to_numpy()
-    if method == "multilevel":  # BH over the whole library, not per block
-        fdr = np.full(pvalue.size, np.nan)
-        tested = ~np.isnan(pvalue)
-        fdr[tested] = benjamini_hochberg(pvalue[tested])
-    else:
-        fdr = raw["FDR q-val"].astype(float).to_numpy()
-    table = pd.DataFrame(
-        {
-            "library": library,
-            "term": raw["Term"].astype(str),
-            "ES": raw["ES"].astype(float),
-            "NES": raw["NES"].astype(float),
-            "pvalue": pvalue,
-            "fdr": fdr,
-            "size": [sizes[t] for t in raw["Term"].astype(str)],
-            "leading_edge": raw["Lead_genes"].astype(str),
-        }
-    )
-    return table.sort_values("term").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,6 +133,32 @@ ORA_COLUMNS = [
 ]
 
 
+def hypergeom_tail(
+    overlap: np.ndarray, background: int, sizes: np.ndarray, drawn: int
+) -> np.ndarray:
+    """One-sided hypergeometric tail ``P(X >= overlap)``, shape (sets,): ``scipy.stats.hypergeom
+    .sf(overlap - 1, background, sizes, drawn)`` value for value, without importing
+    ``scipy.stats`` (about 1 s, most of an ORA job): the same special function
+    (``scipy.special._ufuncs._hypergeom_sf``) with ``sf``'s rules at the support's ends
+    (1 below it, 0 from its top on).
+    """
+    try:
+        from scipy.special._ufuncs import _hypergeom_sf
+    except ImportError:  # another scipy: the public route
+        from scipy.stats import hypergeom
+
+        return hypergeom.sf(np.asarray(overlap) - 1, background, sizes, drawn).astype(float)
+    k = np.asarray(overlap, dtype=np.int64) - 1
+    sizes = np.asarray(sizes, dtype=np.int64)
+    low = np.maximum(drawn - (background - sizes), 0)
+    high = np.minimum(sizes, drawn)
+    inside = (k >= low) & (k < high)
+    out = np.where(k < low, 1.0, 0.0)
+    tail = _hypergeom_sf(k[inside], sizes[inside], drawn, background)
+    out[inside] = np.clip(tail, 0, 1)
+    return out
+
+
 def run_ora(
     de_table: pd.DataFrame,
     gene_sets: Mapping[str, Iterable[str]],
@@ -238,8 +186,6 @@ def run_ora(
     Returns one row per (set, direction) with the columns ``ORA_COLUMNS``, sorted by direction
     (up first), p-value and term.
     """
-    from scipy.stats import false_discovery_control, hypergeom
-
     missing = [c for c in ("symbol", "log2FoldChange", "padj") if c not in de_table.columns]
     if missing:
         raise ValueError(f"the DE table lacks column(s) {missing}")
@@ -263,27 +209,28 @@ def run_ora(
             tested[str(term)] = members
     frames = []
     n_background = len(background)
+    terms = list(tested)
+    sizes = np.array([len(tested[t]) for t in terms], dtype=np.int64)
     for direction, query in queries.items():
-        rows = []
-        for term, members in tested.items():
-            hits = sorted(query & members)
-            pvalue = float(hypergeom.sf(len(hits) - 1, n_background, len(members), len(query)))
-            rows.append(
-                (
-                    library,
-                    term,
-                    direction,
-                    len(hits),
-                    len(members),
-                    n_background,
-                    min(max(pvalue, 0.0), 1.0),
-                    ";".join(hits),
-                )
-            )
-        if not rows:
+        if not terms:
             continue
-        frame = pd.DataFrame(rows, columns=[c for c in ORA_COLUMNS if c != "fdr"])
-        frame["fdr"] = false_discovery_control(frame["pvalue"].to_numpy(), method="bh")
+        hits = [sorted(query & tested[t]) for t in terms]
+        overlap = np.array([len(h) for h in hits], dtype=np.int64)
+        # one vectorised call: the same elementwise tail as one call per set
+        pvalue = hypergeom_tail(overlap, n_background, sizes, len(query))
+        frame = pd.DataFrame(
+            {
+                "library": library,
+                "term": terms,
+                "direction": direction,
+                "overlap": overlap,
+                "size": sizes,
+                "background": n_background,
+                "pvalue": np.clip(pvalue, 0.0, 1.0),
+                "genes": [";".join(h) for h in hits],
+            }
+        )
+        frame["fdr"] = benjamini_hochberg(frame["pvalue"].to_numpy())
         frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=ORA_COLUMNS)
