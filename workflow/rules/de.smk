@@ -30,6 +30,7 @@ rule fit_model:
                 "refit_cooks",
                 "engine",
                 "dispersion_prior_seed",
+                "fit_type",
             )
         },
     script:
