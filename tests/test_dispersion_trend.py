@@ -22,6 +22,7 @@ from msc_secretome.dispersion_trend import (
     _local_fit,
     parametric_trend,
 )
+from msc_secretome.model_store import read_dispersion_trend, read_model, write_model
 
 
 def _scatter(n=600, seed=0):
@@ -142,7 +143,18 @@ def test_a_failed_parametric_fit_falls_back_to_the_local_fit(engine):
     order = np.argsort(genes["_normed_means"].to_numpy())
     fitted = genes["fitted_dispersions"].to_numpy()[order]
     assert fitted[-50:].mean() > 3 * fitted[:50].mean()
-    assert str(model_arrays(dds)["dispersion_trend"]) == "local"
+
+
+def test_the_model_file_records_the_trend_used(tmp_path):
+    counts, metadata = _experiment(lambda base: 0.02 * (base / 100) ** 0.4)
+    dds = fit_model(counts, metadata, "~ condition")
+    arrays = model_arrays(dds)
+    write_model(arrays, tmp_path / "local.npz")
+    assert read_dispersion_trend(tmp_path / "local.npz") == "local"
+    assert str(read_model(tmp_path / "local.npz")["dispersion_trend"]) == "local"
+    del arrays["dispersion_trend"]  # a model file written before the trend was recorded
+    write_model(arrays, tmp_path / "older.npz")
+    assert read_dispersion_trend(tmp_path / "older.npz") == "parametric"
 
 
 def test_fit_type_local_and_mean_are_used_when_asked_for():
