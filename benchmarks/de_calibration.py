@@ -76,6 +76,8 @@ def experiment_tables(experiment, models, contrasts, de) -> dict[tuple[str, str]
             size_factors=de["size_factors"],
             refit_cooks=de["refit_cooks"],
             engine=de["engine"],
+            prior_seed=de.get("dispersion_prior_seed", 2),
+            fit_type=de.get("fit_type", "parametric"),
         )
         fitted = model_arrays(dds)
         for contrast in (c for c in contrasts.values() if c.model == model.name):
@@ -97,6 +99,7 @@ def fdp_recall(seeds, n_genes, models, contrasts, de, catalogue) -> pd.DataFrame
     rows = []
     for seed in seeds:
         experiment = simulate_bulk_experiment(catalogue, n_genes=n_genes, seed=seed)
+        print(f"seed {seed} ({time.strftime('%H:%M:%S')})", file=sys.stderr, flush=True)
         truth = experiment.truth_de.groupby("contrast")["gene_id"].apply(set).to_dict()
         for (test, name), table in experiment_tables(experiment, models, contrasts, de).items():
             changed = truth.get(name, set())
@@ -143,6 +146,7 @@ def null_calibration(seeds, n_genes, models, contrasts, de, catalogue) -> pd.Dat
     pvalues: dict[str, list[np.ndarray]] = {test: [] for test in TESTS}
     for seed in seeds:
         experiment = simulate_bulk_experiment(catalogue, n_genes=n_genes, seed=seed, plan=())
+        print(f"null seed {seed} ({time.strftime('%H:%M:%S')})", file=sys.stderr, flush=True)
         for (test, _), table in experiment_tables(experiment, models, contrasts, de).items():
             p = table["pvalue"].to_numpy()
             pvalues[test].append(p[np.isfinite(p)])
