@@ -150,6 +150,14 @@ def null_calibration(seeds, n_genes, models, contrasts, de, catalogue) -> pd.Dat
         for (test, _), table in experiment_tables(experiment, models, contrasts, de).items():
             p = table["pvalue"].to_numpy()
             pvalues[test].append(p[np.isfinite(p)])
+        for test, parts in pvalues.items():  # running counts, in case the run is cut short
+            p = np.concatenate(parts)
+            print(
+                f"  {test}: {p.size} p-values, "
+                f"{np.sum(p < 1e-3)} < 1e-3, {np.sum(p < 1e-4)} < 1e-4",
+                file=sys.stderr,
+                flush=True,
+            )
     rows = []
     for test, parts in pvalues.items():
         p = np.concatenate(parts)
@@ -177,6 +185,9 @@ def main(argv=None) -> int:
     seeds = [DEFAULT_SEED + i for i in range(args.seeds)]
     per_contrast = fdp_recall(seeds, args.genes, models, contrasts, de, catalogue)
     fdp = summarise_fdp(per_contrast)
+    print(fdp.round(4).to_string(index=False), file=sys.stderr, flush=True)
+    if args.out:  # the FDP part first: the null part may be cut short
+        write_tsv(per_contrast, args.out.with_name(args.out.stem + "_per_contrast.tsv"))
     null_seeds = [DEFAULT_SEED + 1000 + i for i in range(args.null_seeds)]
     null = null_calibration(null_seeds, args.genes, models, contrasts, de, catalogue)
     table = fdp.merge(null, on="test")
@@ -188,7 +199,6 @@ def main(argv=None) -> int:
         print(f"({time.perf_counter() - start:.0f} s)")
     if args.out:
         write_tsv(table, args.out)
-        write_tsv(per_contrast, args.out.with_name(args.out.stem + "_per_contrast.tsv"))
     return 0
 
 
