@@ -21,6 +21,7 @@ from msc_secretome.dispersion_trend import (
     ParametricFitFailed,
     _local_fit,
     parametric_trend,
+    r_parametric_fit,
 )
 from msc_secretome.model_store import read_dispersion_trend, read_model, write_model
 
@@ -92,6 +93,34 @@ def test_parametric_trend_fails_where_deseq2_stops():
 
     with pytest.raises(ParametricFitFailed, match="GLM"):
         parametric_trend(means, dispersions, not_converged)
+
+
+def test_rs_parametric_fit_recovers_a_curve_and_refuses_a_rising_one():
+    means = np.exp(np.linspace(0, 9, 400))
+    rng = np.random.default_rng(2)
+    noisy = (0.05 + 2 / means) * rng.gamma(4, 1 / 4, means.size)
+    np.testing.assert_allclose(r_parametric_fit(means, 0.05 + 2 / means), [0.05, 2], rtol=1e-6)
+    a0, a1 = r_parametric_fit(means, noisy)
+    assert 0.03 < a0 < 0.07 and 1 < a1 < 3
+    with pytest.raises(ParametricFitFailed, match="not positive"):
+        r_parametric_fit(means, 0.01 * means**0.3)
+
+
+def test_where_only_pydeseq2s_fit_fails_the_trend_is_rs_parametric_one():
+    # one dispersion for all genes: PyDESeq2's bounded fit puts a1 at its bound (failure,
+    # PyDESeq2 would use the mean); R's fit converges with a1 > 0, so R keeps the parametric
+    counts, metadata = _experiment(lambda base: np.full_like(base, 0.05), seed=3)
+    dds = fit_model(counts, metadata, "~ condition")
+    assert dds.uns["dispersion_trend"] == "parametric"
+    genes = dds.var.loc[dds.non_zero_genes]
+    above = genes["genewise_dispersions"] > 1e-6
+    expected = r_parametric_fit(
+        genes.loc[above, "_normed_means"].to_numpy(), genes.loc[above, "genewise_dispersions"]
+    )
+    assert "PyDESeq2's fit failed" in dds.uns["dispersion_trend_reason"]
+    np.testing.assert_array_equal(dds.uns["trend_coeffs"], expected)
+    a0, a1 = dds.uns["trend_coeffs"]
+    assert a1 > 0 and 0.03 < a0 < 0.08
 
 
 def _experiment(dispersion, n_genes=600, seed=1, replicates=3):

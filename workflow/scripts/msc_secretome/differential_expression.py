@@ -17,6 +17,7 @@ from .dispersion_trend import (
     LocalDispersionTrend,
     ParametricFitFailed,
     parametric_trend,
+    r_parametric_fit,
 )
 from .model_store import metadata_arrays
 from .wald import contrast_table, count_significant
@@ -74,18 +75,27 @@ class SmallDfDeseqDataSet(DeseqDataSet):
         if used not in FIT_TYPES:
             raise ValueError(f"de.fit_type must be one of {FIT_TYPES}, not {used!r}")
         self.var["fitted_dispersions"] = np.full(self.n_vars, np.nan)
+        above = (dispersions > 100 * self.min_disp).to_numpy()
         if used == "parametric":
+            # R's decision (DESeq2's own fit on its genes); PyDESeq2's coefficients where its
+            # fit succeeds too (so its results are unchanged), else R's
             try:
-                coefficients = parametric_trend(
-                    means, dispersions, self.inference.dispersion_trend_gamma_glm
+                r_coefficients = r_parametric_fit(
+                    means.to_numpy(dtype=float)[above], dispersions.to_numpy(dtype=float)[above]
                 )
             except ParametricFitFailed as failure:
                 used, reason = "local", f"{failure}; DESeq2 then uses the local fit"
             else:
+                try:
+                    coefficients = parametric_trend(
+                        means, dispersions, self.inference.dispersion_trend_gamma_glm
+                    )
+                except ParametricFitFailed as failure:
+                    coefficients = r_coefficients
+                    reason += f"; PyDESeq2's fit failed ({failure}), DESeq2's coefficients"
                 self.uns["trend_coeffs"] = pd.Series(coefficients, index=["a0", "a1"])
                 self.uns["disp_function_type"] = "parametric"
         if used == "local":
-            above = (dispersions > 100 * self.min_disp).to_numpy()
             if above.sum() >= 3:
                 self.local_trend = LocalDispersionTrend(
                     means.to_numpy(dtype=float)[above], dispersions.to_numpy(dtype=float)[above]

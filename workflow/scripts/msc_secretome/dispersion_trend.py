@@ -192,3 +192,74 @@ def parametric_trend(means: pd.Series, dispersions: pd.Series, gamma_glm) -> np.
         far = (ratio < 1e-4) | (ratio >= 15)
         covariates, targets = covariates[~far], targets[~far]
     return coefficients
+
+
+def _gamma_identity_glm(
+    y: np.ndarray, inverse_mean: np.ndarray, start: np.ndarray, max_iterations: int = 25
+) -> tuple[np.ndarray, bool]:
+    """R's ``glm(y ~ x, family = Gamma(link = "identity"), start = start)`` (``glm.fit``).
+
+    IRLS with weights ``1 / mu^2``; a step that leaves ``mu > 0`` is halved (as R does), and
+    R's error when that cannot be corrected raises :class:`ParametricFitFailed`. Returns the
+    coefficients and R's ``converged`` (relative deviance change < 1e-8 within 25 steps).
+    """
+    design = np.column_stack([np.ones(y.size), inverse_mean])
+
+    def deviance(mu: np.ndarray) -> float:
+        return float(-2 * np.sum(np.log(y / mu) - (y - mu) / mu))
+
+    coefficients = np.asarray(start, dtype=float)
+    mu = design @ coefficients
+    if not (np.all(np.isfinite(mu)) and np.all(mu > 0)):
+        raise ParametricFitFailed("the parametric fit cannot start: a mean is not positive")
+    old_deviance = deviance(mu)
+    for _ in range(max_iterations):
+        root = 1 / mu
+        previous = coefficients
+        coefficients = np.linalg.lstsq(design * root[:, None], y * root, rcond=None)[0]
+        mu = design @ coefficients
+        halvings = 0
+        while not (np.all(np.isfinite(mu)) and np.all(mu > 0)):
+            if halvings == max_iterations:
+                raise ParametricFitFailed("the parametric fit cannot correct its step size")
+            coefficients = (coefficients + previous) / 2
+            mu = design @ coefficients
+            halvings += 1
+        new_deviance = deviance(mu)
+        if abs(new_deviance - old_deviance) / (abs(new_deviance) + 0.1) < 1e-8:
+            return coefficients, True
+        old_deviance = new_deviance
+    return coefficients, False
+
+
+def r_parametric_fit(means: np.ndarray, dispersions: np.ndarray) -> np.ndarray:
+    """DESeq2's ``parametricDispersionFit``: ``(asymptDisp, extraPois)``, or why it fails.
+
+    ``means``, ``dispersions``: (genes,) of the genes DESeq2 fits (gene-wise dispersion above
+    100 x the minimum). Each round fits the gamma GLM on the genes within ``[1e-4, 15)`` x the
+    current curve, from the current coefficients (start 0.1, 1). Raises
+    :class:`ParametricFitFailed` where R stops: a coefficient <= 0, or no convergence within
+    ``MAX_PARAMETRIC_FITS`` fits (or a GLM that errors).
+    """
+    means = np.asarray(means, dtype=float)
+    dispersions = np.asarray(dispersions, dtype=float)
+    coefficients = np.array([0.1, 1.0])
+    for _ in range(MAX_PARAMETRIC_FITS):
+        ratio = dispersions / (coefficients[0] + coefficients[1] / means)
+        good = (ratio > 1e-4) & (ratio < 15)
+        if good.sum() < 2:
+            raise ParametricFitFailed("too few genes near the parametric curve")
+        old = coefficients
+        coefficients, converged = _gamma_identity_glm(
+            dispersions[good], 1 / means[good], coefficients
+        )
+        if not (coefficients > 0).all():
+            raise ParametricFitFailed(
+                f"the parametric fit has a coefficient that is not positive "
+                f"(a0 = {coefficients[0]:.3g}, a1 = {coefficients[1]:.3g})"
+            )
+        if np.sum(np.log(coefficients / old) ** 2) < 1e-6 and converged:
+            return coefficients
+    raise ParametricFitFailed(
+        f"the parametric fit did not converge in {MAX_PARAMETRIC_FITS} gamma fits"
+    )
