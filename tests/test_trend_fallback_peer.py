@@ -1,11 +1,13 @@
 """Live peer check against DESeq2 in R of the dispersion-trend fallback chain (``de.fit_type``).
 
-Three cases, each simulated, fitted by the workflow and by ``tests/r/deseq2_peer.R``:
+Four cases, each simulated, fitted by the workflow and by ``tests/r/deseq2_peer.R``:
 
 - ``rising``: dispersion that rises with the mean (``0.02 (mean / 100)^0.4``), which
   ``a0 + a1 / mean`` cannot follow, so R's parametric fit fails and DESeq2 substitutes its local
   fit; with ``fit_type: parametric`` the workflow must fall back to local too (PyDESeq2 goes to
   the mean).
+- ``constant``: one dispersion for all genes; R's parametric fit converges (PyDESeq2's alone
+  hits its bound and would go to the mean), so the trend stays parametric.
 - ``local`` and ``mean``: a DESeq2-like trend with ``fitType`` local / mean asked for directly.
 
 Asserted per case: the fit R used is the fit the workflow used; the port of locfit is R's trend
@@ -36,6 +38,9 @@ PEER_SCRIPT = Path(__file__).resolve().parent / "r" / "deseq2_peer.R"
 CASES = {
     # name: (fit_type asked for, dispersion of the simulated genes, fit R and we must use)
     "rising": ("parametric", lambda base: 0.02 * (base / 100) ** 0.4, "local"),
+    # one dispersion for all genes: PyDESeq2's bounded fit puts a1 at its bound and would use
+    # the mean; R's converges (a1 > 0) and keeps the parametric trend, and so must we
+    "constant": ("parametric", lambda base: np.full_like(base, 0.05), "parametric"),
     "local": ("local", lambda base: 0.04 + 1 / base, "local"),
     "mean": ("mean", lambda base: 0.04 + 1 / base, "mean"),
 }

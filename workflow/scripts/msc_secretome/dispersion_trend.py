@@ -4,8 +4,12 @@ DESeq2's ``estimateDispersionsFit`` (``fitType = "parametric"``, the default) fi
 ``alpha(mu) = a0 + a1 / mu`` by iterated gamma GLMs; when that fails (a coefficient that is not
 positive, or no convergence within 11 fits) it substitutes ``fitType = "local"``:
 ``locfit(log(disp) ~ log(mean), weights = mean)`` on the genes whose gene-wise dispersion is
-above 100 x the minimum. PyDESeq2 goes straight to the mean instead. ``de.fit_type`` picks
-``parametric`` (with R's fallback), ``local`` or ``mean``.
+above 100 x the minimum. PyDESeq2 goes straight to the mean instead, and its bounded optimiser
+also "fails" where R's fit converges with a small positive ``a1`` (e.g. one dispersion for all
+genes). ``de.fit_type`` picks ``parametric`` (with R's fallback), ``local`` or ``mean``; the
+parametric fit's success is decided by :func:`r_parametric_fit` (a port of DESeq2's
+``parametricDispersionFit`` and of R's ``glm.fit`` for its gamma GLM), and its coefficients are
+PyDESeq2's (:func:`parametric_trend`) where that succeeds too, R's otherwise.
 
 :class:`LocalDispersionTrend` reproduces locfit's defaults for one predictor: nearest-neighbour
 bandwidth (the distance to the ``floor(0.7 n)``-th nearest point, prior weights not counted),
