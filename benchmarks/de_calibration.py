@@ -80,6 +80,12 @@ def experiment_tables(experiment, models, contrasts, de) -> dict[tuple[str, str]
             fit_type=de.get("fit_type", "parametric"),
         )
         fitted = model_arrays(dds)
+        print(
+            f"  {model.name}: {dds.uns['dispersion_trend']} trend "
+            f"({dds.uns['dispersion_trend_reason']})",
+            file=sys.stderr,
+            flush=True,
+        )
         for contrast in (c for c in contrasts.values() if c.model == model.name):
             vector = contrast_vector(helper, contrast, model, metadata)
             for test in TESTS:
