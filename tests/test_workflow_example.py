@@ -47,6 +47,9 @@ def test_outputs_follow_the_contract(example_run):
     assert list(read(workdir, "results/qc/outliers.tsv").columns) == OUTLIER_COLUMNS
     summary = read(workdir, "results/de/contrasts.tsv")
     assert set(DIAGNOSTIC_COLUMNS) <= set(summary.columns)
+    # the example's trend is DESeq2's a0 + a1 / mean: no fallback, and it says so
+    assert (summary["dispersion_trend"] == "parametric").all()
+    assert (summary["fit_type"] == "parametric").all()
     no_reasons = summary["no_hits_reasons"].isna()  # read() reads '' as missing
     assert no_reasons.eq(summary["n_up"] + summary["n_down"] > 0).all()
 

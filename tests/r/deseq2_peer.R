@@ -6,6 +6,7 @@
 #     design='~ batch + medium * therapy' reference='medium=control,therapy=none,batch=b1' \
 #     contrasts=vectors.tsv out=results.tsv [alpha=0.05] [min_count=10] [min_samples=3] \
 #     [independent_filter=TRUE] [cooks_filter=TRUE] [refit_cooks=TRUE] [timing=timing.tsv]
+#     [fit_type=parametric] [trend=trend.tsv]
 #
 # counts:    TSV, genes x samples, first column the gene id (may hold more samples than used).
 # samples:   TSV sample sheet of the model's samples only: a `sample` column plus the factors.
@@ -17,6 +18,8 @@
 # Prefilter as the workflow's: keep genes with >= min_count reads in >= min_samples samples.
 # out:       TSV: contrast, gene_id, baseMean, log2FoldChange, lfcSE, stat, pvalue, padj.
 # timing:    TSV: step, seconds (the DESeq() call and all results() calls).
+# fit_type:  DESeq()'s fitType (parametric, the default, falls back to local when it fails).
+# trend:     TSV: gene_id, baseMean, dispGeneEst, dispFit, dispersion, fit_type (the fit used).
 
 suppressPackageStartupMessages(library(DESeq2))
 
@@ -71,7 +74,11 @@ counts <- counts[keep, , drop = FALSE]
 dds <- DESeqDataSetFromMatrix(counts, sheet, design)
 minimum_replicates <- if (flag("refit_cooks", "TRUE")) 7 else Inf
 start <- proc.time()[["elapsed"]]
-dds <- DESeq(dds, minReplicatesForReplace = minimum_replicates, quiet = TRUE)
+dds <- DESeq(
+  dds,
+  fitType = get("fit_type", "parametric"), minReplicatesForReplace = minimum_replicates,
+  quiet = TRUE
+)
 fit_seconds <- proc.time()[["elapsed"]] - start
 
 # formulaic column names -> R model-matrix column names
@@ -118,6 +125,17 @@ write.table(
   do.call(rbind, tables), opt[["out"]],
   sep = "\t", quote = FALSE, row.names = FALSE, na = "NA"
 )
+if (nzchar(get("trend", ""))) {
+  write.table(
+    data.frame(
+      gene_id = rownames(dds), baseMean = mcols(dds)$baseMean,
+      dispGeneEst = mcols(dds)$dispGeneEst, dispFit = mcols(dds)$dispFit,
+      dispersion = dispersions(dds), fit_type = attr(dispersionFunction(dds), "fitType")
+    ),
+    get("trend", ""),
+    sep = "\t", quote = FALSE, row.names = FALSE, na = "NA"
+  )
+}
 if (nzchar(get("timing", ""))) {
   write.table(
     data.frame(step = c("DESeq", "results"), seconds = c(fit_seconds, results_seconds)),

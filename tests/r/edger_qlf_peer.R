@@ -14,7 +14,7 @@
 #            per contrast.
 # out:       TSV: contrast, gene_id, F, PValue, df_prior (edgeR glmQLFit + glmQLFTest with the
 #            given dispersions, offsets and abundance), and edgeR's own pipeline
-#            (calcNormFactors, estimateDisp, glmQLFit defaults): PValue_edger.
+#            (calcNormFactors, estimateDisp, glmQLFit defaults): PValue_edger, df_prior_edger.
 
 suppressPackageStartupMessages(library(edgeR))
 
@@ -56,6 +56,7 @@ for (name in colnames(vectors)) {
   rows[[name]] <- data.frame(contrast = name, gene_id = rownames(counts),
                              F = test$table$F, PValue = test$table$PValue,
                              df_prior = fit$df.prior[1],
-                             PValue_edger = own_test$table$PValue)
+                             PValue_edger = own_test$table$PValue,
+                             df_prior_edger = own_fit$df.prior[1])
 }
 write.table(do.call(rbind, rows), opt[["out"]], sep = "\t", quote = FALSE, row.names = FALSE)

@@ -30,6 +30,7 @@ rule fit_model:
                 "refit_cooks",
                 "engine",
                 "dispersion_prior_seed",
+                "fit_type",
             )
         },
     script:
@@ -85,6 +86,8 @@ rule write_contrasts:
 rule summarise_contrasts:
     input:
         tables=expand(out("de/{contrast}.tsv"), contrast=CONTRASTS),
+        # the dispersion trend each fit used (parametric | local | mean)
+        models=expand(out("models/{model}.npz"), model=MODELS),
         contrasts_file=out("design/contrasts.yaml"),
         samples=out("validated/samples.tsv"),
         # "why nothing is significant" looks at library sizes and QC outliers

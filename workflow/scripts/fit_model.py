@@ -43,6 +43,10 @@ dds = fit_model(
     engine=de["engine"],
     n_cpus=snakemake.threads,
     prior_seed=de["dispersion_prior_seed"],
+    fit_type=de["fit_type"],
 )
 logger.info("compute: fit in %.3f s (engine %s)", time.perf_counter() - start, de["engine"])
+logger.info(
+    "dispersion trend: %s (%s)", dds.uns["dispersion_trend"], dds.uns["dispersion_trend_reason"]
+)
 write_model(model_arrays(dds, adata.var["symbol"].astype(str)), snakemake.output.model)

@@ -5,6 +5,7 @@ import pandas as pd
 
 from msc_secretome.de_diagnostics import diagnostics_table
 from msc_secretome.differential_expression import contrast_summary
+from msc_secretome.model_store import read_dispersion_trend
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import contrast_from_dict, model_from_dict
 from msc_secretome.tables import read_table, write_tsv
@@ -27,8 +28,14 @@ summary["prefilter"] = (
     f">= {de['prefilter']['min_count']} reads in >= {de['prefilter']['min_samples']} samples"
 )
 for option in ("size_factors", "independent_filter", "cooks_filter", "refit_cooks",
-               "lfc_threshold", "lfc_shrink", "engine"):  # fmt: skip
+               "lfc_threshold", "lfc_shrink", "engine", "fit_type"):  # fmt: skip
     summary[option] = de[option]
+# the trend the model's fit used: fit_type, or local where a parametric fit failed (as in R)
+trends = {
+    name: read_dispersion_trend(path)
+    for name, path in zip(params.models, snakemake.input.models, strict=True)
+}
+summary["dispersion_trend"] = summary["model"].map(trends)
 diagnostics = diagnostics_table(
     contrasts,
     models,

@@ -85,6 +85,17 @@ def read_model(path: str | Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def read_dispersion_trend(path: str | Path) -> str:
+    """The dispersion trend a model file's fit used (parametric | local | mean).
+
+    Reads that one array only; a file written before it was recorded says ``parametric``.
+    """
+    with np.load(path, allow_pickle=False) as archive:
+        if "dispersion_trend" not in archive.files:
+            return "parametric"
+        return str(archive["dispersion_trend"])
+
+
 def _check(arrays: dict[str, np.ndarray], where: str) -> None:
     missing = [key for key in ARRAYS if key not in arrays]
     if missing:

@@ -119,6 +119,7 @@ def refit_calls(
             block.loc[:, keep], metadata, model.design, size_factors=de["size_factors"],
             refit_cooks=de["refit_cooks"], engine=de["engine"],
             prior_seed=de.get("dispersion_prior_seed", 2),
+            fit_type=de.get("fit_type", "parametric"),
         )  # fmt: skip
         fitted = model_arrays(dds, symbols)
         enrichment_tables = {}
