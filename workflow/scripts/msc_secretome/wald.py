@@ -143,6 +143,7 @@ def contrast_table(
     symbols: pd.Series | None = None,
     test: str = "wald",
     reduced_design: np.ndarray | None = None,
+    qlf_full=None,
 ) -> pd.DataFrame:
     """The output-contract table of one contrast vector from a model's arrays.
 
@@ -154,7 +155,8 @@ def contrast_table(
     ``lfcSE`` are the contrast's in every case; ``stat`` is the Wald statistic, or for
     ``lrt``/``qlf`` on one df the signed square root of LR or F (a z- or t-like value that
     ranks like the Wald statistic), on more df the LR or F itself. ``lfc_threshold`` > 0 is
-    a Wald test only.
+    a Wald test only. ``qlf_full``: the model's :func:`qlf.ql_full_fit`, shared by its
+    contrasts (fitted here when not given).
     """
     if test not in TESTS:
         raise ValueError(f"de.test must be one of {TESTS}, not {test!r}")
@@ -198,7 +200,7 @@ def contrast_table(
         else:
             from .qlf import qlf_test
 
-            pvalue, statistic, df, _ = qlf_test(fitted, contrast, reduced_design)
+            pvalue, statistic, df, _ = qlf_test(fitted, contrast, reduced_design, full=qlf_full)
         stat = sign * np.sqrt(statistic) if df == 1 else statistic
         pvalue = np.where(np.isfinite(se), pvalue, np.nan)
     emptied = fitted["all_zero_after_refit"]  # as PyDESeq2: no test, stat 0, p 1
