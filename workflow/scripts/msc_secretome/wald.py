@@ -15,6 +15,8 @@ per contrast starts fast (no PyDESeq2, AnnData or matplotlib import) and compute
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
@@ -58,8 +60,29 @@ def outer_rows(design_matrix: np.ndarray) -> np.ndarray:
 
 
 def weighted_gram(weights: np.ndarray, outer: np.ndarray, p: int) -> np.ndarray:
-    """``X^T diag(w_g) X`` for every gene g: (genes, p, p) from weights (samples, genes)."""
-    return (weights.T @ outer).reshape(-1, p, p)
+    """``X^T diag(w_g) X`` for every gene g: (genes, p, p) from weights (samples, genes).
+
+    ``outer``: :func:`outer_rows` of X. The Gram matrices are symmetric, so only the
+    p(p+1)/2 entries on and above the diagonal are computed (one matrix product) and mirrored:
+    the same dot products as the full product ``weights.T @ outer``, which this was measured
+    to equal bit for bit except for a single gene (BLAS's matrix-vector path, so a single
+    gene takes the full product), at about half its cost.
+    """
+    if weights.shape[1] < 2:
+        return (weights.T @ outer).reshape(-1, p, p)
+    upper, mirror = _symmetric_columns(p)
+    return (weights.T @ np.ascontiguousarray(outer[:, upper]))[:, mirror].reshape(-1, p, p)
+
+
+@functools.cache
+def _symmetric_columns(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of :func:`outer_rows` on and above the diagonal, and for each of the p*p
+    entries the position of its value among them."""
+    rows, cols = np.triu_indices(p)
+    position = np.empty((p, p), dtype=np.intp)
+    position[rows, cols] = np.arange(rows.size)
+    position[cols, rows] = np.arange(rows.size)
+    return rows * p + cols, position.ravel()
 
 
 def gene_blocks(n_genes: int, block_size: int):
