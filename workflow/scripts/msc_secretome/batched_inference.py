@@ -111,7 +111,13 @@ class BatchedInference(DefaultInference):
         max_beta=30,
         optimizer="L-BFGS-B",
         maxiter=250,
+        with_hat=True,
     ):
+        """PyDESeq2's ``irls`` for every gene: ``(beta, mu, hat diagonals, converged)``.
+
+        ``with_hat=False`` (a caller that needs only beta and mu, such as the fits at fixed
+        dispersions of the LRT and QL tests) skips the hat diagonals, returned as NaN.
+        """
         n_samples, n_genes = counts.shape
         p = design_matrix.shape[1]
         beta = np.empty((n_genes, p))
@@ -128,6 +134,7 @@ class BatchedInference(DefaultInference):
                 beta_tol,
                 max_beta,
                 maxiter,
+                with_hat,
             )
             for offset in np.flatnonzero(failed):
                 gene = block.start + offset
@@ -146,8 +153,11 @@ class BatchedInference(DefaultInference):
         return beta, mu, hat, converged
 
     @staticmethod
-    def _irls_block(counts, size_factors, X, disp, min_mu, beta_tol, max_beta, maxiter):
-        """IRLS for a block of genes; returns beta, mu, hat diagonals and a 'diverged' mask."""
+    def _irls_block(
+        counts, size_factors, X, disp, min_mu, beta_tol, max_beta, maxiter, with_hat=True
+    ):
+        """IRLS for a block of genes; returns beta, mu, hat diagonals (NaN without
+        ``with_hat``) and a 'diverged' mask."""
         n_samples, n_genes = counts.shape
         p = X.shape[1]
         outer = _outer_rows(X)
@@ -185,9 +195,12 @@ class BatchedInference(DefaultInference):
             deviance[genes] = new
             done = np.abs(new - old) / (np.abs(new) + 0.1) <= beta_tol
             active[genes[done]] = False
-        w = mu / (1.0 + mu * disp)
-        inverse = np.linalg.inv(_weighted_gram(w, outer, p) + ridge)
-        hat = (inverse.reshape(n_genes, -1) @ outer.T).T * w
+        if with_hat:
+            w = mu / (1.0 + mu * disp)
+            inverse = np.linalg.inv(_weighted_gram(w, outer, p) + ridge)
+            hat = (inverse.reshape(n_genes, -1) @ outer.T).T * w
+        else:
+            hat = np.full((n_samples, n_genes), np.nan)
         return beta, sf * np.exp(X @ beta.T), hat, diverged
 
     # -- dispersions ----------------------------------------------------------------------
