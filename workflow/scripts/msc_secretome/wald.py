@@ -65,10 +65,12 @@ def weighted_gram(weights: np.ndarray, outer: np.ndarray, p: int) -> np.ndarray:
     ``outer``: :func:`outer_rows` of X. The Gram matrices are symmetric, so only the
     p(p+1)/2 entries on and above the diagonal are computed (one matrix product) and mirrored:
     the same dot products as the full product ``weights.T @ outer``, which this was measured
-    to equal bit for bit except for a single gene (BLAS's matrix-vector path, so a single
-    gene takes the full product), at about half its cost.
+    to equal bit for bit (one-thread and threaded OpenBLAS) when each sample's weights are
+    contiguous in memory (row-major ``weights``) and there are at least two genes; otherwise
+    (BLAS's matrix-vector path, or column-major weights, which it sums in another order) the
+    full product is taken, so the result never depends on the shortcut.
     """
-    if weights.shape[1] < 2:
+    if weights.shape[1] < 2 or weights.strides[1] != weights.itemsize:
         return (weights.T @ outer).reshape(-1, p, p)
     upper, mirror = _symmetric_columns(p)
     return (weights.T @ np.ascontiguousarray(outer[:, upper]))[:, mirror].reshape(-1, p, p)
