@@ -19,6 +19,8 @@ rule prepare_gene_sets:
         ortholog_mapping=out("gene_sets/ortholog_mapping.tsv"),
     log:
         log_path("prepare_gene_sets.log"),
+    # the stability refits (priority 10) wait for programmes.gmt: make it first
+    priority: 10
     conda:
         conda_env("analysis")
     threads: 1
