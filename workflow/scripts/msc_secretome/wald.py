@@ -47,11 +47,16 @@ def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
     """BH-adjusted p-values, the steps of ``scipy.stats.false_discovery_control(method="bh")``."""
     pvalues = np.asarray(pvalues, dtype=float)
     order = np.argsort(pvalues)
-    ranked = pvalues[order] * (pvalues.size / np.arange(1, pvalues.size + 1))
+    adjusted = np.empty(pvalues.size)
+    adjusted[order] = _bh_of_sorted(pvalues[order])
+    return adjusted
+
+
+def _bh_of_sorted(sorted_pvalues: np.ndarray) -> np.ndarray:
+    """BH-adjusted values of p-values already in ascending order (same order out)."""
+    ranked = sorted_pvalues * (sorted_pvalues.size / np.arange(1, sorted_pvalues.size + 1))
     ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    adjusted = np.empty_like(ranked)
-    adjusted[order] = ranked
-    return np.clip(adjusted, 0, 1)
+    return np.clip(ranked, 0, 1)
 
 
 def outer_rows(design_matrix: np.ndarray) -> np.ndarray:
@@ -281,10 +286,14 @@ def independent_filter_padj(
     cutoffs = np.quantile(base_mean, theta)  # R's type 7 quantiles
     adjusted = np.full((pvalue.size, theta.size), np.nan)
     tested = ~np.isnan(pvalue)
+    # one sort for all 50 cutoffs: each cutoff's genes, taken in this order, are its p-values
+    # sorted (ties get equal adjusted values, so their order does not matter)
+    order = np.argsort(pvalue)
     for i, cutoff in enumerate(cutoffs):
         use = tested & (base_mean >= cutoff)
         if use.any():
-            adjusted[use, i] = benjamini_hochberg(pvalue[use])
+            genes = order[use[order]]
+            adjusted[genes, i] = _bh_of_sorted(pvalue[genes])
     rejections = np.sum(adjusted < alpha, axis=0).astype(float)
     if rejections.max() <= 10:
         chosen = 0
