@@ -116,6 +116,41 @@ def test_qlf_table_and_contract(dose_fit):
         contrast_table(fitted, vector, test="wald", reduced_design=np.ones((12, 1)))
 
 
+def test_a_models_contrasts_share_its_full_fit_and_give_each_contrasts_own_table(dose_fit):
+    """model_contrasts: the QL full-model fit is made once for all contrasts of a fit, and
+    every table equals, bit for bit, the one its contrast gets alone (a fresh full fit)."""
+    from msc_secretome import qlf
+    from msc_secretome.model_contrasts import contrast_requests, contrast_tables
+
+    fitted, metadata, _ = dose_fit
+    low = Contrast("low_vs_none", "m", "compare", (("dose", "low", "none"),))
+    any_dose = Contrast("any_dose", "m", "compare", HIGH.terms, test="qlf", reduced="~ batch")
+    contrasts = [HIGH, low, any_dose]
+    tests = {"high_vs_none": "qlf", "low_vs_none": "wald", "any_dose": "qlf"}
+    requests = contrast_requests(metadata, MODEL, contrasts, tests)
+    de = {"alpha": 0.05, "independent_filter": True, "cooks_filter": True, "lfc_threshold": 0}
+    full_fits = []
+    original = qlf.ql_full_fit
+
+    def counting(arrays):
+        full_fits.append(1)
+        return original(arrays)
+
+    qlf.ql_full_fit = counting
+    try:
+        tables = dict(contrast_tables(fitted, requests, de=de))
+    finally:
+        qlf.ql_full_fit = original
+    assert list(tables) == ["high_vs_none", "low_vs_none", "any_dose"]
+    assert len(full_fits) == 1  # two qlf contrasts, one full-model fit
+    symbols = pd.Series(fitted["symbol"], index=fitted["gene_id"])
+    for name, vector, test, reduced in requests:
+        alone = contrast_table(fitted, vector, test=test, reduced_design=reduced, symbols=symbols)
+        pd.testing.assert_frame_equal(tables[name], alone, check_exact=True)
+    assert tables["any_dose"]["stat"].min() >= 0  # 2 df: the F itself
+    assert (tables["high_vs_none"]["padj"] < 0.05).sum() >= 45
+
+
 def test_reduced_with_wald_is_refused_when_the_contrasts_are_read():
     spec = {
         "contrasts": {

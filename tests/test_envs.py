@@ -43,7 +43,8 @@ def env_pins(path) -> dict[str, str]:
 def test_every_rule_env_exists_and_is_used():
     assert {p.stem for p in ENV_FILES} == {"analysis", "report"}
     rules = "\n".join(p.read_text() for p in (PROJECT_ROOT / "workflow/rules").glob("*.smk"))
-    n_rules = len(re.findall(r"^rule ", rules, flags=re.M))
+    # named rules, and the rules generated per model in a loop (`rule:` with `name:`)
+    n_rules = len(re.findall(r"^\s*rule[\s:]", rules, flags=re.M))
     n_conda = len(re.findall(r"^\s+conda:", rules, flags=re.M))
     assert n_rules == n_conda, "every rule needs a conda: directive"
 

@@ -4,7 +4,9 @@
   twice, and the contrast job's Wald table from the file equals the in-memory one.
 * A crafted file in place of a model (a pickle bytestream that would run code, an npz with an
   object array, a missing or mis-shaped array) is refused with an ``InputError`` naming the
-  file and the fix; the rule script stops before writing its table and no code runs.
+  file and the fix, and no code runs.
+* The model job (fit + every contrast of the model) writes the file and reads it back before
+  testing, so each contrast's table is the one of the file.
 * No ``pickle`` import anywhere in the workflow (grep-able, checked here).
 """
 
@@ -144,38 +146,88 @@ def test_crafted_model_files_are_refused(fitted_model, tmp_path):
         read_model(path)
 
 
-def test_contrast_job_refuses_a_pickle_in_place_of_its_model(tmp_path):
-    """The rule script itself, with a tampered model file: refused, nothing written, no code."""
-    marker = tmp_path / "code-ran"
-    model_file = tmp_path / "results/models/m.npz"
-    model_file.parent.mkdir(parents=True)
-    model_file.write_bytes(pickle.dumps(_Payload(marker)))
-    table = tmp_path / "results/de/treated_vs_control.tsv"
+class _Logs(list):
+    """``snakemake.log`` of the model job: ``[0]`` is the job's log, ``.contrasts`` one each."""
+
+    def __init__(self, job, contrasts):
+        super().__init__([job, *contrasts])
+        self.contrasts = contrasts
+
+
+def test_model_job_writes_the_fit_and_each_contrast_with_its_own_log(tmp_path):
+    """The rule script: the model file, then each contrast's table (as the Wald/QL tables of
+    the file) and a log per contrast naming that contrast only."""
+    import anndata as ad
+
+    rng = np.random.default_rng(5)
+    obs = pd.DataFrame(
+        {"condition": ["control", "treated"] * 4, "batch": ["b1"] * 4 + ["b2"] * 4},
+        index=pd.Index([f"s{i}" for i in range(8)]),
+    )
+    mu = rng.gamma(2.0, 100.0, size=200)[None, :] * np.where(
+        (obs["condition"] == "treated").to_numpy()[:, None] & (np.arange(200) < 20), 4.0, 1.0
+    )
+    counts = rng.negative_binomial(5, 5 / (5 + mu)).astype(np.int64)
+    genes = pd.Index([f"G{i}" for i in range(200)])
+    adata = ad.AnnData(counts, obs=obs, var=pd.DataFrame({"symbol": genes}, index=genes))
+    adata.write_h5ad(tmp_path / "experiment.h5ad")
+    batch = Contrast("batch_b2_vs_b1", "m", "compare", (("batch", "b2", "b1"),))
+    contrasts = [CONTRAST, batch]
+    tests = {CONTRAST.name: "qlf", batch.name: "wald"}
+    tables = [tmp_path / f"de/{c.name}.tsv" for c in contrasts]
+    logs = [tmp_path / f"logs/{c.name}.log" for c in contrasts]
+    (tmp_path / "logs").mkdir()
+    de = {
+        "alpha": 0.05, "prefilter": {"min_count": 10, "min_samples": 3},
+        "size_factors": "ratio", "refit_cooks": True, "engine": "batched",
+        "dispersion_prior_seed": 2, "independent_filter": True, "cooks_filter": True,
+        "lfc_threshold": 0.0, "lfc_shrink": False,
+    }  # fmt: skip
     stub = types.SimpleNamespace(
-        input=types.SimpleNamespace(model=str(model_file)),
-        output=types.SimpleNamespace(table=str(table)),
-        log=[str(tmp_path / "job.log")],
+        input=types.SimpleNamespace(experiment=str(tmp_path / "experiment.h5ad")),
+        output=types.SimpleNamespace(
+            model=str(tmp_path / "models/m.npz"), tables=[str(t) for t in tables]
+        ),
+        log=_Logs(str(tmp_path / "logs/fit.log"), [str(log) for log in logs]),
         params=types.SimpleNamespace(
             model=model_to_dict(MODEL, MODEL.reference),
-            contrast=contrast_to_dict(CONTRAST),
-            de={"alpha": 0.05, "lfc_shrink": False},
+            contrasts=[contrast_to_dict(c) for c in contrasts],
+            tests=tests,
+            de=de,
         ),
         threads=1,
-        rule="contrast_results",
-        wildcards={"contrast": CONTRAST.name},
+        rule="differential_expression_m",
+        wildcards={},
     )
-    script = Path(__file__).resolve().parents[1] / "workflow/scripts/contrast_results.py"
+    script = Path(__file__).resolve().parents[1] / "workflow/scripts/fit_and_test_model.py"
     stderr = sys.stderr
     try:
-        with pytest.raises(InputError, match="not a model file") as err:
-            runpy.run_path(str(script), init_globals={"snakemake": stub})
+        runpy.run_path(str(script), init_globals={"snakemake": stub})
     finally:
         sys.stderr.close()
         sys.stderr = stderr
         logging.basicConfig(force=True)
-    assert str(model_file) in str(err.value)
-    assert not marker.exists()
-    assert not table.exists() and not table.parent.exists()
+    fitted = read_model(tmp_path / "models/m.npz")
+    metadata = model_metadata(fitted)
+    helper = check_design(metadata, MODEL)
+    for contrast, table, log in zip(contrasts, tables, logs, strict=True):
+        expected = contrast_table(
+            fitted, contrast_vector(helper, contrast, MODEL, metadata), test=tests[contrast.name],
+            symbols=pd.Series(fitted["symbol"], index=fitted["gene_id"]),
+        )  # fmt: skip
+        written = pd.read_csv(table, sep="\t", keep_default_na=False, na_values=[""])
+        np.testing.assert_allclose(
+            written["pvalue"].to_numpy(float), expected["pvalue"].to_numpy(), rtol=1e-7
+        )
+        assert list(written["gene_id"]) == list(expected["gene_id"])
+        text = log.read_text()
+        other = next(c.name for c in contrasts if c is not contrast)
+        assert f"contrast {contrast.name}:" in text and other not in text
+        assert f"compute: {tests[contrast.name]} test" in text
+    fit_log = (tmp_path / "logs/fit.log").read_text()
+    assert "compute: fit" in fit_log and all(c.name in fit_log for c in contrasts)
+    qlf_table = pd.read_csv(tables[0], sep="\t")
+    assert (qlf_table["padj"] < 0.05).sum() >= 5  # the planted effect is found
 
 
 def test_no_pickle_in_the_workflow():

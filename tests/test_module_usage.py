@@ -35,5 +35,6 @@ def test_use_as_module_with_a_local_path(tmp_path):
     )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    for rule in ("msc_fit_model", "msc_contrast_results", "msc_html_report"):
+    for rule in ("msc_differential_expression_cancer", "msc_gene_set_enrichment_normal",
+                 "msc_html_report"):  # fmt: skip
         assert rule in output

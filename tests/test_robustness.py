@@ -84,9 +84,12 @@ def test_changing_one_contrast_reruns_only_what_depends_on_it(tiny_run, tmp_path
         for line in table.splitlines()
         if len(line.split()) == 2 and line.split()[1].isdigit()
     )
-    assert jobs.get("contrast_results") == 1, table
-    assert jobs.get("gene_set_enrichment") == 1, table
-    assert "fit_model" not in jobs and "validate_inputs" not in jobs, table
+    # one job per model fits it and tests all its contrasts: only the changed contrast's
+    # model reruns (its fit, its contrasts, their enrichment), not the other model's
+    assert jobs.get("differential_expression_cancer") == 1, table
+    assert jobs.get("gene_set_enrichment_cancer") == 1, table
+    assert "differential_expression_normal" not in jobs, table
+    assert "gene_set_enrichment_normal" not in jobs and "validate_inputs" not in jobs, table
 
 
 def test_failed_validation_writes_nothing_under_results(tmp_path):

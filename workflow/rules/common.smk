@@ -170,6 +170,11 @@ def model_of(contrast):
     return CONTRASTS[contrast].model
 
 
+def contrasts_of(model):
+    """The contrasts of a model, in the contrasts file's order."""
+    return [name for name, contrast in CONTRASTS.items() if contrast.model == model]
+
+
 def model_params(model):
     return settings.model_to_dict(MODELS[model], EXPERIMENT.references[model])
 

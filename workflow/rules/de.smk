@@ -1,64 +1,44 @@
-# Differential expression: one PyDESeq2 fit per model, then one test per contrast
-# (de.test or the contrast's own test: wald | lrt | qlf).
+# Differential expression: one job per model fits it (PyDESeq2) and tests each of its
+# contrasts (de.test or the contrast's own test: wald | lrt | qlf). One rule per model
+# (differential_expression_{model}), because a rule's outputs cannot depend on a wildcard:
+# each lists the model's file and its contrasts' tables, with one log per contrast.
+# One job per model instead of a fit job plus a job per contrast: the contrasts share the
+# fit's full-model work (QL) and one Python start-up; models still run in parallel.
 
 
-rule fit_model:
-    input:
-        experiment=out("validated/experiment.h5ad"),
-    output:
-        # the fit as data (npz of arrays, read with allow_pickle=False), never a pickle
-        model=out("models/{model}.npz"),
-    log:
-        log_path("fit_model/{model}.log"),
-    benchmark:
-        log_path("benchmarks/fit_model/{model}.tsv")
-    conda:
-        conda_env("analysis")
-    # the batched engine is numpy on one core; PyDESeq2's own spreads genes over workers
-    threads: 1 if config["de"]["engine"] == "batched" else 2
-    resources:
-        mem_mb=mem_mb(1500, 30),
-        runtime=runtime_min(15, 1.0),
-    params:
-        model=lambda wc: model_params(wc.model),
-        # only what the fit uses: changing alpha or shrinkage does not refit
-        de={
-            key: config["de"][key]
-            for key in (
-                "prefilter",
-                "size_factors",
-                "refit_cooks",
-                "engine",
-                "dispersion_prior_seed",
-                "fit_type",
-            )
-        },
-    script:
-        "../scripts/fit_model.py"
+for model_name in MODELS:
+    model_contrasts = contrasts_of(model_name)
 
-
-rule contrast_results:
-    input:
-        model=lambda wc: out(f"models/{model_of(wc.contrast)}.npz"),
-    output:
-        table=out("de/{contrast}.tsv"),
-    log:
-        log_path("contrast_results/{contrast}.log"),
-    benchmark:
-        log_path("benchmarks/contrast_results/{contrast}.tsv")
-    conda:
-        conda_env("analysis")
-    threads: 1
-    resources:
-        mem_mb=mem_mb(1000, 3),
-        runtime=runtime_min(5, 0.1),
-    params:
-        contrast=lambda wc: contrast_params(wc.contrast),
-        model=lambda wc: model_params(model_of(wc.contrast)),
-        test=lambda wc: contrast_test(wc.contrast),
-        de=config["de"],
-    script:
-        "../scripts/contrast_results.py"
+    rule:
+        name:
+            f"differential_expression_{model_name}"
+        input:
+            experiment=out("validated/experiment.h5ad"),
+        output:
+            # the fit as data (npz of arrays, read with allow_pickle=False), never a pickle
+            model=out(f"models/{model_name}.npz"),
+            tables=[out(f"de/{name}.tsv") for name in model_contrasts],
+        log:
+            fit=log_path(f"fit_model/{model_name}.log"),
+            contrasts=[
+                log_path(f"contrast_results/{name}.log") for name in model_contrasts
+            ],
+        benchmark:
+            log_path(f"benchmarks/differential_expression/{model_name}.tsv")
+        conda:
+            conda_env("analysis")
+        # the batched engine is numpy on one core; PyDESeq2's own spreads genes over workers
+        threads: 1 if config["de"]["engine"] == "batched" else 2
+        resources:
+            mem_mb=mem_mb(1500, 30),
+            runtime=runtime_min(15 + 2 * len(model_contrasts), 1.0),
+        params:
+            model=model_params(model_name),
+            contrasts=[contrast_params(name) for name in model_contrasts],
+            tests={name: contrast_test(name) for name in model_contrasts},
+            de=config["de"],
+        script:
+            "../scripts/fit_and_test_model.py"
 
 
 rule write_contrasts:

@@ -1,4 +1,5 @@
-# Enrichment: gene-set libraries are checked and frozen, then GSEA prerank (and ORA) per contrast.
+# Enrichment: gene-set libraries are checked and frozen, then GSEA prerank (and ORA) of each
+# contrast.
 
 
 rule prepare_gene_sets:
@@ -18,6 +19,8 @@ rule prepare_gene_sets:
         ortholog_mapping=out("gene_sets/ortholog_mapping.tsv"),
     log:
         log_path("prepare_gene_sets.log"),
+    # the stability refits (priority 10) wait for programmes.gmt: make it first
+    priority: 10
     conda:
         conda_env("analysis")
     threads: 1
@@ -37,30 +40,41 @@ rule prepare_gene_sets:
         "../scripts/prepare_gene_sets.py"
 
 
-rule gene_set_enrichment:
-    input:
-        table=out("de/{contrast}.tsv"),
-        gmts=expand(out("gene_sets/{library}.gmt"), library=LIBRARIES),
-    output:
-        table=out("enrichment/{contrast}.tsv"),
-        ora=out("enrichment/{contrast}.ora.tsv"),
-    log:
-        log_path("gene_set_enrichment/{contrast}.log"),
-    benchmark:
-        log_path("benchmarks/gene_set_enrichment/{contrast}.tsv")
-    conda:
-        conda_env("analysis")
-    threads: 1
-    resources:
-        # permutation prerank holds genes x permutations in memory (see run_prerank)
-        mem_mb=mem_mb(
-            600 if config["enrichment"]["method"] == "multilevel" else 1500, 10
-        ),
-        runtime=runtime_min(10, 0.5),
-    params:
-        libraries=LIBRARIES,
-        enrichment=config["enrichment"],
-        min_size_by_library=config["gene_sets"]["min_size"],
-        alpha=config["de"]["alpha"],
-    script:
-        "../scripts/gene_set_enrichment.py"
+# GSEA prerank (and ORA) of every contrast of a model in one job (gene_set_enrichment_{model}):
+# one Python start-up and gseapy import per model, not per contrast; one log per contrast.
+for model_name in MODELS:
+    model_contrasts = contrasts_of(model_name)
+
+    rule:
+        name:
+            f"gene_set_enrichment_{model_name}"
+        input:
+            tables=[out(f"de/{name}.tsv") for name in model_contrasts],
+            gmts=expand(out("gene_sets/{library}.gmt"), library=LIBRARIES),
+        output:
+            tables=[out(f"enrichment/{name}.tsv") for name in model_contrasts],
+            ora=[out(f"enrichment/{name}.ora.tsv") for name in model_contrasts],
+        log:
+            job=log_path(f"gene_set_enrichment/models/{model_name}.log"),
+            contrasts=[
+                log_path(f"gene_set_enrichment/{name}.log") for name in model_contrasts
+            ],
+        benchmark:
+            log_path(f"benchmarks/gene_set_enrichment/models/{model_name}.tsv")
+        conda:
+            conda_env("analysis")
+        threads: 1
+        resources:
+            # permutation prerank holds genes x permutations in memory (see run_prerank)
+            mem_mb=mem_mb(
+                600 if config["enrichment"]["method"] == "multilevel" else 1500, 10
+            ),
+            runtime=runtime_min(10 * len(model_contrasts), 0.5),
+        params:
+            contrasts=model_contrasts,
+            libraries=LIBRARIES,
+            enrichment=config["enrichment"],
+            min_size_by_library=config["gene_sets"]["min_size"],
+            alpha=config["de"]["alpha"],
+        script:
+            "../scripts/gene_set_enrichment.py"

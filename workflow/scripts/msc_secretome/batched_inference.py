@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from pydeseq2 import utils
 from pydeseq2.default_inference import DefaultInference
-from scipy.special import gammaln, polygamma, psi
+from scipy.special import gammaln, psi, zeta
 
 from .wald import gene_blocks as _blocks
 from .wald import outer_rows as _outer_rows
@@ -63,10 +63,23 @@ FIRST_STEP_FTOL = 2.220446049250313e-09
 MAX_HALVINGS = 40
 
 
-def nb_nll_genes(counts: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Negative binomial negative log-likelihood per gene (column); ``utils.nb_nll``'s formula."""
+def nb_log_binomial(counts: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The term of :func:`nb_nll_genes` that does not depend on mu: (samples, genes)."""
     alpha_neg1 = 1.0 / alpha
-    logbinom = gammaln(counts + alpha_neg1) - gammaln(counts + 1) - gammaln(alpha_neg1)
+    return gammaln(counts + alpha_neg1) - gammaln(counts + 1) - gammaln(alpha_neg1)
+
+
+def nb_nll_genes(
+    counts: np.ndarray, mu: np.ndarray, alpha: np.ndarray, logbinom: np.ndarray | None = None
+) -> np.ndarray:
+    """Negative binomial negative log-likelihood per gene (column); ``utils.nb_nll``'s formula.
+
+    ``logbinom``: :func:`nb_log_binomial` of ``counts`` and ``alpha`` when the caller has it
+    (an IRLS at fixed dispersions evaluates the likelihood once per iteration).
+    """
+    alpha_neg1 = 1.0 / alpha
+    if logbinom is None:
+        logbinom = nb_log_binomial(counts, alpha)
     return counts.shape[0] * alpha_neg1 * np.log(alpha) + (
         -logbinom + (counts + alpha_neg1) * np.log(alpha_neg1 + mu) - counts * np.log(mu)
     ).sum(axis=0)
@@ -98,7 +111,13 @@ class BatchedInference(DefaultInference):
         max_beta=30,
         optimizer="L-BFGS-B",
         maxiter=250,
+        with_hat=True,
     ):
+        """PyDESeq2's ``irls`` for every gene: ``(beta, mu, hat diagonals, converged)``.
+
+        ``with_hat=False`` (a caller that needs only beta and mu, such as the fits at fixed
+        dispersions of the LRT and QL tests) skips the hat diagonals, returned as NaN.
+        """
         n_samples, n_genes = counts.shape
         p = design_matrix.shape[1]
         beta = np.empty((n_genes, p))
@@ -115,6 +134,7 @@ class BatchedInference(DefaultInference):
                 beta_tol,
                 max_beta,
                 maxiter,
+                with_hat,
             )
             for offset in np.flatnonzero(failed):
                 gene = block.start + offset
@@ -133,8 +153,11 @@ class BatchedInference(DefaultInference):
         return beta, mu, hat, converged
 
     @staticmethod
-    def _irls_block(counts, size_factors, X, disp, min_mu, beta_tol, max_beta, maxiter):
-        """IRLS for a block of genes; returns beta, mu, hat diagonals and a 'diverged' mask."""
+    def _irls_block(
+        counts, size_factors, X, disp, min_mu, beta_tol, max_beta, maxiter, with_hat=True
+    ):
+        """IRLS for a block of genes; returns beta, mu, hat diagonals (NaN without
+        ``with_hat``) and a 'diverged' mask."""
         n_samples, n_genes = counts.shape
         p = X.shape[1]
         outer = _outer_rows(X)
@@ -148,6 +171,7 @@ class BatchedInference(DefaultInference):
             with np.errstate(divide="ignore"):
                 beta[:, 0] = np.log(counts / sf).mean(axis=0)
         mu = np.maximum(sf * np.exp(X @ beta.T), min_mu)
+        logbinom = nb_log_binomial(counts, disp)  # fixed dispersions: once, not per iteration
         deviance = np.full(n_genes, 1000.0)
         active = np.ones(n_genes, dtype=bool)
         diverged = np.zeros(n_genes, dtype=bool)
@@ -167,13 +191,16 @@ class BatchedInference(DefaultInference):
             beta[genes] = beta_hat
             mu[:, genes] = np.maximum(sf * np.exp(X @ beta_hat.T), min_mu)
             old = deviance[genes]
-            new = -2.0 * nb_nll_genes(y, mu[:, genes], d)
+            new = -2.0 * nb_nll_genes(y, mu[:, genes], d, logbinom[:, genes])
             deviance[genes] = new
             done = np.abs(new - old) / (np.abs(new) + 0.1) <= beta_tol
             active[genes[done]] = False
-        w = mu / (1.0 + mu * disp)
-        inverse = np.linalg.inv(_weighted_gram(w, outer, p) + ridge)
-        hat = (inverse.reshape(n_genes, -1) @ outer.T).T * w
+        if with_hat:
+            w = mu / (1.0 + mu * disp)
+            inverse = np.linalg.inv(_weighted_gram(w, outer, p) + ridge)
+            hat = (inverse.reshape(n_genes, -1) @ outer.T).T * w
+        else:
+            hat = np.full((n_samples, n_genes), np.nan)
         return beta, sf * np.exp(X @ beta.T), hat, diverged
 
     # -- dispersions ----------------------------------------------------------------------
@@ -248,27 +275,41 @@ class BatchedInference(DefaultInference):
         )
 
 
-def _dispersion_objective(counts, X, outer, mu, log_alpha, log_alpha_hat, prior_var, cr_reg):
+def _dispersion_objective(
+    counts, X, outer, mu, log_alpha, log_alpha_hat, prior_var, cr_reg, log_factorial=None,
+    derivatives=True,
+):  # fmt: skip
     """Objective of ``utils.fit_alpha_mle`` and its first two derivatives in log-dispersion.
 
     Per gene (columns): negative binomial negative log-likelihood, plus the Cox-Reid term
     ``0.5 log det(X^T W X)`` with ``W = mu / (1 + mu alpha)``, plus the log-normal prior
     ``(log alpha - log alpha_hat)^2 / (2 prior_var)`` when ``prior_var`` is given.
+    ``log_factorial``: ``gammaln(counts + 1)`` when the caller has it (it does not change
+    with alpha); ``derivatives=False``: the value only (gradient and hessian ``None``), the
+    same numbers at a fraction of the cost, for the line search.
     """
     p = X.shape[1]
     alpha = np.exp(log_alpha)
     r = 1.0 / alpha
     y_r = counts + r
     mu_r = mu + r
+    if log_factorial is None:
+        log_factorial = gammaln(counts + 1)
     value = counts.shape[0] * r * log_alpha + (
-        -gammaln(y_r) + gammaln(counts + 1) + gammaln(r) + y_r * np.log(mu_r) - counts * np.log(mu)
+        -gammaln(y_r) + log_factorial + gammaln(r) + y_r * np.log(mu_r) - counts * np.log(mu)
     ).sum(axis=0)
     one_mu_alpha = 1.0 + mu * alpha
+    if not derivatives:
+        if cr_reg:
+            _, logdet = np.linalg.slogdet(_weighted_gram(mu / one_mu_alpha, outer, p))
+            value = value + 0.5 * logdet
+        if prior_var is not None:
+            value = value + (log_alpha - log_alpha_hat) ** 2 / (2 * prior_var)
+        return value, None, None
     s = (psi(r) - psi(y_r) + np.log(one_mu_alpha) + (counts - mu) / mu_r).sum(axis=0)
     ds = (
-        -(r**2) * (polygamma(1, r) - polygamma(1, y_r))
-        + mu / one_mu_alpha
-        + r**2 * (counts - mu) / mu_r**2
+        # zeta(2, x) is trigamma (scipy's polygamma(1, x) returns exactly this product)
+        -(r**2) * (zeta(2, r) - zeta(2, y_r)) + mu / one_mu_alpha + r**2 * (counts - mu) / mu_r**2
     ).sum(axis=0)
     d_alpha = -(r**2) * s
     d2_alpha = 2 * r**3 * s - r**2 * ds
@@ -313,7 +354,9 @@ def _newton_log_dispersion(counts, X, mu, log_alpha_hat, lower, upper, prior_var
     converged = np.zeros(n_genes, dtype=bool)
     active = np.ones(n_genes, dtype=bool)
 
-    def objective(genes, values):
+    log_factorial = gammaln(counts + 1)
+
+    def objective(genes, values, derivatives=True):
         return _dispersion_objective(
             counts[:, genes],
             X,
@@ -323,6 +366,8 @@ def _newton_log_dispersion(counts, X, mu, log_alpha_hat, lower, upper, prior_var
             log_alpha_hat[genes],
             prior_var,
             cr_reg,
+            log_factorial[:, genes],
+            derivatives,
         )
 
     for iteration in range(NEWTON_MAX_ITER):
@@ -333,7 +378,7 @@ def _newton_log_dispersion(counts, X, mu, log_alpha_hat, lower, upper, prior_var
         value, gradient, hessian = objective(genes, current)
         if iteration == 0:
             first = np.clip(current - gradient, lower, upper)
-            first_value, _, _ = objective(genes, first)
+            first_value, _, _ = objective(genes, first, derivatives=False)
             scale = np.maximum(np.maximum(np.abs(value), np.abs(first_value)), 1.0)
             flat = (first_value <= value) & (value - first_value <= FIRST_STEP_FTOL * scale)
             # L-BFGS-B tests the projected gradient before stepping: those stay at the start
@@ -355,7 +400,9 @@ def _newton_log_dispersion(counts, X, mu, log_alpha_hat, lower, upper, prior_var
         # is no worse, as where L-BFGS-B's box step lands.
         sliding = np.flatnonzero(finished & ~at_bound & (gradient > 0) & (current > lower))
         if sliding.size and iteration > 0:
-            floor_value, _, _ = objective(genes[sliding], np.full(sliding.size, lower))
+            floor_value, _, _ = objective(
+                genes[sliding], np.full(sliding.size, lower), derivatives=False
+            )
             to_floor = sliding[floor_value <= value[sliding]]
             log_alpha[genes[to_floor]] = lower
         converged[genes[finished]] = True
@@ -370,7 +417,7 @@ def _newton_log_dispersion(counts, X, mu, log_alpha_hat, lower, upper, prior_var
             if pending.size == 0:
                 break
             candidate = np.clip(current[pending] + scale[pending] * step[pending], lower, upper)
-            new_value, _, _ = objective(genes[pending], candidate)
+            new_value, _, _ = objective(genes[pending], candidate, derivatives=False)
             accepted = np.isfinite(new_value) & (new_value <= value[pending])
             proposal[pending[accepted]] = candidate[accepted]
             scale[pending[~accepted]] /= 2

@@ -81,6 +81,7 @@ def fit_fixed_dispersion(
         np.asarray(dispersion, dtype=float),
         MIN_MU,
         BETA_TOL,
+        with_hat=False,
     )
     return beta, mu
 

@@ -1,7 +1,8 @@
-"""A fitted model as data: the arrays the contrast jobs read, in one ``.npz`` file.
+"""A fitted model as data: the arrays the contrast tests read, in one ``.npz`` file.
 
-The fit job (rule ``fit_model``) writes ``results/models/{model}.npz``; every contrast job
-(Wald, LRT, QL F-test, apeGLM shrinkage) reads it back with ``allow_pickle=False``, so a file
+The model job (rule ``differential_expression_{model}``) writes ``results/models/{model}.npz``
+and its contrast tests (Wald, LRT, QL F-test, apeGLM shrinkage) read it back with
+``allow_pickle=False``, as any later reader of the file does, so a file
 from someone else's results folder can hold numbers and text only, never code. Reading checks
 every array's presence, type and shape before any compute and raises :class:`InputError`
 naming the file, the array and the fix.
@@ -41,8 +42,8 @@ ARRAYS = {
     "non_zero": ("b", ("g",)),
 }
 FIX = (
-    "a model file is data written by the fit_model rule; delete it and rerun the workflow "
-    "so that it is fitted again from your counts"
+    "a model file is data written by the differential_expression_{model} rule; delete it "
+    "and rerun the workflow so that it is fitted again from your counts"
 )
 
 

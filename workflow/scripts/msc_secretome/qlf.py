@@ -19,6 +19,8 @@ Everything is numpy/scipy on arrays of the model file (:mod:`model_store`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.special import digamma, polygamma
 from scipy.stats import chi2, f
@@ -152,45 +154,93 @@ def residual_df(zero_fit: np.ndarray, design: np.ndarray) -> np.ndarray:
     return df
 
 
-def qlf_test(
-    fitted: dict, contrast: np.ndarray, reduced_design: np.ndarray | None = None, where: str = ""
-) -> tuple[np.ndarray, np.ndarray, int, float]:
-    """QL F-test of a contrast (or of a reduced design) on a model's arrays.
+@dataclass(frozen=True)
+class QLFullFit:
+    """What the QL F-test needs of the full model: the same for every contrast of a fit.
 
-    Returns ``(pvalue, F, df_test, df_prior)``: (genes,) arrays, the numerator df and the
-    empirical-Bayes prior df (``inf`` where the QL dispersions are all equal to the trend).
-    ``fitted``: :func:`model_store.read_model`; ``contrast``: (p,) weights of the design's
-    columns.
+    ``mu`` (samples, genes): the full model's means at the trended dispersion;
+    ``deviance``, ``df_residual``, ``s2_post`` (genes,): its deviance, residual df and squeezed
+    QL dispersion; ``df_prior``: the empirical-Bayes prior df; ``poisson_genes`` (k,): the genes
+    under edgeR's Poisson bound, with ``poisson_deviance`` (k,) the full model's deviance at
+    Poisson variance.
+    """
+
+    mu: np.ndarray
+    deviance: np.ndarray
+    df_residual: np.ndarray
+    s2_post: np.ndarray
+    df_prior: float
+    poisson_genes: np.ndarray
+    poisson_deviance: np.ndarray
+
+
+def ql_full_fit(fitted: dict) -> QLFullFit:
+    """Fit the full model of ``fitted`` (:func:`model_store.read_model`) for the QL F-test.
+
+    Computed once per model and passed to :func:`qlf_test` for each of its contrasts
+    (steps 1-3 of the module docstring for the full model; the Poisson-bound fit of step 4).
     """
     design = np.asarray(fitted["design_matrix"], dtype=float)
-    if reduced_design is None:
-        reduced_design = null_space_design(design, contrast)
-    df_test = check_nested(design, reduced_design, where)
     counts = np.asarray(fitted["counts"], dtype=float)
     size_factors = np.asarray(fitted["size_factors"], dtype=float)
     trend = np.asarray(fitted["fitted_dispersions"], dtype=float)
     _, mu_full = fit_fixed_dispersion(counts, size_factors, design, trend)
-    _, mu_reduced = fit_fixed_dispersion(counts, size_factors, reduced_design, trend)
     deviance = nb_deviance(counts, mu_full, trend)
-    ratio = np.maximum(nb_deviance(counts, mu_reduced, trend) - deviance, 0.0)
     df_residual = residual_df((mu_full < 1e-4) & (counts < 1e-4), design)
     with np.errstate(divide="ignore", invalid="ignore"):
         s2 = np.where(df_residual > 0, deviance / df_residual, 0.0)
     with np.errstate(divide="ignore"):
         abundance = np.log2(np.asarray(fitted["base_mean"], dtype=float))
     s2_post, _, df_prior = squeeze_var(np.maximum(s2, 0), df_residual, abundance)
-    statistic = ratio / df_test / s2_post
-    n, p = design.shape
-    df_total = np.minimum(df_prior + df_residual, counts.shape[1] * (n - p))
-    pvalue = f.sf(statistic, df_test, df_total)
     # edgeR's poisson.bound: never more significant than the test under Poisson variance
     below = ((mu_full * trend[None, :] + 1) * s2_post[None, :] < 1).any(axis=0)
-    if below.any():
-        genes = np.flatnonzero(below)
+    genes = np.flatnonzero(below)
+    poisson_deviance = np.empty(0)
+    if genes.size:
         poisson = np.full(genes.size, POISSON_DISPERSION)
         sub = counts[:, genes]
         _, mu1 = fit_fixed_dispersion(sub, size_factors, design, poisson)
+        poisson_deviance = nb_deviance(sub, mu1, poisson)
+    return QLFullFit(
+        mu_full, deviance, df_residual, s2_post, float(df_prior), genes, poisson_deviance
+    )
+
+
+def qlf_test(
+    fitted: dict,
+    contrast: np.ndarray,
+    reduced_design: np.ndarray | None = None,
+    where: str = "",
+    full: QLFullFit | None = None,
+) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """QL F-test of a contrast (or of a reduced design) on a model's arrays.
+
+    Returns ``(pvalue, F, df_test, df_prior)``: (genes,) arrays, the numerator df and the
+    empirical-Bayes prior df (``inf`` where the QL dispersions are all equal to the trend).
+    ``fitted``: :func:`model_store.read_model`; ``contrast``: (p,) weights of the design's
+    columns; ``full``: :func:`ql_full_fit` of ``fitted`` (computed here when not given; pass
+    it to test several contrasts of one fit without refitting the full model each time).
+    """
+    design = np.asarray(fitted["design_matrix"], dtype=float)
+    if reduced_design is None:
+        reduced_design = null_space_design(design, contrast)
+    df_test = check_nested(design, reduced_design, where)
+    if full is None:
+        full = ql_full_fit(fitted)
+    counts = np.asarray(fitted["counts"], dtype=float)
+    size_factors = np.asarray(fitted["size_factors"], dtype=float)
+    trend = np.asarray(fitted["fitted_dispersions"], dtype=float)
+    _, mu_reduced = fit_fixed_dispersion(counts, size_factors, reduced_design, trend)
+    ratio = np.maximum(nb_deviance(counts, mu_reduced, trend) - full.deviance, 0.0)
+    statistic = ratio / df_test / full.s2_post
+    n, p = design.shape
+    df_total = np.minimum(full.df_prior + full.df_residual, counts.shape[1] * (n - p))
+    pvalue = f.sf(statistic, df_test, df_total)
+    genes = full.poisson_genes
+    if genes.size:
+        poisson = np.full(genes.size, POISSON_DISPERSION)
+        sub = counts[:, genes]
         _, mu0 = fit_fixed_dispersion(sub, size_factors, reduced_design, poisson)
-        lr = np.maximum(nb_deviance(sub, mu0, poisson) - nb_deviance(sub, mu1, poisson), 0)
+        lr = np.maximum(nb_deviance(sub, mu0, poisson) - full.poisson_deviance, 0)
         pvalue[genes] = np.maximum(pvalue[genes], chi2.sf(lr, df_test))
-    return pvalue, statistic, df_test, float(df_prior)
+    return pvalue, statistic, df_test, full.df_prior

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
 def log_to_file(snakemake) -> logging.Logger:
@@ -13,7 +16,7 @@ def log_to_file(snakemake) -> logging.Logger:
     logging.basicConfig(
         stream=handle,
         level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
+        format=LOG_FORMAT,
         force=True,
     )
     logging.captureWarnings(True)
@@ -25,3 +28,22 @@ def log_to_file(snakemake) -> logging.Logger:
         snakemake.threads,
     )
     return logger
+
+
+@contextmanager
+def also_log_to(path: str):
+    """Within the block, logging also goes to ``path`` (truncated first).
+
+    A job that does the work of several outputs (one model's contrasts) keeps one log per
+    output: what is logged while a contrast is tested goes to the job's log and to that
+    contrast's own log.
+    """
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()

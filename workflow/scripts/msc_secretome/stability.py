@@ -104,8 +104,8 @@ def refit_calls(
     from .contrast_tests import contrast_test, reduced_design_matrix
     from .differential_expression import fit_model, model_arrays, prefilter_mask
     from .enrichment import gene_ranking, run_prerank
+    from .model_contrasts import contrast_tables
     from .programmes import programme_calls
-    from .wald import contrast_table
 
     rows = []
     for label, design in refit_designs(samples, model, contrasts, blocks):
@@ -122,17 +122,19 @@ def refit_calls(
             fit_type=de.get("fit_type", "parametric"),
         )  # fmt: skip
         fitted = model_arrays(dds, symbols)
+        requests = [
+            (
+                contrast.name,
+                vectors[contrast.name],
+                contrast_test(contrast, de),
+                reduced_design_matrix(metadata, model, contrast) if contrast.reduced else None,
+            )
+            for contrast in contrasts
+        ]
         enrichment_tables = {}
-        for contrast in contrasts:
-            reduced = reduced_design_matrix(metadata, model, contrast) if contrast.reduced else None
-            table = contrast_table(
-                fitted, vectors[contrast.name], alpha=de["alpha"],
-                independent_filter=de["independent_filter"], cooks_filter=de["cooks_filter"],
-                lfc_threshold=de["lfc_threshold"],
-                symbols=pd.Series(fitted["symbol"], index=fitted["gene_id"]),
-                test=contrast_test(contrast, de), reduced_design=reduced,
-            )  # fmt: skip
-            enrichment_tables[contrast.name] = run_prerank(
+        # the model's contrasts share the refit's full-model QL fit (model_contrasts)
+        for name, table in contrast_tables(fitted, requests, de=de):
+            enrichment_tables[name] = run_prerank(
                 gene_ranking(table, enrichment["statistic"]), gene_sets, library="programmes",
                 permutations=enrichment["permutations"], seed=enrichment["seed"],
                 weight=enrichment["weight"], method=enrichment["method"],

@@ -15,6 +15,8 @@ per contrast starts fast (no PyDESeq2, AnnData or matplotlib import) and compute
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
@@ -45,11 +47,16 @@ def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
     """BH-adjusted p-values, the steps of ``scipy.stats.false_discovery_control(method="bh")``."""
     pvalues = np.asarray(pvalues, dtype=float)
     order = np.argsort(pvalues)
-    ranked = pvalues[order] * (pvalues.size / np.arange(1, pvalues.size + 1))
+    adjusted = np.empty(pvalues.size)
+    adjusted[order] = _bh_of_sorted(pvalues[order])
+    return adjusted
+
+
+def _bh_of_sorted(sorted_pvalues: np.ndarray) -> np.ndarray:
+    """BH-adjusted values of p-values already in ascending order (same order out)."""
+    ranked = sorted_pvalues * (sorted_pvalues.size / np.arange(1, sorted_pvalues.size + 1))
     ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    adjusted = np.empty_like(ranked)
-    adjusted[order] = ranked
-    return np.clip(adjusted, 0, 1)
+    return np.clip(ranked, 0, 1)
 
 
 def outer_rows(design_matrix: np.ndarray) -> np.ndarray:
@@ -58,8 +65,31 @@ def outer_rows(design_matrix: np.ndarray) -> np.ndarray:
 
 
 def weighted_gram(weights: np.ndarray, outer: np.ndarray, p: int) -> np.ndarray:
-    """``X^T diag(w_g) X`` for every gene g: (genes, p, p) from weights (samples, genes)."""
-    return (weights.T @ outer).reshape(-1, p, p)
+    """``X^T diag(w_g) X`` for every gene g: (genes, p, p) from weights (samples, genes).
+
+    ``outer``: :func:`outer_rows` of X. The Gram matrices are symmetric, so only the
+    p(p+1)/2 entries on and above the diagonal are computed (one matrix product) and mirrored:
+    the same dot products as the full product ``weights.T @ outer``, which this was measured
+    to equal bit for bit (one-thread and threaded OpenBLAS) when each sample's weights are
+    contiguous in memory (row-major ``weights``) and there are at least two genes; otherwise
+    (BLAS's matrix-vector path, or column-major weights, which it sums in another order) the
+    full product is taken, so the result never depends on the shortcut.
+    """
+    if weights.shape[1] < 2 or weights.strides[1] != weights.itemsize:
+        return (weights.T @ outer).reshape(-1, p, p)
+    upper, mirror = _symmetric_columns(p)
+    return (weights.T @ np.ascontiguousarray(outer[:, upper]))[:, mirror].reshape(-1, p, p)
+
+
+@functools.cache
+def _symmetric_columns(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of :func:`outer_rows` on and above the diagonal, and for each of the p*p
+    entries the position of its value among them."""
+    rows, cols = np.triu_indices(p)
+    position = np.empty((p, p), dtype=np.intp)
+    position[rows, cols] = np.arange(rows.size)
+    position[cols, rows] = np.arange(rows.size)
+    return rows * p + cols, position.ravel()
 
 
 def gene_blocks(n_genes: int, block_size: int):
@@ -143,6 +173,7 @@ def contrast_table(
     symbols: pd.Series | None = None,
     test: str = "wald",
     reduced_design: np.ndarray | None = None,
+    qlf_full=None,
 ) -> pd.DataFrame:
     """The output-contract table of one contrast vector from a model's arrays.
 
@@ -154,7 +185,8 @@ def contrast_table(
     ``lfcSE`` are the contrast's in every case; ``stat`` is the Wald statistic, or for
     ``lrt``/``qlf`` on one df the signed square root of LR or F (a z- or t-like value that
     ranks like the Wald statistic), on more df the LR or F itself. ``lfc_threshold`` > 0 is
-    a Wald test only.
+    a Wald test only. ``qlf_full``: the model's :func:`qlf.ql_full_fit`, shared by its
+    contrasts (fitted here when not given).
     """
     if test not in TESTS:
         raise ValueError(f"de.test must be one of {TESTS}, not {test!r}")
@@ -198,7 +230,7 @@ def contrast_table(
         else:
             from .qlf import qlf_test
 
-            pvalue, statistic, df, _ = qlf_test(fitted, contrast, reduced_design)
+            pvalue, statistic, df, _ = qlf_test(fitted, contrast, reduced_design, full=qlf_full)
         stat = sign * np.sqrt(statistic) if df == 1 else statistic
         pvalue = np.where(np.isfinite(se), pvalue, np.nan)
     emptied = fitted["all_zero_after_refit"]  # as PyDESeq2: no test, stat 0, p 1
@@ -254,10 +286,14 @@ def independent_filter_padj(
     cutoffs = np.quantile(base_mean, theta)  # R's type 7 quantiles
     adjusted = np.full((pvalue.size, theta.size), np.nan)
     tested = ~np.isnan(pvalue)
+    # one sort for all 50 cutoffs: each cutoff's genes, taken in this order, are its p-values
+    # sorted (ties get equal adjusted values, so their order does not matter)
+    order = np.argsort(pvalue)
     for i, cutoff in enumerate(cutoffs):
         use = tested & (base_mean >= cutoff)
         if use.any():
-            adjusted[use, i] = benjamini_hochberg(pvalue[use])
+            genes = order[use[order]]
+            adjusted[genes, i] = _bh_of_sorted(pvalue[genes])
     rejections = np.sum(adjusted < alpha, axis=0).astype(float)
     if rejections.max() <= 10:
         chosen = 0
