@@ -1,4 +1,4 @@
-"""The workflow's DE (``fit_model`` + ``contrast_results``) against DESeq2 (R) reference outputs.
+"""The workflow's DE (the functions the per-model DE job runs) against DESeq2 (R) references.
 
 Everything goes through the package: ``design.model_samples`` (ordered categoricals, reference
 first), ``design.contrast_vector`` (contrast from the cells it names), ``fit_model`` and
