@@ -13,8 +13,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.shared]
 
 BASE = {
     "example": {"seed": 11, "n_genes": 2000, "n_replicates": 3},
-    # null: library runs the library-wide NES null through the rules (both runs use it)
-    "enrichment": {"permutations": 100, "ora": False, "sample_scores": "none", "null": "library"},
+    # nes_null: library runs the library-wide NES null through the rules (both runs use it)
+    "enrichment": {
+        "permutations": 100,
+        "ora": False,
+        "sample_scores": "none",
+        "nes_null": "library",
+    },
 }
 
 

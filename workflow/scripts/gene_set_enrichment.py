@@ -47,7 +47,7 @@ for contrast, de_path, table_path, ora_path, log in jobs:
                     seed=settings["seed"],
                     weight=settings["weight"],
                     method=settings["method"],
-                    null=settings["null"],
+                    null=settings["nes_null"],
                     threads=snakemake.threads,
                     **sizes,
                 )

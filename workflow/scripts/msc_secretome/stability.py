@@ -138,7 +138,7 @@ def refit_calls(
                 gene_ranking(table, enrichment["statistic"]), gene_sets, library="programmes",
                 permutations=enrichment["permutations"], seed=enrichment["seed"],
                 weight=enrichment["weight"], method=enrichment["method"],
-                null=enrichment.get("null", "block"),
+                null=enrichment.get("nes_null", "block"),
                 min_size=enrichment["min_size"], max_size=enrichment["max_size"],
             )  # fmt: skip
         calls = programme_calls(enrichment_tables, catalogue, fdr=fdr)
