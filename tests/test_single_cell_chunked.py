@@ -156,9 +156,7 @@ def test_read_rows_reads_runs_and_single_rows(tmp_path):
     assert (got != adata.X[rows]).nnz == 0 and got.dtype == np.float32
 
 
-def test_a_bad_value_in_a_later_chunk_names_the_cell_the_gene_and_the_chunk(
-    tmp_path, small_chunks
-):
+def test_a_bad_value_in_a_later_chunk_names_cell_gene_and_chunk(tmp_path, small_chunks):
     adata = cells_fixture()
     counts = adata.X.toarray()
     counts[50, 3] = 1.5
