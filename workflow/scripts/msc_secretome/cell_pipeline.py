@@ -170,13 +170,15 @@ def pseudobulk_cells(
     thresholds = {k: qc[k] for k in ("min_genes", "min_counts", "max_mito_fraction")}
     mito = mito_mask(source.var_names, qc.get("mito_prefix", "MT-"))
     group, groups = pseudobulk_groups(cells.obs, samples, min_cells=min_cells)
-    totals = np.zeros((len(groups), source.n_vars), dtype=np.int64)
+    # one extra row collects the cells failing QC (cheaper than copying the kept rows out)
+    totals = np.zeros((len(groups) + 1, source.n_vars), dtype=np.int64)
     filled = _Metrics(cells.n_obs)
     for positions, block in _chunks_of_cells(source, cells):
         part = cell_metrics(block, mito)
         filled.put(positions, part)
         kept = qc_filters(part, **thresholds)["kept"].to_numpy()
-        add_group_sums(totals, block[kept] if not kept.all() else block, group[positions[kept]])
+        add_group_sums(totals, block, np.where(kept, group[positions], len(groups)))
+    totals = totals[:-1]
     metrics = filled.frame()
     filters = qc_filters(metrics, **thresholds)
     cell_qc = qc_summary(cells.obs["sample"], metrics, filters, thresholds)

@@ -93,8 +93,8 @@ class _HDF5Rows:
             keep = column >= 0
             indptr = np.concatenate([[0], np.cumsum(keep)])[indptr]
             data, indices = data[keep], column[keep]
-        if indices.dtype != np.int32 and self.n_columns < 2**31 and indices.size < 2**31:
-            indices = indices.astype(np.int32)
+        if self.n_columns < 2**31 and indices.size < 2**31:  # scipy's own index dtype
+            indices = indices.astype(np.int32, copy=False)
             indptr = indptr.astype(np.int32)
         return sparse.csr_matrix((data, indices, indptr), shape=(stop - start, self.n_columns))
 

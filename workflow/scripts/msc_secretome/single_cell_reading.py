@@ -303,6 +303,8 @@ def as_count_matrix(
         if negative.size:
             first_bad, kind, n_bad = int(negative[0]), "negative", int(negative.size)
         maximum = float(data.max()) if data.size else 0.0
+    elif np.issubdtype(data.dtype, np.floating) and _whole_non_negative(data):
+        maximum = float(data.max()) if data.size else 0.0
     elif np.issubdtype(data.dtype, np.floating):
         for start in range(0, data.size, CHECK_CHUNK):
             chunk = data[start : start + CHECK_CHUNK]
@@ -344,3 +346,18 @@ def as_count_matrix(
             (data.astype(dtype), matrix.indices, matrix.indptr), shape=matrix.shape
         )
     return matrix
+
+
+def _whole_non_negative(data: np.ndarray) -> bool:
+    """True when every value is a finite non-negative integer (the fast check of good counts;
+    a False sends :func:`as_count_matrix` to the detailed scan that names the first bad one)."""
+    for start in range(0, data.size, CHECK_CHUNK):
+        chunk = data[start : start + CHECK_CHUNK]
+        if not chunk.size:
+            continue
+        low, high = chunk.min(), chunk.max()  # NaN makes both NaN: not >= 0
+        if not (low >= 0 and np.isfinite(high)):
+            return False
+        if not np.array_equal(np.floor(chunk), chunk):
+            return False
+    return True
