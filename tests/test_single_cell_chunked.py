@@ -146,13 +146,24 @@ def test_subsample_is_seeded_and_the_cells_of_the_in_memory_draw(tmp_path, small
     assert list(everything.obs_names) == list(kept.obs_names)
 
 
-def test_read_rows_reads_runs_and_single_rows(tmp_path):
+@pytest.mark.parametrize("dense_pick", [1, 32])  # 1: runs of rows; 32: whole chunks sliced
+@pytest.mark.parametrize("layout", ["h5ad", "10x_h5"])
+def test_read_rows_reads_runs_and_single_rows(
+    tmp_path, small_chunks, monkeypatch, dense_pick, layout
+):
+    monkeypatch.setattr(cell_source, "DENSE_PICK", dense_pick)
     adata = cells_fixture()
-    path = tmp_path / "cells.h5ad"
-    adata.write_h5ad(path)
-    rows = np.array([0, 1, 2, 9, 40, 41, 89])
+    if layout == "h5ad":
+        path = tmp_path / "cells.h5ad"
+        adata.write_h5ad(path, compression="gzip")
+    else:
+        path = tmp_path / "filtered_feature_bc_matrix.h5"
+        write_10x_h5(path, adata)
+    rows = np.array([0, 1, 2, 9, 40, 41, 42, 43, 44, 45, 46, 47, 89])
     with cell_source.open_cells(path) as source:
         got = source.read_rows(rows)
+        with pytest.raises(ValueError, match="increasing"):
+            source.read_rows(rows[::-1])
     assert (got != adata.X[rows]).nnz == 0 and got.dtype == np.float32
 
 

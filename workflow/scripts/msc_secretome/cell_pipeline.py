@@ -89,6 +89,13 @@ def prepare_cells(
     if annotation_path:
         where = annotation_path
         annotation = read_cell_annotation(where, settings["barcode_column"])
+        if SOURCE_ROW in annotation.columns:
+            raise InputError(
+                f"the cell annotation table has a column {SOURCE_ROW!r}, a name the workflow "
+                "uses itself",
+                path=where,
+                fix=f"rename or remove the column {SOURCE_ROW!r}",
+            )
         cells, no_row = attach_cell_annotation(
             cells, annotation, samples, sample_column=settings["sample_column"], path=where
         )

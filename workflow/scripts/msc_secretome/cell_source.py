@@ -39,6 +39,8 @@ from .single_cell_reading import (
 CHUNK_CELLS = 10_000
 #: obs column of :meth:`CellSource.cells` holding each cell's row in the source matrix.
 SOURCE_ROW = "_source_row"
+#: :meth:`CellSource.read_rows` reads a chunk whole when over 1/DENSE_PICK of its rows are wanted.
+DENSE_PICK = 32
 #: HDF5 chunk cache when reading by rows (compressed chunks are decompressed once).
 H5_CACHE_BYTES = 64 * 2**20
 
@@ -60,6 +62,9 @@ class _MemoryRows:
 
     def read(self, start: int, stop: int) -> sparse.csr_matrix:
         return self.matrix[start:stop]
+
+    def read_rows(self, rows: np.ndarray) -> sparse.csr_matrix:
+        return self.matrix[rows]
 
     def close(self) -> None:
         self.matrix = None
@@ -98,8 +103,35 @@ class _HDF5Rows:
             indptr = indptr.astype(np.int32)
         return sparse.csr_matrix((data, indices, indptr), shape=(stop - start, self.n_columns))
 
+    def read_rows(self, rows: np.ndarray) -> sparse.csr_matrix:
+        """Rows ``rows`` (strictly increasing), one HDF5 read per run of consecutive rows."""
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        firsts = rows[np.concatenate([[0], breaks])]
+        lasts = rows[np.concatenate([breaks, [rows.size]]) - 1] + 1
+        data, indices = [], []
+        for first, last in zip(firsts, lasts, strict=True):
+            a, b = int(self.indptr[first]), int(self.indptr[last])
+            data.append(self.data[a:b])
+            indices.append(self.indices[a:b])
+        lengths = self.indptr[rows + 1] - self.indptr[rows]
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        data, indices = np.concatenate(data), np.concatenate(indices)
+        if self.new_column is not None:
+            column = self.new_column[indices]
+            keep = column >= 0
+            indptr = np.concatenate([[0], np.cumsum(keep)])[indptr]
+            data, indices = data[keep], column[keep]
+        return sparse.csr_matrix((data, indices, indptr), shape=(rows.size, self.n_columns))
+
     def close(self) -> None:
         self.handle.close()
+
+
+class _Names:
+    """Cell and gene names of a matrix, for :func:`as_count_matrix` errors."""
+
+    def __init__(self, obs_names: pd.Index, var_names: pd.Index):
+        self.obs_names, self.var_names = obs_names, var_names
 
 
 class CellSource:
@@ -163,23 +195,36 @@ class CellSource:
             yield start, stop, self.read(start, stop)
 
     def read_rows(self, rows: np.ndarray) -> sparse.csr_matrix:
-        """The rows ``rows`` (increasing source rows; len(rows) x n_genes), checked as counts.
+        """The rows ``rows`` (strictly increasing source rows; len(rows) x n_genes), checked.
 
-        Consecutive rows are read as one range, so a sorted subsample costs one small read per
-        run of rows, not a pass over the file.
+        Per chunk of :data:`CHUNK_CELLS` rows: when more than 1/:data:`DENSE_PICK` of its rows
+        are wanted, the chunk is read whole and sliced; otherwise each run of consecutive
+        wanted rows is one small read (a sparse subsample does not cost a pass over the file).
         """
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size and np.any(np.diff(rows) <= 0):
             raise ValueError("rows must be strictly increasing")
         if not rows.size:
             return sparse.csr_matrix((0, self.n_vars), dtype=np.float32)
-        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-        starts = np.concatenate([[0], breaks])
-        stops = np.concatenate([breaks, [rows.size]])
-        blocks = [
-            self.read(int(rows[a]), int(rows[b - 1]) + 1)
-            for a, b in zip(starts, stops, strict=True)
-        ]
+        if not self._rows.streamed:
+            return self._rows.read_rows(rows)  # checked when loaded
+        blocks = []
+        for start, stop in row_chunks(self.n_obs):
+            wanted = rows[(rows >= start) & (rows < stop)]
+            if not wanted.size:
+                continue
+            if wanted.size * DENSE_PICK > stop - start:
+                blocks.append(self.read(start, stop)[wanted - start])
+                continue
+            blocks.append(
+                as_count_matrix(
+                    self._rows.read_rows(wanted),
+                    where=f"{self.what} ({wanted.size} chosen cells of {start + 1}-{stop})",
+                    path=self.path,
+                    fix=self.fix,
+                    adata=_Names(self.obs_names[wanted], self.var_names),
+                )
+            )
         dtype = np.result_type(*(b.dtype for b in blocks))
         return sparse.vstack([b.astype(dtype, copy=False) for b in blocks], format="csr")
 
