@@ -247,3 +247,23 @@ def test_layouts_that_cannot_be_streamed_are_loaded_whole_with_the_same_result(
         assert not source.streamed
         blocks = sparse.vstack([block for _, _, block in source.chunks()])
     assert (blocks != adata.X).nnz == 0
+
+
+def test_layers_and_raw_are_streamed_and_normalised_x_is_refused(tmp_path, small_chunks):
+    adata = cells_fixture()
+    normalised = adata.copy()
+    normalised.X = sparse.csr_matrix(np.log1p(adata.X.toarray()))
+    normalised.layers["counts"] = adata.X.copy()
+    normalised.raw = adata
+    path = tmp_path / "cells.h5ad"
+    normalised.write_h5ad(path, compression="gzip")
+    for layer in ("counts", "raw.X"):
+        with cell_source.open_cells(path, layer=layer) as source:
+            assert source.streamed
+            blocks = sparse.vstack([block for _, _, block in source.chunks()])
+        assert (blocks != adata.X).nnz == 0
+    with cell_source.open_cells(path) as source, pytest.raises(InputError) as err:
+        list(source.chunks())
+    assert "non-integer" in str(err.value) and "'counts'" in str(err.value)
+    with pytest.raises(InputError, match="no layer 'spliced'"):
+        cell_source.open_cells(path, layer="spliced")
