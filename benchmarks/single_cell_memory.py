@@ -65,6 +65,7 @@ def run_stage(stage: str, workdir: Path, args: argparse.Namespace) -> dict:
     import numpy as np
     import pandas as pd
 
+    from msc_secretome import cell_scores, pseudobulk, single_cell_reading
     from msc_secretome import single_cell as scm
     from msc_secretome.catalogue import catalogue_gene_sets, read_catalogue
 
@@ -101,7 +102,7 @@ def run_stage(stage: str, workdir: Path, args: argparse.Namespace) -> dict:
 
     path = sub if stage.endswith("_sub") else full
     start = time.perf_counter()
-    adata = scm.read_single_cell(path)
+    adata = single_cell_reading.read_single_cell(path)
     result["read_s"] = time.perf_counter() - start
     result["rss_after_read_mb"] = peak_rss_mb()
     result["n_cells"], result["n_genes"], result["nnz"] = adata.n_obs, adata.n_vars, adata.X.nnz
@@ -113,13 +114,13 @@ def run_stage(stage: str, workdir: Path, args: argparse.Namespace) -> dict:
         result["cells_kept"] = int(table["cells_kept"].sum())
     elif stage == "pseudobulk":
         adata = scm.check_obs_columns(adata, "sample", "cell_type", samples, str(path))
-        counts, sheet, dropped = scm.pseudobulk(adata, samples, min_cells=10)
+        counts, sheet, dropped = pseudobulk.pseudobulk(adata, samples, min_cells=10)
         result["pseudo_samples"] = counts.shape[1]
     elif stage in ("scores_sub", "scores_all"):
-        scores = scm.cell_programme_scores(adata, catalogue_gene_sets(catalogue), seed=0)
+        scores = cell_scores.cell_programme_scores(adata, catalogue_gene_sets(catalogue), seed=0)
         result["programmes"] = scores.shape[1]
     elif stage in ("embed_sub", "embed_all"):
-        coords = scm.embed(adata, seed=0)
+        coords = cell_scores.embed(adata, seed=0)
         result["embedded_cells"] = coords.shape[0]
     elif stage != "read":
         raise ValueError(f"unknown stage {stage!r}")

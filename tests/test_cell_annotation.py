@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
+from msc_secretome import pseudobulk as pb
 from msc_secretome import single_cell as scm
 from msc_secretome.cell_annotation import (
     DROPPED_CELL_COLUMNS,
@@ -160,7 +161,7 @@ def _pseudobulk_sheet(n_cells):
         ).assign(cell_type=pd.Categorical(["cancer"] * len(obs_samples))),
         var=pd.DataFrame(index=["a", "b", "c"]),
     )
-    return scm.pseudobulk(adata, samples, min_cells=10)
+    return pb.pseudobulk(adata, samples, min_cells=10)
 
 
 def test_models_pass_when_no_replicate_is_lost():

@@ -13,7 +13,10 @@ import pytest
 from scipy import io as scipy_io
 from scipy import sparse
 
+from msc_secretome import cell_scores, cell_source
+from msc_secretome import pseudobulk as pb
 from msc_secretome import single_cell as scm
+from msc_secretome import single_cell_reading as reading
 from msc_secretome.catalogue import catalogue_gene_sets, read_catalogue
 from msc_secretome.design import (
     Contrast,
@@ -73,7 +76,7 @@ def test_read_h5ad_counts_in_a_layer(tmp_path):
     path = tmp_path / "cells.h5ad"
     adata.write_h5ad(path)
 
-    read = scm.read_single_cell(path, layer="counts")
+    read = reading.read_single_cell(path, layer="counts")
     assert isinstance(read.X, sparse.csr_matrix)
     assert read.X.dtype == np.float32
     assert (read.X != counts).nnz == 0
@@ -81,13 +84,13 @@ def test_read_h5ad_counts_in_a_layer(tmp_path):
     assert not read.layers  # only the chosen matrix is loaded
 
     with pytest.raises(InputError) as error:
-        scm.read_single_cell(path)
+        reading.read_single_cell(path)
     message = str(error.value)
     assert str(path) in message and "X holds" in message and "non-integer" in message
     assert "log-normalised" in message and "single_cell.layer" in message and "counts" in message
 
     with pytest.raises(InputError, match=r"no layer 'raw_counts'; layers in this file: \['counts'"):
-        scm.read_single_cell(path, layer="raw_counts")
+        reading.read_single_cell(path, layer="raw_counts")
 
 
 def test_read_h5ad_counts_in_x_and_raw(tmp_path):
@@ -96,10 +99,10 @@ def test_read_h5ad_counts_in_x_and_raw(tmp_path):
     adata.raw = adata.copy()
     path = tmp_path / "cells.h5ad"
     adata.write_h5ad(path)
-    read = scm.read_single_cell(path)
+    read = reading.read_single_cell(path)
     assert read.X.dtype == np.float32
     np.testing.assert_array_equal(read.X.toarray(), adata.X.toarray())
-    from_raw = scm.read_single_cell(path, layer="raw.X")
+    from_raw = reading.read_single_cell(path, layer="raw.X")
     np.testing.assert_array_equal(from_raw.X.toarray(), adata.X.toarray())
 
 
@@ -110,7 +113,7 @@ def test_negative_values_are_refused(tmp_path):
     path = tmp_path / "scaled.h5ad"
     adata.write_h5ad(path)
     with pytest.raises(InputError, match=r"negative value\(s\).*looks scaled"):
-        scm.read_single_cell(path)
+        reading.read_single_cell(path)
 
 
 def test_non_integer_error_names_cell_and_gene():
@@ -121,7 +124,7 @@ def test_non_integer_error_names_cell_and_gene():
     with pytest.raises(
         InputError, match=r"1 non-integer value\(s\), e.g. 0.5 for cell 'b', gene 'z'"
     ):
-        scm.as_count_matrix(matrix, adata=adata)
+        reading.as_count_matrix(matrix, adata=adata)
 
 
 def write_10x_folder(folder, counts: sparse.csr_matrix, genes, barcodes, *, gz: bool, v3: bool):
@@ -150,7 +153,7 @@ def test_read_10x_matrix_folder(tmp_path, gz, v3):
     genes += [("CD3_TotalSeqB", "Antibody Capture")]
     barcodes = [f"AAAC{i}-1" for i in range(6)]
     write_10x_folder(tmp_path / "mtx", counts, genes, barcodes, gz=gz, v3=v3)
-    read = scm.read_single_cell(tmp_path / "mtx")
+    read = reading.read_single_cell(tmp_path / "mtx")
     expected = counts if not v3 else counts[:, :4]
     assert isinstance(read.X, sparse.csr_matrix)
     np.testing.assert_array_equal(read.X.toarray(), expected.toarray())
@@ -165,7 +168,7 @@ def test_10x_folder_missing_file_is_named(tmp_path):
     folder.mkdir()
     (folder / "matrix.mtx.gz").write_bytes(b"")
     with pytest.raises(InputError, match=r"barcodes.tsv\[.gz\]"):
-        scm.read_single_cell(folder)
+        reading.read_single_cell(folder)
 
 
 def test_read_10x_h5(tmp_path):
@@ -185,20 +188,20 @@ def test_read_10x_h5(tmp_path):
         features["name"] = np.array(["A", "B", "MT-CO1", "D"], dtype="S")
         features["feature_type"] = np.array(["Gene Expression"] * 4, dtype="S")
         features["genome"] = np.array(["GRCh38"] * 4, dtype="S")
-    read = scm.read_single_cell(path)
+    read = reading.read_single_cell(path)
     np.testing.assert_array_equal(read.X.toarray(), counts.toarray())
     assert list(read.var_names) == ["A", "B", "MT-CO1", "D"]
     with pytest.raises(InputError, match="has no layers"):
-        scm.read_single_cell(path, layer="counts")
+        reading.read_single_cell(path, layer="counts")
 
 
 def test_unknown_format_and_missing_file(tmp_path):
     with pytest.raises(InputError, match="not found"):
-        scm.read_single_cell(tmp_path / "absent.h5ad")
+        reading.read_single_cell(tmp_path / "absent.h5ad")
     other = tmp_path / "cells.csv"
     other.write_text("a,b\n")
     with pytest.raises(InputError, match="unknown single-cell format"):
-        scm.read_single_cell(other)
+        reading.read_single_cell(other)
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,9 +311,9 @@ def test_cell_qc_numbers_on_a_hand_made_matrix():
 
 @pytest.mark.parametrize("chunk", [7, 10_000])
 def test_pseudobulk_sums_equal_dense_sums(monkeypatch, chunk):
-    monkeypatch.setattr(scm, "CHUNK_CELLS", chunk)
+    monkeypatch.setattr(cell_source, "CHUNK_CELLS", chunk)
     adata = scm.check_obs_columns(small_adata(60, 12), "donor", "annotation", SHEET, "x")
-    counts, sheet, dropped = scm.pseudobulk(adata, SHEET, min_cells=1)
+    counts, sheet, dropped = pb.pseudobulk(adata, SHEET, min_cells=1)
     dense = adata.X.toarray()
     assert list(counts.columns) == ["S1__stroma", "S2__stroma", "S1__tumour", "S2__tumour"]
     for name, row in sheet.set_index("sample").iterrows():
@@ -330,7 +333,7 @@ def test_pseudobulk_drops_small_groups_with_reason():
     adata = small_adata(40, 12)
     adata.obs["annotation"] = ["rare" if i == 0 else "common" for i in range(40)]
     adata = scm.check_obs_columns(adata, "donor", "annotation", SHEET, "x")
-    counts, sheet, dropped = scm.pseudobulk(adata, SHEET, min_cells=5)
+    counts, sheet, dropped = pb.pseudobulk(adata, SHEET, min_cells=5)
     assert list(counts.columns) == ["S1__common", "S2__common"]
     assert list(sheet["n_cells"]) == [19, 20]
     assert dropped.to_dict("records") == [
@@ -372,7 +375,7 @@ def test_log_normalise_matches_scanpy(small_sim):
     work = small_sim.adata.copy()
     sc.pp.normalize_total(work, target_sum=1e4)
     sc.pp.log1p(work)
-    ours = scm.log_normalise(small_sim.adata.X)
+    ours = cell_scores.log_normalise(small_sim.adata.X)
     assert np.shares_memory(ours.indices, small_sim.adata.X.indices)  # only data is new
     np.testing.assert_allclose(ours.toarray(), work.X.toarray(), rtol=1e-5, atol=1e-6)
 
@@ -382,11 +385,11 @@ def test_programme_scores_equal_scanpy_score_genes_and_are_deterministic(
 ):
     import scanpy as sc
 
-    monkeypatch.setattr(scm, "CHUNK_CELLS", 100)  # several chunks
+    monkeypatch.setattr(cell_source, "CHUNK_CELLS", 100)  # several chunks
     gene_sets = catalogue_gene_sets(catalogue)
     gene_sets["ABSENT"] = ["NOT_A_GENE"]
     with pytest.warns(UserWarning, match="ABSENT"):
-        scores = scm.cell_programme_scores(small_sim.adata, gene_sets, seed=7)
+        scores = cell_scores.cell_programme_scores(small_sim.adata, gene_sets, seed=7)
     assert scores.shape == (small_sim.adata.n_obs, len(gene_sets))
     assert scores["ABSENT"].isna().all()
     work = small_sim.adata.copy()
@@ -400,13 +403,13 @@ def test_programme_scores_equal_scanpy_score_genes_and_are_deterministic(
             )
         np.testing.assert_allclose(scores[programme], work.obs[programme], atol=1e-5)
     with pytest.warns(UserWarning):
-        again = scm.cell_programme_scores(small_sim.adata, gene_sets, seed=7)
+        again = cell_scores.cell_programme_scores(small_sim.adata, gene_sets, seed=7)
     pd.testing.assert_frame_equal(scores, again)
 
 
 def test_planted_programme_scores_higher_in_exposed_planted_cells(small_sim, catalogue):
     gene_sets = {p: catalogue_gene_sets(catalogue)[p] for p in PLANTED_PROGRAMMES}
-    scores = scm.cell_programme_scores(small_sim.adata, gene_sets, seed=0)
+    scores = cell_scores.cell_programme_scores(small_sim.adata, gene_sets, seed=0)
     obs = small_sim.adata.obs
     exposed = obs["sample"].str.startswith("cm_").to_numpy()
     for cell_type, expect_shift in (("cancer", True), ("normal", False)):
@@ -418,8 +421,8 @@ def test_planted_programme_scores_higher_in_exposed_planted_cells(small_sim, cat
 @pytest.mark.slow  # ~35-55 s on 2 cores (issue #17)
 def test_embedding_is_deterministic(small_sim):
     adata = small_sim.adata[:300].copy()
-    first = scm.embed(adata, seed=0, n_top_genes=300)
-    second = scm.embed(adata, seed=0, n_top_genes=300)
+    first = cell_scores.embed(adata, seed=0, n_top_genes=300)
+    second = cell_scores.embed(adata, seed=0, n_top_genes=300)
     assert list(first.columns) == ["UMAP1", "UMAP2"] and first.shape == (300, 2)
     assert np.isfinite(first.to_numpy()).all()
     pd.testing.assert_frame_equal(first, second)
@@ -488,7 +491,7 @@ def pseudobulk_sim(catalogue):
     sim = simulate_single_cell_experiment(catalogue, n_cells_per_sample=150, n_genes=1500)
     adata = scm.check_obs_columns(sim.adata, "sample", "cell_type", sim.samples, "simulated")
     kept, qc = scm.cell_qc(adata, min_genes=50, min_counts=100, max_mito_fraction=0.2)
-    counts, sheet, dropped = scm.pseudobulk(kept, sim.samples, min_cells=10)
+    counts, sheet, dropped = pb.pseudobulk(kept, sim.samples, min_cells=10)
     return sim, qc, counts, sheet, dropped
 
 

@@ -140,6 +140,15 @@ def cell_annotation_input():
     return [annotation] if annotation else []
 
 
+def single_cell_mem_mb(base):
+    """Memory of a single-cell job. h5ad and 10x .h5 counts are read in chunks of cells
+    (msc_secretome.cell_source): memory hardly grows with the file; a 10x matrix folder is
+    loaded whole (~4 x its size)."""
+    counts = str(config["single_cell"]["counts"])
+    streamed = counts.endswith((".h5ad", ".h5"))
+    return mem_mb(base, 0.1 if streamed else 4)
+
+
 def single_cell_outputs():
     return [out("single_cell/cells.tsv.gz")] if SINGLE_CELL else []
 

@@ -1,5 +1,6 @@
-# Single-cell input: cells -> QC -> pseudobulk per sample x cell type. The pseudobulk counts and
-# sheet then go through the same validation, DE, enrichment, programme and report rules as bulk.
+# Single-cell input: cells -> QC -> pseudobulk per sample x cell type, read in chunks of cells
+# (h5ad, 10x .h5). The pseudobulk counts and sheet then go through the same validation, DE,
+# enrichment, programme and report rules as bulk.
 
 
 rule simulate_single_cell_example:
@@ -43,7 +44,7 @@ rule pseudobulk_cells:
         conda_env("analysis")
     threads: 1
     resources:
-        mem_mb=mem_mb(2000, 4),
+        mem_mb=single_cell_mem_mb(2000),
         runtime=runtime_min(15, 0.05),
     params:
         single_cell=config["single_cell"],
@@ -70,7 +71,7 @@ rule cell_programme_scores:
         conda_env("analysis")
     threads: 2
     resources:
-        mem_mb=mem_mb(3000, 4),
+        mem_mb=single_cell_mem_mb(3000),
         runtime=runtime_min(30, 0.1),
     params:
         single_cell=config["single_cell"],

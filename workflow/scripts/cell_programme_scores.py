@@ -1,41 +1,28 @@
-"""Rule cell_programme_scores: per-cell programme scores and a UMAP on a seeded subsample."""
-
-import numpy as np
+"""Rule cell_programme_scores: per-cell programme scores and a UMAP on a seeded subsample of at
+most single_cell.embedding_cells kept cells (only those cells' counts are held in memory)."""
 
 from msc_secretome.catalogue import read_gmt
-from msc_secretome.cell_annotation import attach_cell_annotation, read_cell_annotation
+from msc_secretome.cell_pipeline import embedding_subsample, prepare_cells
+from msc_secretome.cell_scores import cell_programme_scores, embed
+from msc_secretome.cell_source import open_cells
 from msc_secretome.rule_logging import log_to_file
-from msc_secretome.single_cell import (
-    cell_programme_scores,
-    cell_qc,
-    check_obs_columns,
-    embed,
-    read_single_cell,
-)
 from msc_secretome.tables import write_tsv_gz
 from msc_secretome.validation import read_sample_sheet
 
 logger = log_to_file(snakemake)
 settings, seed = snakemake.params.single_cell, snakemake.params.seed
 samples = read_sample_sheet(snakemake.input.samples)
-cells = read_single_cell(snakemake.input.cells, layer=settings["layer"])
-where = snakemake.input.cells
-if snakemake.input.annotation:  # cells without a row are listed by pseudobulk_cells
-    where = snakemake.input.annotation[0]
-    annotation = read_cell_annotation(where, settings["barcode_column"])
-    cells, _ = attach_cell_annotation(
-        cells, annotation, samples, sample_column=settings["sample_column"], path=where
+with open_cells(snakemake.input.cells, layer=settings["layer"]) as source:
+    # cells without an annotation row are listed by pseudobulk_cells
+    annotation = snakemake.input.annotation[0] if snakemake.input.annotation else None
+    prepared = prepare_cells(source, samples, settings, annotation_path=annotation)
+    kept = embedding_subsample(
+        source, prepared, qc=settings["qc"], max_cells=settings["embedding_cells"], seed=seed
     )
-cells = check_obs_columns(
-    cells, settings["sample_column"], settings["cell_type_column"], samples, path=where
-)
-cells = cells[cells.obs["cell_type"].isin(settings["cell_types"]).to_numpy()]
-kept, _ = cell_qc(cells, **settings["qc"])
-if kept.n_obs > settings["embedding_cells"]:
-    chosen = np.sort(
-        np.random.default_rng(seed).choice(kept.n_obs, settings["embedding_cells"], replace=False)
-    )
-    kept = kept[chosen].copy()
+logger.info(
+    "%d of %d analysed cells (seeded subsample of the kept cells, single_cell.embedding_cells "
+    "%d)", kept.n_obs, prepared.cells.n_obs, settings["embedding_cells"],
+)  # fmt: skip
 scores = cell_programme_scores(kept, read_gmt(snakemake.input.gmt), seed=seed)
 umap = embed(kept, seed=seed)
 table = kept.obs.loc[:, ["sample", "cell_type"]].astype(str)

@@ -158,32 +158,60 @@ def qc_failures(
 ) -> pd.Series:
     """Why each cell fails the QC of :func:`msc_secretome.single_cell.cell_qc` ("" = passes).
 
-    Same metrics as ``cell_qc`` (detected genes, total counts, mitochondrial fraction by the
-    case-insensitive ``mito_prefix``), computed sparsely. Returns a Series indexed by
-    ``obs_names``; a failing cell's text names each failed filter with its value and setting,
-    ``; ``-joined.
+    The same metrics and filters as ``cell_qc`` (:func:`~msc_secretome.single_cell.cell_metrics`,
+    :func:`~msc_secretome.single_cell.qc_filters`), so exactly the cells it drops get a reason.
+    Returns a Series indexed by ``obs_names`` (:func:`qc_failure_reasons`).
     """
-    from .single_cell import mito_genes
+    from .single_cell import cell_metrics, mito_genes, qc_filters
 
-    matrix = sparse.csr_matrix(adata.X)
-    n_genes = np.diff(matrix.indptr)
-    total = np.asarray(matrix.sum(axis=1)).ravel().astype(float)
+    settings = {
+        "min_genes": min_genes,
+        "min_counts": min_counts,
+        "max_mito_fraction": max_mito_fraction,
+    }
     mito = mito_genes(pd.Index(adata.var_names.astype(str)), mito_prefix)
-    mito_total = np.asarray(matrix[:, mito].sum(axis=1)).ravel().astype(float)
-    fraction = np.divide(mito_total, total, out=np.zeros_like(total), where=total > 0)
-    reasons = []
-    for genes, counts, frac in zip(n_genes, total, fraction, strict=True):
-        parts = []
-        if genes < min_genes:
-            parts.append(f"{genes} genes < single_cell.qc.min_genes {min_genes}")
-        if counts < min_counts:
-            parts.append(f"{counts:g} counts < single_cell.qc.min_counts {min_counts}")
-        if frac > max_mito_fraction:
-            parts.append(
-                f"mito fraction {frac:.3f} > single_cell.qc.max_mito_fraction {max_mito_fraction:g}"
-            )
-        reasons.append("failed QC: " + "; ".join(parts) if parts else "")
+    metrics = cell_metrics(sparse.csr_matrix(adata.X), mito)
+    reasons = qc_failure_reasons(metrics, qc_filters(metrics, **settings), settings)
     return pd.Series(reasons, index=pd.Index(adata.obs_names.astype(str)), dtype=object)
+
+
+def qc_failure_reasons(metrics: pd.DataFrame, filters: pd.DataFrame, settings: dict) -> np.ndarray:
+    """Text of each failed cell: each filter it failed, with the value and the setting.
+
+    Parameters
+    ----------
+    metrics, filters : pandas.DataFrame
+        n_cells rows, from :func:`~msc_secretome.single_cell.cell_metrics` and
+        :func:`~msc_secretome.single_cell.qc_filters`.
+    settings : dict
+        ``single_cell.qc``: ``min_genes``, ``min_counts``, ``max_mito_fraction``.
+
+    Returns
+    -------
+    numpy.ndarray
+        n_cells texts (object): ``"failed QC: ..."`` parts ``; ``-joined, ``""`` for kept cells.
+    """
+    reasons = np.full(len(metrics), "", dtype=object)
+    genes = metrics["n_genes"].to_numpy()
+    counts = metrics["total_counts"].to_numpy()
+    fraction = metrics["mito_fraction"].to_numpy()
+    fail_genes = filters["failed_min_genes"].to_numpy()
+    fail_counts = filters["failed_min_counts"].to_numpy()
+    fail_mito = filters["failed_max_mito"].to_numpy()
+    min_genes, min_counts = settings["min_genes"], settings["min_counts"]
+    max_mito = settings["max_mito_fraction"]
+    for i in np.flatnonzero(~filters["kept"].to_numpy()):
+        parts = []
+        if fail_genes[i]:
+            parts.append(f"{genes[i]} genes < single_cell.qc.min_genes {min_genes}")
+        if fail_counts[i]:
+            parts.append(f"{counts[i]:g} counts < single_cell.qc.min_counts {min_counts}")
+        if fail_mito[i]:
+            parts.append(
+                f"mito fraction {fraction[i]:.3f} > single_cell.qc.max_mito_fraction {max_mito:g}"
+            )
+        reasons[i] = "failed QC: " + "; ".join(parts)
+    return reasons
 
 
 def dropped_cells_table(
