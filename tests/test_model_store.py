@@ -180,8 +180,8 @@ def test_model_job_writes_the_fit_and_each_contrast_with_its_own_log(tmp_path):
     de = {
         "alpha": 0.05, "prefilter": {"min_count": 10, "min_samples": 3},
         "size_factors": "ratio", "refit_cooks": True, "engine": "batched",
-        "dispersion_prior_seed": 2, "independent_filter": True, "cooks_filter": True,
-        "lfc_threshold": 0.0, "lfc_shrink": False,
+        "dispersion_prior_seed": 2, "fit_type": "parametric", "independent_filter": True,
+        "cooks_filter": True, "lfc_threshold": 0.0, "lfc_shrink": False,
     }  # fmt: skip
     stub = types.SimpleNamespace(
         input=types.SimpleNamespace(experiment=str(tmp_path / "experiment.h5ad")),
