@@ -18,7 +18,8 @@ Parts (``--parts``, default all; each measurement is a fresh process, so start-u
 * ``workflow``: the whole workflow on simulated sizes (``--workflow-sizes``) from a clean
   folder, per stage (jobs mapped to stages by their ``logs/benchmarks/<rule>/`` folder,
   :data:`speedbench.stats.STAGE_OF_RULE`) and end to end, with the peak memory of the whole
-  process tree; ``--consortium-size`` (default 2000x60000) runs once after it;
+  process tree; ``--consortium-size`` (default 2004x60000: 2,000 samples in whole
+  replicates of the 12-cell design) runs once after it;
 * ``enrichment``, ``single_cell``: ``benchmarks/enrichment_speed.py`` and
   ``benchmarks/single_cell_scale.py`` (owned by their stages) are run with
   ``--enrichment-args`` / ``--single-cell-args`` when they exist, else skipped with a message.
@@ -87,7 +88,7 @@ def record(part, size, tool, repeat, order, result) -> dict:
     samples, genes = size if size else (0, 0)
     return {
         "part": part,
-        "size": label(*size) if size else "",
+        "size": label(*size) if size else part,
         "samples": samples,
         "genes": genes,
         "tool": tool,
@@ -185,7 +186,7 @@ def example_part(args, work: Path) -> tuple[list[dict], list[dict]]:
         log(f"example (repeat {repeat + 1}/{args.repeats})")
         run, jobs = workloads.run_example(work / "example", args.cores, args.nice)
         rows += stage_records("example", None, repeat, order, run, jobs)
-        job_rows += [{"part": "example", "size": "", "repeat": repeat} | j for j in jobs]
+        job_rows += [{"part": "example", "size": "example", "repeat": repeat} | j for j in jobs]
         log(f"  {run['wall_s']:.1f} s")
     return rows, job_rows
 
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--de-sizes", default="36x20000,96x20000")
     parser.add_argument("--workflow-sizes", default="36x20000,96x20000,96x60000")
-    parser.add_argument("--consortium-size", default="2000x60000", help="'' to skip")
+    parser.add_argument("--consortium-size", default="2004x60000", help="'' to skip")
     parser.add_argument("--enrichment-args", default="", help="options for enrichment_speed.py")
     parser.add_argument("--single-cell-args", default="", help="options for single_cell_scale.py")
     parser.add_argument("--cores", type=int, default=2)
@@ -270,8 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     measurements = pd.read_csv(measurements_path, sep="\t")
     measured = measurements[measurements["tool"] != "agreement_min_pearson"]
     tables = report.build_tables(measured, args.out)
-    report.plot(tables["summary"], tables["exponents"], tables["predictions"],
-                args.out / "benchmark.png")  # fmt: skip
+    wall = {k: tables[k][tables[k]["metric"] == "wall"] for k in ("exponents", "predictions")}
+    report.plot(
+        tables["summary"], wall["exponents"], wall["predictions"], args.out / "benchmark.png"
+    )
+    (args.out / "tables.md").write_text(report.markdown_tables(tables))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         for name in ("summary", "exponents", "consortium"):
             print(f"\n{name}:\n" + tables[name].to_string(index=False))

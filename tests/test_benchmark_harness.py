@@ -138,7 +138,7 @@ def test_tables_are_written_merged_and_byte_stable(tmp_path):
     assert summary.loc[("deseq2_r", 36), ["n", "min_s", "median_s", "max_s"]].tolist() == [
         3, 40.0, 41.0, 42.0
     ]  # fmt: skip
-    exponents = first["exponents"].set_index("tool")
+    exponents = first["exponents"].query("metric == 'wall'").set_index("tool")
     assert exponents.loc["deseq2_r", "exponent"] == pytest.approx(
         np.log((40 * 96 / 36 + 1) / 41) / np.log(96 / 36)
     )
@@ -154,14 +154,14 @@ def test_tables_are_written_merged_and_byte_stable(tmp_path):
 
 def test_consortium_table_marks_what_was_predicted():
     summary = pd.DataFrame(
-        [{"part": "workflow", "size": "2000x60000", "samples": 2000, "genes": 60000,
+        [{"part": "workflow", "size": "2004x60000", "samples": 2004, "genes": 60000,
           "tool": "workflow", "median_s": 900.0, "peak_tree_rss_max_mb": 8192.0}]
     )  # fmt: skip
     predicted = pd.DataFrame(
         [
-            {"tool": "workflow:de", "samples": 2000, "genes": 60000, "seconds": 600.0,
+            {"tool": "workflow:de", "samples": 2004, "genes": 60000, "seconds": 600.0,
              "kind": "measured"},
-            {"tool": "deseq2_r", "samples": 2000, "genes": 60000, "seconds": 6000.0,
+            {"tool": "deseq2_r", "samples": 2004, "genes": 60000, "seconds": 6000.0,
              "kind": "predicted"},
         ]
     )  # fmt: skip
@@ -171,3 +171,11 @@ def test_consortium_table_marks_what_was_predicted():
     assert table.loc["deseq2_r_over_workflow:de", "value"] == 10.0
     assert table.loc["deseq2_r_over_workflow:de", "kind"] == "measured/predicted"
     assert table.loc["deseq2_r_s", "kind"] == "predicted"
+
+
+def test_site_batches_fold_replicates_onto_eight_sites():
+    from speedbench.workloads import site_batches
+
+    batches = pd.Series([f"b{r}" for r in (1, 2, 8, 9, 10, 16, 17)])
+    assert site_batches(batches).tolist() == ["b1", "b2", "b8", "b1", "b2", "b8", "b1"]
+    assert site_batches(pd.Series(["b1", "b3"])).tolist() == ["b1", "b3"]

@@ -25,7 +25,8 @@ from .stats import exponent_table, predictions, stage_sort_key, summarise
 
 FLOAT_FORMAT = "%.4g"
 KEYS = ["part", "size", "tool"]
-CONSORTIUM = (2000, 60000)
+#: 2,000 samples rounded up to whole replicates of the 12-cell design (167 x 12).
+CONSORTIUM = (2004, 60000)
 
 
 def write_table(table: pd.DataFrame, path: Path) -> None:
@@ -51,7 +52,7 @@ def merge(new: pd.DataFrame, path: Path, keys=KEYS) -> pd.DataFrame:
 def summary_table(measurements: pd.DataFrame) -> pd.DataFrame:
     by = ["part", "size", "samples", "genes", "tool"]
     table = summarise(measurements, by)
-    extra = measurements.groupby(by, sort=False).agg(
+    extra = measurements.groupby(by, sort=False, dropna=False).agg(
         compute_median_s=("compute_s", "median"),
         cpu_median_s=("cpu_s", "median"),
         peak_tree_rss_max_mb=("peak_tree_rss_mb", "max"),
@@ -65,17 +66,21 @@ def summary_table(measurements: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def scaling_points(summary: pd.DataFrame) -> pd.DataFrame:
-    """Median wall seconds per tool and size: DE tools from the ``de`` part, workflow stages
-    (``workflow:<stage>``, summed job time) from the ``workflow`` part."""
+METRICS = {"wall": "median_s", "cpu": "cpu_median_s"}
+
+
+def scaling_points(summary: pd.DataFrame, metric: str = "wall") -> pd.DataFrame:
+    """Median seconds per tool and size (``metric`` wall: wall time; cpu: CPU time, less
+    sensitive to the machine's load): DE tools from the ``de`` part, workflow stages
+    (``workflow:<stage>``, summed over the stage's jobs) from the ``workflow`` part."""
     parts = summary[summary["part"].isin(["de", "workflow"])]
-    return parts.rename(columns={"median_s": "seconds"}).loc[
+    return parts.rename(columns={METRICS[metric]: "seconds"}).loc[
         :, ["tool", "samples", "genes", "seconds"]
     ]
 
 
 def consortium_table(summary: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
-    """The consortium claims at 2,000 x 60,000: end-to-end time and peak memory (measured if
+    """The consortium claims at 2,004 x 60,000: end-to-end time and peak memory (measured if
     the workflow ran at that size, else predicted), and the DE stage over DESeq2 in R."""
     samples, genes = CONSORTIUM
     rows = []
@@ -109,19 +114,36 @@ def consortium_table(summary: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataF
 def build_tables(measurements: pd.DataFrame, out: Path) -> dict[str, pd.DataFrame]:
     """Summary, exponents, predictions and consortium tables from all measurements so far."""
     summary = summary_table(measurements)
-    points = scaling_points(summary)
-    exponents = exponent_table(points)
-    measured_sizes = sorted(set(zip(points["samples"], points["genes"], strict=True)))
-    predicted = predictions(exponents, points, [*measured_sizes, CONSORTIUM])
+    exponents, predicted = [], []
+    for metric in METRICS:
+        points = scaling_points(summary, metric)
+        fits = exponent_table(points)
+        sizes = sorted(set(zip(points["samples"], points["genes"], strict=True)))
+        guess = predictions(fits, points, [*sizes, CONSORTIUM])
+        exponents.append(fits.assign(metric=metric))
+        predicted.append(guess.assign(metric=metric))
+    exponents, predicted = pd.concat(exponents), pd.concat(predicted)
+    wall = predicted[predicted["metric"] == "wall"]
     tables = {
         "summary": summary,
         "exponents": exponents,
         "predictions": predicted,
-        "consortium": consortium_table(summary, predicted),
+        "consortium": consortium_table(summary, wall),
     }
     for name, table in tables.items():
         write_table(table, out / f"{name}.tsv")
     return tables
+
+
+def main_stages(summary: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The workflow part's end-to-end rows and its ``n`` stages with the most job time at the
+    largest size (summed job seconds per stage)."""
+    runs = summary[(summary["part"] == "workflow") & summary["tool"].str.startswith("workflow")]
+    if runs.empty:
+        return runs
+    largest = runs[runs["samples"] * runs["genes"] == (runs["samples"] * runs["genes"]).max()]
+    stages = largest[largest["tool"] != "workflow"].nlargest(n, "median_s")["tool"]
+    return runs[runs["tool"].isin({"workflow", *stages})]
 
 
 def plot(summary: pd.DataFrame, exponents: pd.DataFrame, predicted, path: Path) -> None:
@@ -135,11 +157,7 @@ def plot(summary: pd.DataFrame, exponents: pd.DataFrame, predicted, path: Path) 
     fig, axes = plt.subplots(1, 3, figsize=(16, 5.2))
     panels = (
         (axes[0], summary[summary["part"] == "de"], "DE on the same models (one process / R)"),
-        (
-            axes[1],
-            summary[(summary["part"] == "workflow") & summary["tool"].str.startswith("workflow")],
-            "workflow stages (summed job time) and end to end",
-        ),
+        (axes[1], main_stages(summary), "workflow: end to end and its 5 largest stages"),
     )
     for ax, part, title in panels:
         for index, (tool, line) in enumerate(part.groupby("tool", sort=True)):
@@ -199,3 +217,52 @@ def markdown(table: pd.DataFrame, columns: list[str]) -> str:
     for _, row in table.iterrows():
         lines.append("| " + " | ".join(cell(row[c]) for c in columns) + " |")
     return "\n".join(lines)
+
+
+def markdown_tables(tables: dict[str, pd.DataFrame]) -> str:
+    """The README's tables: example and DE times (min/median/max, load), consortium claims,
+    cost exponents (wall time)."""
+    summary = tables["summary"].copy()
+    summary["seconds (min / median / max)"] = [
+        f"{a:.1f} / {b:.1f} / {c:.1f}"
+        for a, b, c in zip(summary["min_s"], summary["median_s"], summary["max_s"], strict=True)
+    ]
+    summary["load (1-min)"] = [
+        f"{a:.1f}-{b:.1f}" for a, b in zip(summary["load_min"], summary["load_max"], strict=True)
+    ]
+    summary["cpu s (median)"] = summary["cpu_median_s"]
+    summary["peak GB"] = summary["peak_tree_rss_max_mb"] / 1024
+    columns = ["size", "tool", "n", "seconds (min / median / max)", "cpu s (median)", "peak GB",
+               "load (1-min)"]  # fmt: skip
+    parts = []
+    example = summary[(summary["part"] == "example") & (summary["tool"] == "workflow")]
+    if len(example):
+        parts.append("Example end to end (`snakemake --cores 2`, clean `results/`):\n\n"
+                     + markdown(example, columns))  # fmt: skip
+    de = summary[summary["part"] == "de"]
+    if len(de):
+        parts.append("DE on the same counts, models and contrasts (fresh process each):\n\n"
+                     + markdown(de, columns))  # fmt: skip
+    runs = summary[(summary["part"] == "workflow") & (summary["tool"] == "workflow")]
+    if len(runs):
+        parts.append("Workflow end to end on simulated sizes:\n\n" + markdown(runs, columns))
+    if len(tables["consortium"]):
+        claims = markdown(tables["consortium"], ["size", "metric", "value", "kind"])
+        parts.append("Consortium scale:\n\n" + claims)
+    exponents = tables["exponents"]
+    exponents = exponents[exponents["metric"] == "wall"].copy()
+    if len(exponents):
+        exponents["fixed"] = [
+            f"{g:.0f} genes" if a == "samples" else f"{n:.0f} samples"
+            for a, g, n in zip(exponents["axis"], exponents["at_genes"], exponents["at_samples"],
+                               strict=True)
+        ]  # fmt: skip
+        exponents["fit range"] = [
+            f"{a:.0f}-{b:.0f}" for a, b in zip(exponents["size_min"], exponents["size_max"],
+                                                strict=True)
+        ]  # fmt: skip
+        fits = markdown(
+            exponents, ["tool", "axis", "exponent", "fixed", "fit range", "n_sizes", "r2"]
+        )
+        parts.append("Cost exponents (wall seconds ~ size^exponent):\n\n" + fits)
+    return "\n\n".join(parts) + "\n"

@@ -53,8 +53,25 @@ def job_env() -> dict[str, str]:
     return {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(SCRIPTS)}
 
 
+#: Most batches of a simulated design. The simulator puts replicate r in batch b{r}, so the
+#: design ``~ batch + medium * therapy`` would grow with the samples (166 batches, 171
+#: coefficients at 2,000 samples) and the cost would mix samples with coefficients; above 8
+#: replicates, replicate r goes to batch b{1 + (r - 1) mod 8} (8 sites), so every size from
+#: 96 samples up fits the same 13 coefficients (the per-replicate shifts the simulator drew
+#: then add noise within a site).
+MAX_BATCHES = 8
+
+
+def site_batches(batches: pd.Series, max_batches: int = MAX_BATCHES) -> pd.Series:
+    """Batch labels ``b{r}`` folded onto ``b1 .. b{max_batches}`` (replicate r -> site
+    ``1 + (r - 1) mod max_batches``); at most ``max_batches`` replicates stay as they are."""
+    replicate = batches.str.removeprefix("b").astype(int)
+    return "b" + ((replicate - 1) % max_batches + 1).astype(str)
+
+
 def simulate_child(samples: int, genes: int, folder: Path, seed: int) -> dict:
-    """Simulate and write the data (run inside the child process)."""
+    """Simulate and write the data (run inside the child process); batches folded onto
+    :data:`MAX_BATCHES` sites (:func:`site_batches`)."""
     from msc_secretome.catalogue import read_catalogue
     from msc_secretome.simulate import simulate_bulk_experiment
 
@@ -68,6 +85,7 @@ def simulate_child(samples: int, genes: int, folder: Path, seed: int) -> dict:
         sheet = sheet[sheet["therapy"] == "none"].reset_index(drop=True)
         counts = counts.loc[:, sheet["sample"]]
     assert len(sheet) == samples and counts.shape == (genes, samples)
+    sheet = sheet.assign(batch=site_batches(sheet["batch"]))
     folder.mkdir(parents=True, exist_ok=True)
     with gzip.open(folder / "counts.tsv.gz", "wt", compresslevel=1, newline="\n") as handle:
         for start_row in range(0, len(counts), 5000):  # in blocks: 2000 x 60000 fits in RAM
@@ -77,7 +95,11 @@ def simulate_child(samples: int, genes: int, folder: Path, seed: int) -> dict:
                              lineterminator="\n")
             )  # fmt: skip
     sheet.to_csv(folder / "samples.tsv", sep="\t", index=False, lineterminator="\n")
-    return {"simulate_s": time.perf_counter() - start, "n_replicates": n_replicates}
+    return {
+        "simulate_s": time.perf_counter() - start,
+        "n_replicates": n_replicates,
+        "n_batches": int(sheet["batch"].nunique()),
+    }
 
 
 def simulate_size(samples: int, genes: int, folder: Path, seed: int) -> dict:
@@ -141,6 +163,7 @@ def snakemake_command(workdir: Path, cores: int, *extra: str) -> list[str]:
 def run_workflow(workdir: Path, override: Path, cores: int, nice: int) -> tuple[dict, list]:
     """One end-to-end run from a clean ``workdir``; the run's measurement and its jobs."""
     clean(workdir)
+    shutil.copytree(ROOT / "config", workdir / "config", dirs_exist_ok=True)
     command = snakemake_command(workdir, cores, "--configfile", str(override))
     run = run_measured(command, cwd=workdir, log=workdir / "snakemake.out", env=job_env(),
                        nice=nice)  # fmt: skip
