@@ -118,7 +118,31 @@ def stage_records(part, size, repeat, order, run: dict, jobs: list[dict]) -> lis
     return rows
 
 
-def de_part(args, work: Path, de: dict) -> list[dict]:
+class Saver:
+    """Keeps this run's rows and rewrites the tables after every measurement, so a long run
+    that is stopped keeps what it measured (rows of re-measured part/size/tool replace the
+    old ones)."""
+
+    def __init__(self, out: Path):
+        self.measurements, self.jobs = out / "measurements.tsv", out / "jobs.tsv"
+        self.rows, self.job_rows = [], []
+        self.old_rows = (
+            pd.read_csv(self.measurements, sep="\t") if self.measurements.is_file() else None
+        )
+        self.old_jobs = pd.read_csv(self.jobs, sep="\t") if self.jobs.is_file() else None
+
+    def add(self, rows: list[dict], job_rows: list[dict] = ()) -> None:
+        self.rows += rows
+        self.job_rows += list(job_rows)
+        if self.rows:
+            table = report.merge(pd.DataFrame(self.rows), self.old_rows)
+            report.write_table(table, self.measurements)
+        if self.job_rows:
+            table = report.merge(pd.DataFrame(self.job_rows), self.old_jobs, keys=["part", "size"])
+            report.write_table(table, self.jobs)
+
+
+def de_part(args, work: Path, de: dict, saver: Saver) -> None:
     available = {"python_wald": True, "python_qlf": True}
     if not args.no_r:
         found = peers.r_tools_available()
@@ -133,7 +157,6 @@ def de_part(args, work: Path, de: dict) -> list[dict]:
         folder = work / "de" / label(*size)
         models = peers.prepare_inputs(data["counts"], data["samples"], data["contrasts"], folder)
         inputs[size] = (data, folder, models)
-    rows = []
     schedule = interleave([(s, t) for s in inputs for t in tools], args.repeats)
     for order, (repeat, (size, tool)) in enumerate(schedule):
         data, folder, models = inputs[size]
@@ -146,17 +169,16 @@ def de_part(args, work: Path, de: dict) -> list[dict]:
             result = peers.run_python_de(job, folder, args.nice, stats=tool == "python_wald")
         else:
             result = peers.run_r_tool(tool, available[tool], models, de, folder, args.nice)
-        rows.append(record("de", size, tool, repeat, order, result))
+        saver.add([record("de", size, tool, repeat, order, result)])
         log(f"  {result['wall_s']:.1f} s (compute {result['compute_s']:.1f} s)")
     for size, (_, folder, models) in inputs.items():
         r = peers.deseq2_agreement(folder, models)
         if r == r:
             log(f"de {label(*size)}: lowest Pearson r of the Wald stat vs DESeq2 in R {r:.5f}")
-            rows.append(record("de", size, "agreement_min_pearson", 0, -1, {"wall_s": r}))
-    return rows
+            saver.add([record("de", size, "agreement_min_pearson", 0, -1, {"wall_s": r})])
 
 
-def workflow_part(args, work: Path) -> tuple[list[dict], list[dict]]:
+def workflow_part(args, work: Path, saver: Saver) -> None:
     sizes = sizes_of(args.workflow_sizes)
     prepared = {}
     for size in sizes + ([parse_size(args.consortium_size)] if args.consortium_size else []):
@@ -169,26 +191,26 @@ def workflow_part(args, work: Path) -> tuple[list[dict], list[dict]]:
     schedule = interleave(sizes, args.repeats)
     if args.consortium_size:
         schedule.append((0, parse_size(args.consortium_size)))  # once: it takes long
-    rows, job_rows = [], []
     for order, (repeat, size) in enumerate(schedule):
         folder, override = prepared[size]
         log(f"workflow {label(*size)} (repeat {repeat + 1})")
         run, jobs = workloads.run_workflow(folder, override, args.cores, args.nice)
-        rows += stage_records("workflow", size, repeat, order, run, jobs)
-        job_rows += [{"part": "workflow", "size": label(*size), "repeat": repeat} | j for j in jobs]
+        saver.add(
+            stage_records("workflow", size, repeat, order, run, jobs),
+            [{"part": "workflow", "size": label(*size), "repeat": repeat} | j for j in jobs],
+        )
         log(f"  {run['wall_s']:.1f} s, peak {run['peak_tree_rss_mb'] / 1024:.2f} GB")
-    return rows, job_rows
 
 
-def example_part(args, work: Path) -> tuple[list[dict], list[dict]]:
-    rows, job_rows = [], []
+def example_part(args, work: Path, saver: Saver) -> None:
     for order, (repeat, _) in enumerate(interleave(["example"], args.repeats)):
         log(f"example (repeat {repeat + 1}/{args.repeats})")
         run, jobs = workloads.run_example(work / "example", args.cores, args.nice)
-        rows += stage_records("example", None, repeat, order, run, jobs)
-        job_rows += [{"part": "example", "size": "example", "repeat": repeat} | j for j in jobs]
+        saver.add(
+            stage_records("example", None, repeat, order, run, jobs),
+            [{"part": "example", "size": "example", "repeat": repeat} | j for j in jobs],
+        )
         log(f"  {run['wall_s']:.1f} s")
-    return rows, job_rows
 
 
 def external_part(name: str, extra: str, args, work: Path) -> list[dict]:
@@ -243,32 +265,24 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     args.out.mkdir(parents=True, exist_ok=True)
-    measurements_path, jobs_path = args.out / "measurements.tsv", args.out / "jobs.tsv"
     if not args.tables_only:
         work = args.workdir or Path(tempfile.mkdtemp(prefix="msc_benchmark_"))
         work.mkdir(parents=True, exist_ok=True)
         de = _config_de()
+        saver = Saver(args.out)
         for part in parts:
-            rows, job_rows = [], []
             if part == "de":
-                rows = de_part(args, work, de)
+                de_part(args, work, de, saver)
             elif part == "workflow":
-                rows, job_rows = workflow_part(args, work)
+                workflow_part(args, work, saver)
             elif part == "example":
-                rows, job_rows = example_part(args, work)
+                example_part(args, work, saver)
             else:
                 extra = args.enrichment_args if part == "enrichment" else args.single_cell_args
-                rows = external_part(part, extra, args, work)
-            if rows:  # written after every part, so a long run keeps what it measured
-                new = pd.DataFrame(rows)
-                report.write_table(report.merge(new, measurements_path), measurements_path)
-            if job_rows:
-                new = pd.DataFrame(job_rows)
-                merged = report.merge(new, jobs_path, keys=["part", "size"])
-                report.write_table(merged, jobs_path)
+                saver.add(external_part(part, extra, args, work))
         if args.workdir is None:
             log(f"work folder {work} (delete it when done)")
-    measurements = pd.read_csv(measurements_path, sep="\t")
+    measurements = pd.read_csv(args.out / "measurements.tsv", sep="\t")
     measured = measurements[measurements["tool"] != "agreement_min_pearson"]
     tables = report.build_tables(measured, args.out)
     wall = {k: tables[k][tables[k]["metric"] == "wall"] for k in ("exponents", "predictions")}

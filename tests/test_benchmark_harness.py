@@ -51,7 +51,7 @@ def test_script_rule_recognises_snakemake_job_processes_only():
 
 def test_parse_size_checks_the_design():
     assert stats.parse_size("96x20000") == (96, 20000)
-    for bad in ("96", "50x20000", "0x20000", "96x10"):
+    for bad in ("96", "50x20000", "0x20000", "96x1000"):
         with pytest.raises(ValueError):
             stats.parse_size(bad)
 

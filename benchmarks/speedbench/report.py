@@ -36,12 +36,13 @@ def write_table(table: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
-def merge(new: pd.DataFrame, path: Path, keys=KEYS) -> pd.DataFrame:
-    """``new`` plus the rows of the table at ``path`` whose ``keys`` ``new`` does not have
-    (a re-measured part/size/tool replaces its old rows; others are kept)."""
-    if not path.is_file() or new.empty:
+def merge(new: pd.DataFrame, old: pd.DataFrame | Path | None, keys=KEYS) -> pd.DataFrame:
+    """``new`` plus the rows of ``old`` (a table or the TSV at that path) whose ``keys``
+    ``new`` does not have (a re-measured part/size/tool replaces its old rows)."""
+    if isinstance(old, Path):
+        old = pd.read_csv(old, sep="\t") if old.is_file() else None
+    if old is None or new.empty:
         return new
-    old = pd.read_csv(path, sep="\t")
     if not set(keys) <= set(old.columns):
         return new
     measured = pd.MultiIndex.from_frame(new[keys].astype(str)).unique()

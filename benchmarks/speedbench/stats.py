@@ -88,8 +88,10 @@ def parse_size(text: str) -> tuple[int, int]:
         raise ValueError(f"size {text!r} is not SAMPLESxGENES (e.g. 96x20000)") from None
     if samples < 12 or samples % 12:
         raise ValueError(f"size {text!r}: samples must be a multiple of 12 (>= 12)")
-    if genes < 1000:
-        raise ValueError(f"size {text!r}: at least 1000 genes (the catalogue's programmes)")
+    if genes < 2000:
+        raise ValueError(
+            f"size {text!r}: at least 2000 genes (the simulator plants effects in them)"
+        )
     return samples, genes
 
 
