@@ -120,25 +120,21 @@ def stage_records(part, size, repeat, order, run: dict, jobs: list[dict]) -> lis
 
 class Saver:
     """Keeps this run's rows and rewrites the tables after every measurement, so a long run
-    that is stopped keeps what it measured (rows of re-measured part/size/tool replace the
-    old ones)."""
+    that is stopped keeps what it measured. Each write merges with the file as it is then
+    (rows of the part/size/tool this run measured replace the file's; others are kept)."""
 
     def __init__(self, out: Path):
         self.measurements, self.jobs = out / "measurements.tsv", out / "jobs.tsv"
         self.rows, self.job_rows = [], []
-        self.old_rows = (
-            pd.read_csv(self.measurements, sep="\t") if self.measurements.is_file() else None
-        )
-        self.old_jobs = pd.read_csv(self.jobs, sep="\t") if self.jobs.is_file() else None
 
     def add(self, rows: list[dict], job_rows: list[dict] = ()) -> None:
         self.rows += rows
         self.job_rows += list(job_rows)
         if self.rows:
-            table = report.merge(pd.DataFrame(self.rows), self.old_rows)
+            table = report.merge(pd.DataFrame(self.rows), self.measurements)
             report.write_table(table, self.measurements)
         if self.job_rows:
-            table = report.merge(pd.DataFrame(self.job_rows), self.old_jobs, keys=["part", "size"])
+            table = report.merge(pd.DataFrame(self.job_rows), self.jobs, keys=["part", "size"])
             report.write_table(table, self.jobs)
 
 
