@@ -179,3 +179,45 @@ def test_site_batches_fold_replicates_onto_eight_sites():
     batches = pd.Series([f"b{r}" for r in (1, 2, 8, 9, 10, 16, 17)])
     assert site_batches(batches).tolist() == ["b1", "b2", "b8", "b1", "b2", "b8", "b1"]
     assert site_batches(pd.Series(["b1", "b3"])).tolist() == ["b1", "b3"]
+
+
+BENCHMARK_HEADER = (
+    "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+)
+
+
+def write_benchmark(path: Path, seconds: float, rss: float, cpu: float) -> None:
+    """A Snakemake benchmark file, as its `benchmark:` directive writes it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        BENCHMARK_HEADER
+        + f"{seconds}\t0:00:0{int(seconds)}\t{rss}\t900\t{rss}\t{rss}\t1\t0\t50\t{cpu}\n"
+    )
+
+
+def test_collect_jobs_maps_old_new_and_unknown_rules_to_stages(tmp_path):
+    from speedbench.workloads import collect_jobs
+
+    logs = tmp_path / "logs"
+    write_benchmark(logs / "benchmarks" / "validate_inputs.tsv", 2.0, 300.0, 1.5)
+    write_benchmark(logs / "benchmarks" / "fit_model" / "cancer.tsv", 5.0, 400.0, 4.0)
+    write_benchmark(logs / "benchmarks" / "contrast_results" / "c1.tsv", 1.0, 100.0, 0.5)
+    write_benchmark(logs / "benchmarks" / "model_de" / "normal.tsv", 6.0, 450.0, 5.5)
+    write_benchmark(logs / "benchmarks" / "brand_new" / "x.tsv", 3.0, 50.0, 2.0)
+    (logs / "fit_model").mkdir(parents=True)
+    (logs / "fit_model" / "cancer.log").write_text("INFO compute: fit in 3.250 s (engine b)\n")
+    sampled = {
+        11: {"rule": "fit_model", "first": 0.0, "last": 5.0, "peak": 500 * 2**20},
+        12: {"rule": "call_programmes", "first": 1.0, "last": 1.5, "peak": 80 * 2**20},
+    }
+    jobs = pd.DataFrame(collect_jobs(tmp_path, sampled)).set_index(["rule", "job"])
+    assert jobs.loc[("fit_model", "cancer"), ["stage", "s", "cpu_s", "compute_s"]].tolist() == [
+        "de", 5.0, 4.0, 3.25
+    ]  # fmt: skip
+    assert jobs.loc[("fit_model", "cancer"), "peak_tree_mb"] == 500.0
+    assert jobs.loc[("model_de", "normal"), "stage"] == "de"
+    assert jobs.loc[("contrast_results", "c1"), "stage"] == "de"
+    assert jobs.loc[("validate_inputs", ""), "stage"] == "validate"
+    assert jobs.loc[("brand_new", "x"), "stage"] == "brand_new"
+    # a rule without a benchmark file appears with its sampled lifetime
+    assert jobs.loc[("call_programmes", "#0"), ["stage", "s"]].tolist() == ["programmes", 0.5]
