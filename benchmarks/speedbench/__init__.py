@@ -1,0 +1,1 @@
+"""The benchmark harness of benchmarks/run_benchmark.py (issue #19)."""
