@@ -30,9 +30,8 @@ def test_interleave_runs_every_item_once_per_round_in_order():
 def test_stage_of_maps_old_and_new_rule_names_and_keeps_unknown_ones():
     assert stats.stage_of("fit_model") == "de"
     assert stats.stage_of("contrast_results") == "de"
-    assert stats.stage_of("model_de") == "de"  # one DE job per model
+    assert stats.stage_of("differential_expression") == "de"  # one DE job per model
     assert stats.stage_of("gene_set_enrichment") == "enrichment"
-    assert stats.stage_of("model_enrichment") == "enrichment"
     assert stats.stage_of("brand_new_rule") == "brand_new_rule"
     stages = sorted(["report", "zeta_rule", "de", "validate"], key=stats.stage_sort_key)
     assert stages == ["validate", "de", "report", "zeta_rule"]
@@ -202,10 +201,14 @@ def test_collect_jobs_maps_old_new_and_unknown_rules_to_stages(tmp_path):
     write_benchmark(logs / "benchmarks" / "validate_inputs.tsv", 2.0, 300.0, 1.5)
     write_benchmark(logs / "benchmarks" / "fit_model" / "cancer.tsv", 5.0, 400.0, 4.0)
     write_benchmark(logs / "benchmarks" / "contrast_results" / "c1.tsv", 1.0, 100.0, 0.5)
-    write_benchmark(logs / "benchmarks" / "model_de" / "normal.tsv", 6.0, 450.0, 5.5)
+    write_benchmark(logs / "benchmarks" / "differential_expression" / "normal.tsv", 6, 450, 5.5)
     write_benchmark(logs / "benchmarks" / "brand_new" / "x.tsv", 3.0, 50.0, 2.0)
     (logs / "fit_model").mkdir(parents=True)
     (logs / "fit_model" / "cancer.log").write_text("INFO compute: fit in 3.250 s (engine b)\n")
+    # the per-model job's log is logs/fit_model/{model}.log: its fit and every contrast's test
+    (logs / "fit_model" / "normal.log").write_text(
+        "INFO compute: fit in 2.000 s (engine b)\nINFO compute: qlf test in 0.500 s\n"
+    )
     sampled = {
         11: {"rule": "fit_model", "first": 0.0, "last": 5.0, "peak": 500 * 2**20},
         12: {"rule": "call_programmes", "first": 1.0, "last": 1.5, "peak": 80 * 2**20},
@@ -215,7 +218,9 @@ def test_collect_jobs_maps_old_new_and_unknown_rules_to_stages(tmp_path):
         "de", 5.0, 4.0, 3.25
     ]  # fmt: skip
     assert jobs.loc[("fit_model", "cancer"), "peak_tree_mb"] == 500.0
-    assert jobs.loc[("model_de", "normal"), "stage"] == "de"
+    assert jobs.loc[("differential_expression", "normal"), ["stage", "compute_s"]].tolist() == [
+        "de", 2.5
+    ]  # fmt: skip
     assert jobs.loc[("contrast_results", "c1"), "stage"] == "de"
     assert jobs.loc[("validate_inputs", ""), "stage"] == "validate"
     assert jobs.loc[("brand_new", "x"), "stage"] == "brand_new"

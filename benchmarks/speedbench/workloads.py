@@ -185,6 +185,14 @@ def run_example(workdir: Path, cores: int, nice: int) -> tuple[dict, list]:
     return run, collect_jobs(workdir, run.pop("jobs"))
 
 
+#: Where a rule's job log is, when not under logs/<rule>/ (the per-model DE job logs its fit and
+#: every contrast's test to logs/fit_model/{model}.log).
+LOG_FOLDER_OF_RULE = {
+    "differential_expression": "fit_model",
+    "gene_set_enrichment": "gene_set_enrichment/models",
+}
+
+
 def collect_jobs(workdir: Path, sampled: dict) -> list[dict]:
     """One row per job: rule, stage, job, s, max_rss_mb, cpu_s (Snakemake's benchmark file),
     compute_s (what a DE job logs as ``compute: ... in X s``), peak_tree_mb (sampled); jobs of
@@ -196,7 +204,8 @@ def collect_jobs(workdir: Path, sampled: dict) -> list[dict]:
         rule = relative.parts[0] if len(relative.parts) > 1 else path.stem
         job = path.stem if len(relative.parts) > 1 else ""
         record = pd.read_csv(path, sep="\t", na_values=["NA", "-"]).iloc[-1]
-        log = workdir / "logs" / rule / f"{job}.log" if job else workdir / "logs" / f"{rule}.log"
+        folder = LOG_FOLDER_OF_RULE.get(rule, rule)
+        log = workdir / "logs" / folder / f"{job}.log" if job else workdir / "logs" / f"{rule}.log"
         rows.append(
             {
                 "rule": rule,
