@@ -19,13 +19,12 @@ from msc_secretome.catalogue import (
     direction_conflicts,
     parse_sources,
     read_catalogue,
-    read_gmt,
     reference_sets_from_files,
     shared_genes,
     source_overlap,
-    write_gmt,
 )
 from msc_secretome.errors import InputError
+from msc_secretome.gmt import read_gmt, write_gmt
 
 # Programmes other code relies on by name (all core).
 REQUIRED_CORE = (

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from msc_secretome.catalogue import read_gmt
 from msc_secretome.errors import InputError
 from msc_secretome.gene_set_cache import cached_library, library_filename
+from msc_secretome.gmt import read_gmt
 
 
 def no_network(name, organism):
@@ -104,7 +104,7 @@ def test_downloaded_library_is_readable_by_others_of_a_shared_cache(tmp_path):
 
 def test_cache_and_results_use_the_one_atomic_writer(tmp_path, monkeypatch):
     """The cache has no writer of its own: it goes through msc_secretome.atomic_io."""
-    from msc_secretome import atomic_io, catalogue, gene_set_cache
+    from msc_secretome import atomic_io, gene_set_cache, gmt
 
     written = []
     real = atomic_io.write_bytes_atomic
@@ -114,8 +114,8 @@ def test_cache_and_results_use_the_one_atomic_writer(tmp_path, monkeypatch):
         real(data, path)
 
     monkeypatch.setattr(gene_set_cache, "write_bytes_atomic", spy)
-    monkeypatch.setattr(catalogue, "write_bytes_atomic", spy)
+    monkeypatch.setattr(gmt, "write_bytes_atomic", spy)
     path = cached_library("Spy_Lib", tmp_path, fetch=lambda name, organism: {"S": ["TP53"]})
-    catalogue.write_gmt({"S": ["TP53"]}, tmp_path / "frozen.gmt")
+    gmt.write_gmt({"S": ["TP53"]}, tmp_path / "frozen.gmt")
     # (the cache's read-back check also writes a scratch copy outside tmp_path)
     assert [p for p in written if tmp_path in p.parents] == [path, tmp_path / "frozen.gmt"]

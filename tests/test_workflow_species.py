@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from workflow_runs import prepare_workdir, run_snakemake
 
-from msc_secretome.catalogue import catalogue_gene_sets, read_catalogue, write_gmt
+from msc_secretome.catalogue import catalogue_gene_sets, read_catalogue
+from msc_secretome.gmt import write_gmt
 from msc_secretome.simulate_species import simulate_species_experiment, write_species_experiment
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,8 @@ exposure x therapy arm."""
 
 import pandas as pd
 
-from msc_secretome.catalogue import read_catalogue, read_gmt
+from msc_secretome.catalogue import read_catalogue
+from msc_secretome.gmt import read_gmt
 from msc_secretome.programme_definitions import catalogue_from_libraries, definitions_note
 from msc_secretome.programmes import add_overlap_groups, programme_calls, with_definitions
 from msc_secretome.roles import study_from_dict

@@ -1,10 +1,10 @@
 """Rule cell_programme_scores: per-cell programme scores and a UMAP on a seeded subsample of at
 most single_cell.embedding_cells kept cells (only those cells' counts are held in memory)."""
 
-from msc_secretome.catalogue import read_gmt
 from msc_secretome.cell_pipeline import embedding_subsample, prepare_cells
 from msc_secretome.cell_scores import cell_programme_scores, embed
 from msc_secretome.cell_source import open_cells
+from msc_secretome.gmt import read_gmt
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import write_tsv_gz
 from msc_secretome.validation import read_sample_sheet

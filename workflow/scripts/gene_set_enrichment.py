@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from msc_secretome.catalogue import read_gmt
 from msc_secretome.enrichment import ENRICHMENT_COLUMNS, gene_ranking, run_ora, run_prerank
+from msc_secretome.gmt import read_gmt
 from msc_secretome.rule_logging import also_log_to, log_to_file
 from msc_secretome.tables import write_tsv
 

@@ -15,15 +15,10 @@ from pathlib import Path
 import anndata as ad
 import pandas as pd
 
-from msc_secretome.catalogue import (
-    catalogue_gene_sets,
-    library_coverage,
-    read_catalogue,
-    read_gmt,
-    write_gmt,
-)
+from msc_secretome.catalogue import catalogue_gene_sets, library_coverage, read_catalogue
 from msc_secretome.gene_aliases import read_alias_table
 from msc_secretome.gene_set_cache import cached_library
+from msc_secretome.gmt import read_gmt, write_gmt
 from msc_secretome.orthologs import SET_MAPPING_COLUMNS, check_data_organism, map_gene_sets
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import sha256_of, write_tsv

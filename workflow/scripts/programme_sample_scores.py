@@ -3,8 +3,8 @@
 import anndata as ad
 import pandas as pd
 
-from msc_secretome.catalogue import read_gmt
 from msc_secretome.enrichment import sample_scores
+from msc_secretome.gmt import read_gmt
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.tables import write_tsv
 

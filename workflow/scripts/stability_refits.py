@@ -5,7 +5,8 @@ import time
 import anndata as ad
 import pandas as pd
 
-from msc_secretome.catalogue import read_catalogue, read_gmt
+from msc_secretome.catalogue import read_catalogue
+from msc_secretome.gmt import read_gmt
 from msc_secretome.programme_definitions import catalogue_from_libraries
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import contrast_from_dict, model_from_dict

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from report_fixtures import make_report_inputs
 from stage_fixtures import secretome_tables, validation_tables
 
-from msc_secretome.catalogue import write_gmt
+from msc_secretome.gmt import write_gmt
 from msc_secretome.outliers import OUTLIER_COLUMNS
 from msc_secretome.report import ReportInputs, load_inputs, render_report
 from msc_secretome.report.inputs import SECRETOME_TABLES

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from .atomic_io import write_bytes_atomic
-from .catalogue import gmt_bytes, read_gmt
 from .errors import InputError
+from .gmt import gmt_bytes, read_gmt
 
 Fetcher = Callable[[str, str], Mapping[str, Iterable[str]]]
 

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .catalogue import catalogue_gene_sets, read_catalogue, write_gmt
+from .catalogue import catalogue_gene_sets, read_catalogue
 from .errors import InputError
+from .gmt import write_gmt
 from .orthologs import map_gene_sets
 from .simulate import (
     DEFAULT_SEED,

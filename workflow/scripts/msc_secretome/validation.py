@@ -195,7 +195,7 @@ def check_gene_set_files(
     """Read every user gene-set file of the run now, so a bad one stops it before any job.
 
     ``sources``: library name -> ``{kind, path[, organism]}`` (``settings.gene_set_sources``);
-    a GMT is read with :func:`~msc_secretome.catalogue.read_gmt` (duplicated or empty sets are
+    a GMT is read with :func:`~msc_secretome.gmt.read_gmt` (duplicated or empty sets are
     refused) and its symbols' letter case must fit its species (the declared one, else the
     run's ``organism``), a catalogue with :func:`~msc_secretome.catalogue.read_catalogue`.
     Enrichr libraries are checked when they enter the cache. ``min_size``: per-library minimum
@@ -203,7 +203,7 @@ def check_gene_set_files(
     """
     from pathlib import Path
 
-    from .catalogue import read_gmt
+    from .gmt import read_gmt
 
     for library, source in sources.items():
         if source["kind"] == "gmt":

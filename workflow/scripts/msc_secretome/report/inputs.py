@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .. import provenance
-from ..catalogue import read_gmt
+from ..gmt import read_gmt
 
 
 def read_tsv(path: str, **kwargs: Any) -> pd.DataFrame:
