@@ -199,12 +199,18 @@ def workflow_part(args, work: Path, saver: Saver) -> None:
 
 
 def example_part(args, work: Path, saver: Saver) -> None:
-    for order, (repeat, _) in enumerate(interleave(["example"], args.repeats)):
-        log(f"example (repeat {repeat + 1}/{args.repeats})")
-        run, jobs = workloads.run_example(work / "example", args.cores, args.nice)
+    """The example; with ``--baseline REV`` also a checkout of REV, interleaved with this tree
+    (rows of the baseline have ``part`` ``example@REV``)."""
+    trees = {"example": ROOT}
+    if args.baseline:
+        trees[f"example@{args.baseline}"] = workloads.checkout(args.baseline, work / "baseline")
+    for order, (repeat, name) in enumerate(interleave(list(trees), args.repeats)):
+        log(f"{name} (repeat {repeat + 1}/{args.repeats})")
+        folder = work / name.replace("@", "_at_")
+        run, jobs = workloads.run_example(folder, args.cores, args.nice, root=trees[name])
         saver.add(
-            stage_records("example", None, repeat, order, run, jobs),
-            [{"part": "example", "size": "example", "repeat": repeat} | j for j in jobs],
+            stage_records(name, None, repeat, order, run, jobs),
+            [{"part": name, "size": name, "repeat": repeat} | j for j in jobs],
         )
         log(f"  {run['wall_s']:.1f} s")
 
@@ -235,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--consortium-size", default="2004x60000", help="'' to skip")
     parser.add_argument("--enrichment-args", default="", help="options for enrichment_speed.py")
     parser.add_argument("--single-cell-args", default="", help="options for single_cell_scale.py")
+    parser.add_argument(
+        "--baseline", help="example part: also run this git revision, interleaved (before/after)"
+    )
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--permutations", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=20151)

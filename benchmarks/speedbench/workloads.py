@@ -48,9 +48,23 @@ LAB_CONTRASTS = {
 COMPUTE_LINE = re.compile(r"compute: .* in ([0-9.]+) s")
 
 
-def job_env() -> dict[str, str]:
-    """Fixed hash seed; rule scripts import this checkout's package."""
-    return {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(SCRIPTS)}
+def job_env(root: Path = ROOT) -> dict[str, str]:
+    """Fixed hash seed; rule scripts import the package of the checkout at ``root``."""
+    return {
+        **os.environ,
+        "PYTHONHASHSEED": "0",
+        "PYTHONPATH": str(root / "workflow" / "scripts"),
+    }
+
+
+def checkout(revision: str, folder: Path) -> Path:
+    """A detached git worktree of ``revision`` of this repository at ``folder`` (reused)."""
+    if not (folder / "Snakefile").is_file():
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), revision],
+            check=True,
+        )
+    return folder
 
 
 #: Most batches of a simulated design. The simulator puts replicate r in batch b{r}, so the
@@ -149,12 +163,12 @@ def clean(workdir: Path, keep: tuple[str, ...] = ("config", "profiles", "resourc
             shutil.rmtree(child) if child.is_dir() else child.unlink()
 
 
-def snakemake_command(workdir: Path, cores: int, *extra: str) -> list[str]:
+def snakemake_command(workdir: Path, cores: int, *extra: str, root: Path = ROOT) -> list[str]:
     return [
         sys.executable, "-m", "snakemake",
-        "--snakefile", str(ROOT / "Snakefile"),
+        "--snakefile", str(root / "Snakefile"),
         "--directory", str(workdir),
-        "--workflow-profile", str(ROOT / "profiles" / "default"),
+        "--workflow-profile", str(root / "profiles" / "default"),
         "--cores", str(cores),
         *extra,
     ]  # fmt: skip
@@ -170,17 +184,19 @@ def run_workflow(workdir: Path, override: Path, cores: int, nice: int) -> tuple[
     return run, collect_jobs(workdir, run.pop("jobs"))
 
 
-def run_example(workdir: Path, cores: int, nice: int) -> tuple[dict, list]:
+def run_example(workdir: Path, cores: int, nice: int, root: Path = ROOT) -> tuple[dict, list]:
     """The bundled example from a clean ``results/`` (``resources/example`` kept: the first
-    call simulates it, untimed), with the repository's config and default profile."""
+    call simulates it, untimed), with the config and default profile of the checkout at
+    ``root``."""
+    env = job_env(root)
     if not (workdir / "resources" / "example" / "counts.tsv.gz").is_file():
         workdir.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(ROOT / "config", workdir / "config", dirs_exist_ok=True)
-        command = snakemake_command(workdir, cores, "resources/example/counts.tsv.gz")
-        run_measured(command, cwd=workdir, log=workdir / "simulate.out", env=job_env())
+        shutil.copytree(root / "config", workdir / "config", dirs_exist_ok=True)
+        command = snakemake_command(workdir, cores, "resources/example/counts.tsv.gz", root=root)
+        run_measured(command, cwd=workdir, log=workdir / "simulate.out", env=env)
     clean(workdir)
-    command = snakemake_command(workdir, cores)
-    run = run_measured(command, cwd=workdir, log=workdir / "snakemake.out", env=job_env(),
+    command = snakemake_command(workdir, cores, root=root)
+    run = run_measured(command, cwd=workdir, log=workdir / "snakemake.out", env=env,
                        nice=nice)  # fmt: skip
     return run, collect_jobs(workdir, run.pop("jobs"))
 
