@@ -43,6 +43,8 @@ def test_script_rule_recognises_snakemake_job_processes_only():
     assert script_rule(["/venv/bin/python", "/tmp/w/.snakemake/scripts/tmpab.new_rule.py"]) == (
         "new_rule"
     )
+    per_model = ["/venv/bin/python", "/tmp/w/.snakemake/scripts/tmpx.fit_and_test_model.py"]
+    assert script_rule(per_model) == "differential_expression"  # its benchmark folder
     assert script_rule(["bash", "-c", "python .snakemake/scripts/tmp.fit_model.py"]) is None
     assert script_rule(["/venv/bin/python", "-m", "snakemake"]) is None
     assert script_rule([]) is None

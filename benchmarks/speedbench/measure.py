@@ -17,6 +17,10 @@ from pathlib import Path
 MB = 2**20
 
 
+#: Rule scripts not named after their rule's benchmark folder.
+RULE_OF_SCRIPT = {"fit_and_test_model": "differential_expression"}
+
+
 def script_rule(cmdline: list[str]) -> str | None:
     """The rule of a Snakemake job process (``python .snakemake/scripts/tmpab12.fit_model.py``),
     else None (the job's shell wrapper, a worker, any other process)."""
@@ -25,7 +29,8 @@ def script_rule(cmdline: list[str]) -> str | None:
     for part in cmdline[1:3]:
         name = Path(part).name
         if part.endswith(".py") and ".snakemake" in part and name.count(".") >= 2:
-            return name.rsplit(".", 2)[-2]
+            script = name.rsplit(".", 2)[-2]
+            return RULE_OF_SCRIPT.get(script, script)
     return None
 
 
