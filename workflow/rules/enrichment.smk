@@ -41,7 +41,7 @@ rule prepare_gene_sets:
 
 
 # GSEA prerank (and ORA) of every contrast of a model in one job (gene_set_enrichment_{model}):
-# one Python start-up and gseapy import per model, not per contrast; one log per contrast.
+# one Python start-up per model, not per contrast; one log per contrast.
 for model_name in MODELS:
     model_contrasts = contrasts_of(model_name)
 
