@@ -72,6 +72,7 @@ import pandas as pd
 from .atomic_io import write_bytes_atomic, write_text_atomic
 from .catalogue import read_catalogue
 from .errors import InputError
+from .planted_effects import PlantedEffect, plant_effect
 
 CELL_TYPES = ("cancer", "normal")
 MEDIA = ("control", "msc_cm")
@@ -95,25 +96,8 @@ EXAMPLE_CONTRASTS: tuple[str, ...] = tuple(
 )
 
 DEFAULT_SEED = 20151
-MOVE_PROBABILITY = 0.7
-EFFECT_RANGE = (0.3, 1.5)
 MAX_DISPERSION = 10.0
 SYNTHETIC_PREFIX = "SYN"
-
-
-@dataclass(frozen=True)
-class PlantedEffect:
-    """One term of the model: which programmes it moves (with sign) and how many random genes.
-
-    ``kind`` is ``therapy`` (T[c, t], needs a treated ``therapy``), ``cm`` (M[c], no therapy) or
-    ``cm_x`` (I[c, t], needs a treated ``therapy``).
-    """
-
-    cell_type: str
-    kind: str
-    therapy: str | None
-    programmes: tuple[tuple[str, int], ...]
-    n_random: int = 0
 
 
 _P53 = "STRESS_P53_ARREST_IR_RESPONSE"
@@ -236,33 +220,6 @@ def _check_plan(plan: Sequence[PlantedEffect], catalogue: pd.DataFrame, n_free: 
             )
 
 
-def _plant(
-    effect: PlantedEffect,
-    gene_sets: dict[str, list[int]],
-    n_genes: int,
-    n_programme: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Draw one effect vector (log2FC per gene); overlaps inside the effect keep the larger."""
-    delta = np.zeros(n_genes)
-    low, high = EFFECT_RANGE
-
-    def merge(index: np.ndarray, values: np.ndarray) -> None:
-        larger = np.abs(values) > np.abs(delta[index])
-        delta[index[larger]] = values[larger]
-
-    for programme, sign in effect.programmes:
-        index = np.asarray(gene_sets[programme], dtype=np.int64)
-        moved = rng.random(index.size) < MOVE_PROBABILITY
-        size = rng.uniform(low, high, index.size)
-        merge(index[moved], sign * size[moved])
-    if effect.n_random:
-        index = n_programme + rng.choice(n_genes - n_programme, effect.n_random, replace=False)
-        signs = rng.choice(np.array([-1.0, 1.0]), effect.n_random)
-        merge(index, signs * rng.uniform(low, high, effect.n_random))
-    return delta
-
-
 def _truth_programmes(plan: Sequence[PlantedEffect], programmes: Sequence[str]) -> pd.DataFrame:
     def signs(cell_type: str, kind: str, therapy: str | None) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -360,7 +317,7 @@ def simulate_bulk_experiment(
     cm_eff = {c: zero for c in CELL_TYPES}
     inter_eff = {(c, t): zero for c in CELL_TYPES for t in THERAPIES}
     for effect in plan:
-        delta = _plant(effect, gene_sets, n, n_programme, rng)
+        delta = plant_effect(effect, gene_sets, n, n_programme, rng)
         if effect.kind == "therapy":
             therapy_eff[effect.cell_type, effect.therapy] = delta
         elif effect.kind == "cm":

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .simulate import MAX_DISPERSION, PlantedEffect, _plant, gene_universe
+from .planted_effects import PlantedEffect, plant_effect
+from .simulate import MAX_DISPERSION, gene_universe
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def simulate_counts(
             mu[:, (sheet[block] == level).to_numpy()] += rng.normal(0.0, block_sd, n)[:, None]
     for planting in study.plantings:
         effect = PlantedEffect("cancer", "cm", None, planting.programmes, planting.n_random)
-        delta = _plant(effect, gene_sets, n, n_programme, rng)
+        delta = plant_effect(effect, gene_sets, n, n_programme, rng)
         match = np.ones(len(sheet), dtype=bool)
         for column, level in planting.where.items():
             match &= (sheet[column] == level).to_numpy()
