@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from scipy.special import polygamma
 
+from msc_secretome.contrast_summary import contrast_summary, methods_note
 from msc_secretome.contrast_tests import reduced_design_matrix
 from msc_secretome.design import (
     Contrast,
@@ -29,13 +30,7 @@ from msc_secretome.design import (
     model_samples,
     parse_contrasts,
 )
-from msc_secretome.differential_expression import (
-    contrast_summary,
-    fit_model,
-    methods_note,
-    model_arrays,
-    prefilter_mask,
-)
+from msc_secretome.differential_expression import fit_model, model_arrays, prefilter_mask
 from msc_secretome.errors import InputError
 from msc_secretome.lrt import lrt_test
 from msc_secretome.qlf import fit_f_dist, squeeze_var, trigamma_inverse

@@ -66,6 +66,35 @@ def test_gene_ranking_keeps_largest_abs_stat_per_symbol():
     assert ranking.to_dict() == {"MDM2": 2.0, "TP53": -4.0}
 
 
+def _ranking_by_pandas_sort(de, statistic="stat"):
+    """The ranking's definition written with pandas sorts (the implementation uses np.lexsort)."""
+    table = de.loc[:, ["symbol", statistic]].copy()
+    has_symbol = table["symbol"].notna() & (table["symbol"].astype(str) != "")
+    table = table[has_symbol & np.isfinite(table[statistic])]
+    table["_abs"] = table[statistic].abs()
+    table = table.sort_values(["_abs", "symbol"], ascending=[False, True])
+    table = table.drop_duplicates("symbol", keep="first")
+    table = table.sort_values([statistic, "symbol"], ascending=[False, True])
+    return pd.Series(table[statistic].to_numpy(), index=table["symbol"].astype(str).to_numpy())
+
+
+def test_gene_ranking_order_of_ties_duplicates_and_missing_values():
+    rng = np.random.default_rng(3)
+    n = 3000
+    symbols = rng.choice([f"G{i}" for i in range(1800)] + ["", "a", "B", "b"], size=n)
+    stat = np.round(rng.normal(size=n), 1)  # many ties, +-0.0 among them
+    stat[::97] = np.nan
+    stat[5::101] = np.inf
+    stat[7::89] = -0.0
+    de = pd.DataFrame({"symbol": symbols, "stat": stat}).astype({"symbol": object})
+    de.loc[11::131, "symbol"] = None
+    ranking = gene_ranking(de)
+    expected = _ranking_by_pandas_sort(de)
+    assert ranking.index.tolist() == expected.index.tolist()
+    assert np.array_equal(ranking.to_numpy(), expected.to_numpy())
+    assert ranking.index.is_unique and np.isfinite(ranking.to_numpy()).all()
+
+
 # --------------------------------------------------------------------------------------------
 # ORA
 # --------------------------------------------------------------------------------------------

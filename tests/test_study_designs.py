@@ -221,7 +221,7 @@ def calls_for(contrast: str, called: dict[str, tuple[float, str]]) -> pd.DataFra
 
 
 def verdict_of(name: str, tmp_path, called: dict[str, dict]) -> pd.DataFrame:
-    from msc_secretome.differential_expression import contrast_summary
+    from msc_secretome.contrast_summary import contrast_summary
 
     experiment = derived(name, tmp_path)
     calls = pd.concat([calls_for(c, called.get(c, {})) for c in experiment.contrasts])

@@ -65,6 +65,7 @@ localrules:
     summarise_contrasts,
     write_contrasts,
     call_programmes,
+    dual_benefit_verdict,
 
 
 def one_of(names):

@@ -1,26 +1,18 @@
-"""Rule call_programmes: programme calls per contrast and the verdict per receiver group x
-exposure x therapy arm."""
+"""Rule call_programmes: the programme calls of every contrast (the verdict is
+dual_benefit_verdict's)."""
 
 import pandas as pd
 
-from msc_secretome.catalogue import read_catalogue
-from msc_secretome.gmt import read_gmt
-from msc_secretome.programme_definitions import catalogue_from_libraries, definitions_note
+from msc_secretome.programme_definitions import definitions_note, run_catalogue
 from msc_secretome.programmes import add_overlap_groups, programme_calls, with_definitions
-from msc_secretome.roles import study_from_dict
 from msc_secretome.rule_logging import log_to_file
-from msc_secretome.stability import STABILITY_COLUMNS, verdict_stability
-from msc_secretome.tables import read_table, write_tsv
-from msc_secretome.verdict import dual_benefit, stability_sentence
+from msc_secretome.tables import write_tsv
 
 logger = log_to_file(snakemake)
 params, inputs = snakemake.params, snakemake.input
-if params.programmes == "none":  # the user's GMT libraries define the programmes
-    catalogue = catalogue_from_libraries(
-        {name: read_gmt(path) for name, path in zip(params.libraries, inputs.gmts, strict=True)}
-    )
-else:
-    catalogue = read_catalogue(params.catalogue)
+catalogue = run_catalogue(
+    params.programmes, params.catalogue, dict(zip(params.libraries, inputs.gmts, strict=True))
+)
 note = definitions_note(params.programmes, params.organism, params.libraries, params.orthologs)
 logger.info(note)
 enrichment = {
@@ -31,26 +23,4 @@ calls = add_overlap_groups(
     programme_calls(enrichment, catalogue, fdr=params.fdr), params.group_min_jaccard
 )
 write_tsv(with_definitions(calls, note), snakemake.output.calls)
-
-contrast_roles = read_table(inputs.contrasts)
-samples = read_table(inputs.samples)
-study = study_from_dict(params.study)
-summary = dual_benefit(calls, contrast_roles, catalogue, study, samples)
-if inputs.stability:
-    refits = pd.concat(
-        [
-            pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["", "NaN", "nan"])
-            for path in inputs.stability
-        ]
-    )
-    stable = verdict_stability(calls, refits, contrast_roles, catalogue, study, samples)
-    summary[STABILITY_COLUMNS] = stable[STABILITY_COLUMNS].to_numpy()
-    summary["summary"] = summary["summary"] + [
-        stability_sentence(row) for _, row in summary.iterrows()
-    ]
-# the verdict's prose names the programmes it used when they are not the catalogue as shipped
-shipped = params.programmes == "builtin" and params.organism == "human"
-summary = with_definitions(summary, note, explain=not shipped)
-write_tsv(summary, snakemake.output.dual_benefit)
-for row in summary.itertuples(index=False):
-    logger.info("%s: %s (%s)", row.receiver_group, row.verdict, row.explanation)
+logger.info("%d programme calls of %d contrasts", len(calls), len(enrichment))

@@ -3,8 +3,8 @@ and why nothing is significant where that is so)."""
 
 import pandas as pd
 
+from msc_secretome.contrast_summary import contrast_summary
 from msc_secretome.de_diagnostics import diagnostics_table
-from msc_secretome.differential_expression import contrast_summary
 from msc_secretome.model_store import read_dispersion_trend
 from msc_secretome.rule_logging import log_to_file
 from msc_secretome.settings import contrast_from_dict, model_from_dict

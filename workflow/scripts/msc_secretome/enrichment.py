@@ -44,14 +44,18 @@ def gene_ranking(de_table: pd.DataFrame, statistic: str = "stat") -> pd.Series:
     symbol, the one with the largest absolute statistic is kept. Ties are ordered by symbol so
     the ranking is deterministic.
     """
-    table = de_table.loc[:, ["symbol", statistic]].copy()
-    has_symbol = table["symbol"].notna() & (table["symbol"].astype(str) != "")
-    table = table[has_symbol & np.isfinite(table[statistic])]
-    table["_abs"] = table[statistic].abs()
-    table = table.sort_values(["_abs", "symbol"], ascending=[False, True])
-    table = table.drop_duplicates("symbol", keep="first")
-    table = table.sort_values([statistic, "symbol"], ascending=[False, True])
-    return pd.Series(table[statistic].to_numpy(), index=table["symbol"].astype(str).to_numpy())
+    symbol = de_table["symbol"]
+    values = de_table[statistic].to_numpy(dtype=float)
+    keep = (symbol.notna() & (symbol.astype(str) != "")).to_numpy() & np.isfinite(values)
+    names = symbol.astype(str).to_numpy()[keep]
+    values = values[keep]
+    # symbols ranked as pandas sorts strings; np.lexsort is stable, so ties keep table order
+    codes = np.unique(names, return_inverse=True)[1]
+    by_strength = np.lexsort((codes, -np.abs(values)))
+    first_of_symbol = np.unique(codes[by_strength], return_index=True)[1]
+    kept = by_strength[np.sort(first_of_symbol)]
+    order = kept[np.lexsort((codes[kept], -values[kept]))]
+    return pd.Series(values[order], index=names[order])
 
 
 # --------------------------------------------------------------------------------------------

@@ -112,3 +112,21 @@ def definitions_note(
             )
         return "Programme definitions: the built-in catalogue."
     return f"Programme definitions: the user's catalogue {programmes}."
+
+
+def run_catalogue(
+    programmes: str, catalogue_path: str | None, library_gmts: Mapping[str, str]
+) -> pd.DataFrame:
+    """The run's programme catalogue: the user's GMT libraries with ``gene_sets.programmes:
+    none``, else the catalogue file (``catalogue_path``; ``None`` = the built-in one).
+
+    ``library_gmts``: library name -> prepared GMT path (read only with ``programmes: none``).
+    """
+    from .catalogue import read_catalogue
+    from .gmt import read_gmt
+
+    if programmes == "none":
+        return catalogue_from_libraries(
+            {name: read_gmt(path) for name, path in library_gmts.items()}
+        )
+    return read_catalogue(catalogue_path)
