@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -264,10 +263,11 @@ def sample_scores(
     ``min_size <= |set & genes| <= max_size`` are scored; columns follow the order of
     ``gene_sets``, rows the order of ``expression``.
 
-    * ``method="ssgsea"``: single-sample GSEA (Barbie 2009) by ``gseapy.ssgsea`` with its
-      defaults (genes ranked within each sample, weight 0.25, no permutations, nothing written
-      to disk); the score is ssGSEA's raw enrichment score (gseapy's ``ES``), which does not
-      depend on the other sets or samples scored. Deterministic (``seed`` is passed on).
+    * ``method="ssgsea"``: single-sample GSEA (Barbie 2009) as ``gseapy.ssgsea`` computes it
+      with its defaults (genes ranked within each sample, weight 0.25, no permutations; run on
+      gseapy's compiled core by :func:`ssgsea.ssgsea_scores`, bit-identical); the score is
+      ssGSEA's raw enrichment score (gseapy's ``ES``), which does not depend on the other sets
+      or samples scored. Deterministic (``seed`` is passed on).
     * ``method="mean_z"``: each gene is z-scored across samples (mean 0, SD 1 with ``ddof=1``;
       constant genes score 0) and a set's score is the mean z of its genes. Fast; needs at least
       two samples.
@@ -297,25 +297,15 @@ def sample_scores(
         return pd.DataFrame(scores, index=samples).astype(float)
     if method != "ssgsea":
         raise ValueError(f"method must be 'ssgsea' or 'mean_z', not {method!r}")
-    import gseapy
+    from .ssgsea import ssgsea_scores
 
-    logging.getLogger("gseapy").setLevel(logging.WARNING)
-    result = gseapy.ssgsea(
-        data=values.T,
-        gene_sets={term: list(present) for term, present in members.items()},
-        outdir=None,
+    wide = ssgsea_scores(
+        values.T,
+        {term: list(present) for term, present in members.items()},
         min_size=min_size,
         max_size=max_size,
-        permutation_num=0,
-        threads=1,
         seed=seed,
-        no_plot=True,
-        verbose=False,
     )
-    raw = result.res2d
-    wide = raw.pivot(index="Name", columns="Term", values="ES").astype(float)
-    wide.index = wide.index.astype(str)
-    wide.columns = wide.columns.astype(str)
     order = [t for t in members if t in wide.columns]
     out = wide.reindex(index=samples, columns=order)
     out.columns.name = None
