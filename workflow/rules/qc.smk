@@ -25,6 +25,7 @@ rule quality_control:
         prefilter=config["de"]["prefilter"],
         size_factors=config["de"]["size_factors"],
         qc=config["qc"],
+        vst_genes=config["qc"]["vst_genes"],
     script:
         "../scripts/quality_control.py"
 

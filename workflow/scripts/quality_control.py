@@ -16,7 +16,10 @@ adata = ad.read_h5ad(snakemake.input.experiment)
 counts = pd.DataFrame(adata.X, index=adata.obs_names, columns=adata.var_names)
 kept = counts.loc[:, prefilter_mask(counts, **params.prefilter)]
 logger.info("QC on %d of %d genes after the prefilter", kept.shape[1], counts.shape[1])
-vst, size_factors = qc.variance_stabilised(kept, adata.obs, size_factors=params.size_factors)
+vst, size_factors, trend = qc.variance_stabilised(
+    kept, adata.obs, size_factors=params.size_factors, trend_genes=params.vst_genes
+)
+logger.info("%s", trend.describe())
 sizes = qc.library_sizes(counts, size_factors)
 write_tsv(sizes, outputs.library_sizes)
 scores, variance, _ = qc.principal_components(
