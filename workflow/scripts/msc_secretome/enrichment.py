@@ -48,13 +48,29 @@ def gene_ranking(de_table: pd.DataFrame, statistic: str = "stat") -> pd.Series:
     keep = (symbol.notna() & (symbol.astype(str) != "")).to_numpy() & np.isfinite(values)
     names = symbol.astype(str).to_numpy()[keep]
     values = values[keep]
-    # symbols ranked as pandas sorts strings; np.lexsort is stable, so ties keep table order
-    codes = np.unique(names, return_inverse=True)[1]
-    by_strength = np.lexsort((codes, -np.abs(values)))
-    first_of_symbol = np.unique(codes[by_strength], return_index=True)[1]
-    kept = by_strength[np.sort(first_of_symbol)]
-    order = kept[np.lexsort((codes[kept], -values[kept]))]
+    by_strength = _descending_then_by_name(np.abs(values), names)
+    kept = by_strength[~pd.Index(names[by_strength]).duplicated()]
+    order = kept[_descending_then_by_name(values[kept], names[kept])]
     return pd.Series(values[order], index=names[order])
+
+
+def _descending_then_by_name(values: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """Order of (n,) ``values`` highest first, equal values by ``names`` (as pandas sorts
+    strings), equal both in input order: a numeric stable sort, then names sorted only
+    within runs of equal values (few genes tie, so few strings are compared)."""
+    order = np.argsort(-values, kind="stable")
+    sorted_values = values[order]
+    same_as_next = sorted_values[1:] == sorted_values[:-1]
+    if not same_as_next.any():
+        return order
+    tied = np.zeros(len(order), dtype=bool)
+    tied[1:] |= same_as_next
+    tied[:-1] |= same_as_next
+    run = np.cumsum(np.concatenate([[True], ~same_as_next]))
+    positions = np.flatnonzero(tied)
+    name_rank = np.unique(names[order[positions]], return_inverse=True)[1]
+    order[positions] = order[positions[np.lexsort((name_rank, run[positions]))]]
+    return order
 
 
 # --------------------------------------------------------------------------------------------
