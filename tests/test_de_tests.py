@@ -146,6 +146,32 @@ def test_a_models_contrasts_share_its_full_fit_and_give_each_contrasts_own_table
     assert (tables["high_vs_none"]["padj"] < 0.05).sum() >= 45
 
 
+@pytest.mark.parametrize("test", ["wald", "lrt", "qlf"])
+def test_statistic_only_tables_hold_the_full_tables_stat(dose_fit, test):
+    """The leave-one-out refits rank by stat without p-values: the same values, bit for bit,
+    including genes emptied by the Cook's refit (stat 0)."""
+    from msc_secretome.model_contrasts import contrast_requests, contrast_tables
+
+    fitted, metadata, _ = dose_fit
+    fitted = dict(fitted)
+    emptied = np.zeros(len(fitted["gene_id"]), dtype=bool)
+    emptied[[3, 50]] = True
+    fitted["all_zero_after_refit"] = emptied
+    any_dose = Contrast("any_dose", "m", "compare", HIGH.terms, test="qlf", reduced="~ batch")
+    contrasts = [HIGH] + ([any_dose] if test != "wald" else [])
+    tests = {c.name: test for c in contrasts}
+    requests = contrast_requests(metadata, MODEL, contrasts, tests)
+    de = {"alpha": 0.05, "independent_filter": True, "cooks_filter": True, "lfc_threshold": 0}
+    full = dict(contrast_tables(fitted, requests, de=de))
+    only = dict(contrast_tables(fitted, requests, de=de, statistic_only=True))
+    for name in full:
+        assert list(only[name].columns) == ["gene_id", "symbol", "stat"]
+        pd.testing.assert_frame_equal(
+            only[name], full[name].loc[:, ["gene_id", "symbol", "stat"]], check_exact=True
+        )
+        assert (only[name]["stat"].to_numpy()[[3, 50]] == 0).all()
+
+
 def test_reduced_with_wald_is_refused_when_the_contrasts_are_read():
     spec = {
         "contrasts": {

@@ -51,7 +51,11 @@ def contrast_requests(
 
 
 def contrast_tables(
-    fitted: dict[str, np.ndarray], requests: Iterable[ContrastRequest], *, de: dict
+    fitted: dict[str, np.ndarray],
+    requests: Iterable[ContrastRequest],
+    *,
+    de: dict,
+    statistic_only: bool = False,
 ) -> Iterator[tuple[str, pd.DataFrame]]:
     """``(name, table)`` of each request, in order, on one model's arrays.
 
@@ -62,6 +66,8 @@ def contrast_tables(
     requests : :func:`contrast_requests` of the model.
     de : the run's ``de`` settings (``alpha``, ``independent_filter``, ``cooks_filter``,
         ``lfc_threshold``).
+    statistic_only : yield ``gene_id``, ``symbol``, ``stat`` tables only
+        (:func:`wald.contrast_table`'s ``statistic_only``).
 
     Yields
     ------
@@ -80,5 +86,6 @@ def contrast_tables(
             fitted, vector, alpha=de["alpha"], independent_filter=de["independent_filter"],
             cooks_filter=de["cooks_filter"], lfc_threshold=de["lfc_threshold"],
             symbols=symbols, test=test, reduced_design=reduced, qlf_full=qlf_full,
+            statistic_only=statistic_only,
         )  # fmt: skip
         yield name, table

@@ -132,8 +132,10 @@ def refit_calls(
             for contrast in contrasts
         ]
         enrichment_tables = {}
-        # the model's contrasts share the refit's full-model QL fit (model_contrasts)
-        for name, table in contrast_tables(fitted, requests, de=de):
+        # the model's contrasts share the refit's full-model QL fit (model_contrasts); genes
+        # ranked by stat need no p-values of the refit
+        ranked_by_stat = enrichment["statistic"] == "stat"
+        for name, table in contrast_tables(fitted, requests, de=de, statistic_only=ranked_by_stat):
             enrichment_tables[name] = run_prerank(
                 gene_ranking(table, enrichment["statistic"]), gene_sets, library="programmes",
                 permutations=enrichment["permutations"], seed=enrichment["seed"],

@@ -174,6 +174,7 @@ def contrast_table(
     test: str = "wald",
     reduced_design: np.ndarray | None = None,
     qlf_full=None,
+    statistic_only: bool = False,
 ) -> pd.DataFrame:
     """The output-contract table of one contrast vector from a model's arrays.
 
@@ -186,7 +187,9 @@ def contrast_table(
     ``lrt``/``qlf`` on one df the signed square root of LR or F (a z- or t-like value that
     ranks like the Wald statistic), on more df the LR or F itself. ``lfc_threshold`` > 0 is
     a Wald test only. ``qlf_full``: the model's :func:`qlf.ql_full_fit`, shared by its
-    contrasts (fitted here when not given).
+    contrasts (fitted here when not given). ``statistic_only``: just ``gene_id``, ``symbol``
+    and ``stat`` (the same values), without the Wald standard errors an ``lrt``/``qlf`` stat
+    does not use, p-values or their adjustment (the leave-one-out refits rank genes by it).
     """
     if test not in TESTS:
         raise ValueError(f"de.test must be one of {TESTS}, not {test!r}")
@@ -208,18 +211,21 @@ def contrast_table(
     contrast = vector.to_numpy(dtype=float)
     design = fitted["design_matrix"]
     lfc = fitted["lfc"]
-    with np.errstate(over="ignore", invalid="ignore"):
-        mu = np.exp(design @ lfc.T) * fitted["size_factors"][:, None]
-    pvalue, stat, se = wald_test(
-        design,
-        fitted["dispersions"],
-        lfc,
-        mu,
-        np.diag(np.repeat(RIDGE, design.shape[1])),
-        contrast,
-        np.log(2) * lfc_threshold,
-        "greaterAbs" if lfc_threshold > 0 else None,
-    )
+    if statistic_only and test != "wald":
+        pvalue = stat = se = None
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            mu = np.exp(design @ lfc.T) * fitted["size_factors"][:, None]
+        pvalue, stat, se = wald_test(
+            design,
+            fitted["dispersions"],
+            lfc,
+            mu,
+            np.diag(np.repeat(RIDGE, design.shape[1])),
+            contrast,
+            np.log(2) * lfc_threshold,
+            "greaterAbs" if lfc_threshold > 0 else None,
+        )
     if test != "wald":
         with np.errstate(invalid="ignore"):
             sign = np.sign(lfc @ contrast)
@@ -232,9 +238,18 @@ def contrast_table(
 
             pvalue, statistic, df, _ = qlf_test(fitted, contrast, reduced_design, full=qlf_full)
         stat = sign * np.sqrt(statistic) if df == 1 else statistic
-        pvalue = np.where(np.isfinite(se), pvalue, np.nan)
+        if se is not None:
+            pvalue = np.where(np.isfinite(se), pvalue, np.nan)
     emptied = fitted["all_zero_after_refit"]  # as PyDESeq2: no test, stat 0, p 1
-    se[emptied], stat[emptied], pvalue[emptied] = 0.0, 0.0, 1.0
+    stat[emptied] = 0.0
+    gene_ids = pd.Index(fitted["gene_id"]).astype(str)
+    if symbols is None:
+        symbol = gene_ids.to_numpy()
+    else:
+        symbol = symbols.reindex(gene_ids).fillna("").to_numpy()
+    if statistic_only:
+        return pd.DataFrame({"gene_id": gene_ids.to_numpy(), "symbol": symbol, "stat": stat})
+    se[emptied], pvalue[emptied] = 0.0, 1.0
     if cooks_filter:
         pvalue[fitted["cooks_outlier"]] = np.nan
     base_mean = fitted["base_mean"]
@@ -244,11 +259,6 @@ def contrast_table(
         padj = np.full(len(pvalue), np.nan)
         tested = ~np.isnan(pvalue)
         padj[tested] = benjamini_hochberg(pvalue[tested])
-    gene_ids = pd.Index(fitted["gene_id"]).astype(str)
-    if symbols is None:
-        symbol = gene_ids.to_numpy()
-    else:
-        symbol = symbols.reindex(gene_ids).fillna("").to_numpy()
     with np.errstate(invalid="ignore"):
         log2_fold_change = (lfc @ contrast) / np.log(2)
     table = pd.DataFrame(
