@@ -25,6 +25,9 @@ for model_name in MODELS:
             ],
         benchmark:
             log_path(f"benchmarks/differential_expression/{model_name}.tsv")
+        # on the longest chain after the refits (DE -> enrichment -> calls -> secretome ->
+        # report): before QC and the bookkeeping jobs when cores are short
+        priority: 5
         conda:
             conda_env("analysis")
         # the batched engine is numpy on one core; PyDESeq2's own spreads genes over workers

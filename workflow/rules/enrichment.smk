@@ -61,6 +61,7 @@ for model_name in MODELS:
             ],
         benchmark:
             log_path(f"benchmarks/gene_set_enrichment/models/{model_name}.tsv")
+        priority: 5  # as the DE jobs it follows (the chain to the calls)
         conda:
             conda_env("analysis")
         threads: 1

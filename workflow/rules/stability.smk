@@ -12,8 +12,8 @@ rule stability_refits:
         log_path("stability_refits/{model}.log"),
     benchmark:
         log_path("benchmarks/stability_refits/{model}.tsv")
-    # the longest jobs, and only call_programmes waits for them: started first (as soon as
-    # the gene sets exist), the DE, enrichment and QC jobs fill the other cores meanwhile
+    # the longest jobs, and only the verdict waits for them: started first (as soon as the
+    # gene sets exist); the DE and enrichment jobs (priority 5), then QC, fill the other cores
     priority: 10
     conda:
         conda_env("analysis")
