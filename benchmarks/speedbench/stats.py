@@ -30,6 +30,7 @@ STAGE_OF_RULE = {
     "gene_set_enrichment": "enrichment",
     "programme_sample_scores": "programmes",
     "call_programmes": "programmes",
+    "dual_benefit_verdict": "programmes",
     "stability_refits": "stability",
     "secretome_links": "secretome",
     "html_report": "report",
