@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from .errors import InputError
 from .tables import read_table
@@ -127,7 +127,7 @@ def ulm(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray
         df = n - 2
         t = r * np.sqrt(df / ((1.0 - r) * (1.0 + r)))
     t = np.where(np.abs(r) >= 1.0, np.sign(r) * np.inf, t)
-    p = 2.0 * stats.t.sf(np.abs(t), df)
+    p = 2.0 * special.stdtr(df, -np.abs(t))  # stats.t.sf's own formula, without scipy.stats
     return (t[0], p[0]) if one else (t, p)
 
 
