@@ -101,9 +101,9 @@ def names(n_cells: int, n_genes: int) -> tuple[list[str], list[str]]:
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    """Chunks of 7 cells; blocks of 5 lines (blocks end inside cells and chunks)."""
+    """Chunks of 7 cells; blocks of 40 bytes, ~5 lines (blocks end inside cells and chunks)."""
     monkeypatch.setattr(cell_source, "CHUNK_CELLS", 7)
-    monkeypatch.setattr(tenx_folder, "BLOCK_ENTRIES", 5)
+    monkeypatch.setattr(tenx_folder, "BLOCK_BYTES", 40)
 
 
 @pytest.mark.parametrize(
@@ -331,7 +331,7 @@ def test_example_as_10x_folder_streamed_equals_the_whole_matrix(
     tmp_path, monkeypatch, example_folders
 ):
     monkeypatch.setattr(cell_source, "CHUNK_CELLS", 100)  # 720 cells: 8 chunks, last partial
-    monkeypatch.setattr(tenx_folder, "BLOCK_ENTRIES", 50_000)
+    monkeypatch.setattr(tenx_folder, "BLOCK_BYTES", 1 << 18)
     data, samples = example_folders
     with whole_matrix_source(data / "sorted") as source:
         expected, expected_kept = rule_outputs(source, samples, data / "cells.tsv", tmp_path / "w")

@@ -10,7 +10,7 @@ and counted the entries per cell, :func:`open_10x_folder` serves CSR rows of cel
   of cells in a temporary binary file (8 bytes per count when there are under 65,536 genes and
   counts fit 32 bits), removed on close; a read loads the regions it needs.
 
-Memory, for either: one block of :data:`~msc_secretome.tenx_folder.BLOCK_ENTRIES` lines
+Memory, for either: one block of :data:`~msc_secretome.tenx_folder.BLOCK_BYTES` of lines
 (~70 MB), 16 bytes per cell and one chunk of cells' counts (~30 bytes per stored count).
 """
 
@@ -40,16 +40,18 @@ def _value_dtype(max_count: float):
     return np.float32 if max_count <= 2**24 else np.float64
 
 
-def _csr(row, column, value, n_rows: int, n_columns: int) -> sparse.csr_matrix:
-    """CSR from entries in any order (stable counting sort by row; duplicates left for the
-    counts check to sum)."""
-    order = np.argsort(row, kind="stable")
+def _csr(row, column, value, n_rows: int, n_columns: int, *, by_row: bool = False):
+    """CSR from entries in any order (stable sort by row unless ``by_row``: already in row
+    order); duplicates are left for the counts check to sum."""
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(row, minlength=n_rows), out=indptr[1:])
     if indptr[-1] < 2**31 and n_columns < 2**31:
         indptr = indptr.astype(np.int32)
-    indices = column[order].astype(np.int32 if n_columns < 2**31 else np.int64, copy=False)
-    return sparse.csr_matrix((value[order], indices, indptr), shape=(n_rows, n_columns))
+    if not by_row:
+        order = np.argsort(row, kind="stable")
+        column, value = column[order], value[order]
+    indices = column.astype(np.int32 if n_columns < 2**31 else np.int64, copy=False)
+    return sparse.csr_matrix((value, indices, indptr), shape=(n_rows, n_columns))
 
 
 class SortedMtxRows:
@@ -68,7 +70,7 @@ class SortedMtxRows:
         self.new_column = None
         self.n_columns = header.n_genes
         if gex is not None:
-            self.new_column = np.full(gex.size, -1, dtype=np.int64)
+            self.new_column = np.full(gex.size, -1, dtype=np.int32)
             self.new_column[gex] = np.arange(int(gex.sum()))
             self.n_columns = int(gex.sum())
         self._blocks = None
@@ -76,34 +78,35 @@ class SortedMtxRows:
         self._position = 0  # index of the first entry not yet passed
 
     def _take(self, first: int, last: int):
-        """gene, cell, count of entries ``first:last`` (kept genes only, compact dtypes)."""
+        """gene (int32), count and (with a gene filter) cell (int32) of entries ``first:last``,
+        filled block by block into arrays of their final size (no copies to concatenate)."""
         if first < self._position or self._blocks is None:
             self._restart()
-        parts = []
+        n = last - first
+        gene, count = np.empty(n, dtype=np.int32), np.empty(n, dtype=self.dtype)
+        cell = np.empty(n, dtype=np.int32) if self.new_column is not None else None
+        filled = 0
         while self._position < last:
             if self._pending is None:
                 self._pending = next(self._blocks, None)
                 if self._pending is None:
                     break
-            start, gene, cell, count = self._pending
-            end = start + gene.size
-            low, high = max(first - start, 0), min(last - start, gene.size)
+            start, block_gene, block_cell, block_count = self._pending
+            end = start + block_gene.size
+            low, high = max(first - start, 0), min(last - start, block_gene.size)
             if high > low:
-                parts.append(self._compact(gene[low:high], cell[low:high], count[low:high]))
+                at = slice(start + low - first, start + high - first)
+                gene[at], count[at] = block_gene[low:high], block_count[low:high]
+                if cell is not None:
+                    cell[at] = block_cell[low:high]
+                filled += high - low
             if end > last:
                 self._position = last
                 break
             self._pending, self._position = None, end
-        if not parts:
-            return (np.zeros(0, dtype=np.int32),) * 2 + (np.zeros(0, dtype=self.dtype),)
-        return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
-
-    def _compact(self, gene, cell, count):
-        if self.new_column is not None:
-            gene = self.new_column[gene]
-            keep = gene >= 0
-            gene, cell, count = gene[keep], cell[keep], count[keep]
-        return gene.astype(np.int32), cell.astype(np.int32), count.astype(self.dtype)
+        if filled != n:  # the scan counted them: the file changed since
+            raise InputError("matrix.mtx changed while it was read", path=str(self.path))
+        return gene, cell, count
 
     def _restart(self) -> None:
         self.close()
@@ -111,8 +114,17 @@ class SortedMtxRows:
         self._pending, self._position = None, 0
 
     def read(self, start: int, stop: int) -> sparse.csr_matrix:
-        gene, cell, count = self._take(int(self.entry_ptr[start]), int(self.entry_ptr[stop]))
-        return _csr(cell - start, gene, count, stop - start, self.n_columns)
+        first, last = int(self.entry_ptr[start]), int(self.entry_ptr[stop])
+        gene, cell, count = self._take(first, last)
+        if self.new_column is None:  # the entries' row pointers are the scan's
+            indptr = self.entry_ptr[start : stop + 1] - first
+            if indptr[-1] < 2**31:
+                indptr = indptr.astype(np.int32)
+            return sparse.csr_matrix((count, gene, indptr), shape=(stop - start, self.n_columns))
+        column = self.new_column[gene]
+        keep = column >= 0
+        row = cell[keep] - start
+        return _csr(row, column[keep], count[keep], stop - start, self.n_columns, by_row=True)
 
     def read_rows(self, rows: np.ndarray) -> sparse.csr_matrix:
         """Rows ``rows`` (strictly increasing), one forward read per run of consecutive rows."""

@@ -3,7 +3,7 @@
 Cell Ranger's ``filtered_feature_bc_matrix/`` holds genes x cells counts as Matrix Market text
 (``%%MatrixMarket matrix coordinate integer general``, ``%`` comment lines, then ``n_genes
 n_cells n_entries`` and one ``gene cell count`` line per stored count, 1-based). At a million
-cells that is 1.5e9 lines, so they are read in blocks of :data:`BLOCK_ENTRIES` lines
+cells that is 1.5e9 lines, so they are read in blocks of :data:`BLOCK_BYTES` of lines
 (:func:`mtx_blocks`) and never held whole. :func:`scan_mtx` is the checking pass: every entry
 inside the declared size, non-negative whole counts (``integer``, ``real`` with whole values,
 ``pattern``), as many entries as the size line says; an :class:`InputError` names the file,
@@ -16,6 +16,7 @@ whole-matrix reader (:func:`msc_secretome.single_cell_reading.read_single_cell`)
 from __future__ import annotations
 
 import gzip
+import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,12 +25,13 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pandas as pd
+from scipy import io as scipy_io
 
 from .errors import InputError
 from .tables import open_text_stream
 
-#: Lines of matrix.mtx parsed at a time.
-BLOCK_ENTRIES = 1 << 20
+#: Bytes of matrix.mtx entry lines parsed at a time (~1.2 million lines).
+BLOCK_BYTES = 1 << 24
 #: The fix named for bad counts in a 10x folder.
 COUNTS_FIX = "give the raw (not normalised) 10x matrix folder"
 REEXPORT_FIX = "re-export the folder (Cell Ranger: outs/filtered_feature_bc_matrix) or fix the tool"
@@ -178,50 +180,84 @@ def read_10x_names(
 
 
 def mtx_blocks(
-    path: Path, header: MtxHeader, block: int | None = None
+    path: Path, header: MtxHeader
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    """``(first, gene, cell, count)`` per block of ``block`` entry lines of a matrix.mtx.
+    """``(first, gene, cell, count)`` per block of about :data:`BLOCK_BYTES` of entry lines.
 
     ``first`` is the 0-based index of the block's first entry; ``gene`` and ``cell`` are 0-based
-    int64, ``count`` float64 (ones for a pattern matrix), each of the block's length. Unparseable
-    lines and a corrupt gzip stream are an :class:`InputError` naming the file and the lines.
+    integers, ``count`` float64 (ones for a pattern matrix), each of the block's length. Each
+    block is parsed by scipy's Matrix Market reader (fast_matrix_market, given the block under
+    a header of its own) or, when it refuses the block (blank lines, stray tokens), by pandas.
+    Unparseable lines and a corrupt gzip stream are an :class:`InputError` naming the file and
+    the lines.
     """
-    block = block or BLOCK_ENTRIES  # read at call time (tests shrink it)
-    pattern = header.field == "pattern"
-    names = ["gene", "cell"] if pattern else ["gene", "cell", "count"]
-    types = {"gene": np.int64, "cell": np.int64, "count": np.float64}
     first = 0
-    with _text(path) as handle:
-        for _ in range(header.header_lines):
-            handle.readline()
-        reader = pd.read_csv(
-            handle, sep=r"\s+", header=None, names=names, dtype=types, chunksize=block,
-            engine="c", comment="%",
-        )  # fmt: skip
-        while True:
-            try:
-                part = next(reader)
-            except StopIteration:
-                return
-            except (ValueError, pd.errors.ParserError) as err:
-                lines = f"{header.header_lines + first + 1}-{header.header_lines + first + block}"
-                raise InputError(
-                    f"cannot parse the entries of lines {lines} as 'gene cell count' numbers "
-                    f"({err})",
-                    path=str(path),
-                    fix=REEXPORT_FIX,
-                ) from err
-            except (EOFError, OSError, zlib.error, gzip.BadGzipFile) as err:
-                raise InputError(
-                    f"the gzip stream is corrupt or truncated after entry {first} ({err})",
-                    path=str(path),
-                    fix=REEXPORT_FIX,
-                ) from err
-            gene = part["gene"].to_numpy() - 1
-            cell = part["cell"].to_numpy() - 1
-            count = np.ones(gene.size) if pattern else part["count"].to_numpy()
+    try:
+        for data in _byte_blocks(path, header):
+            gene, cell, count = _parse_block(data, header, first, path)
             yield first, gene, cell, count
             first += gene.size
+    except (EOFError, OSError, zlib.error, gzip.BadGzipFile) as err:
+        raise InputError(
+            f"the gzip stream is corrupt or truncated after entry {first} ({err})",
+            path=str(path),
+            fix=REEXPORT_FIX,
+        ) from err
+
+
+def _byte_blocks(path: Path, header: MtxHeader) -> Iterator[bytes]:
+    """The entry lines after the header, in blocks of whole lines (gzip or plain, by magic)."""
+    size = BLOCK_BYTES  # read at call time (tests shrink it)
+    handle = _text(path).detach()  # the binary stream under the one text opener
+    try:
+        for _ in range(header.header_lines):
+            handle.readline()
+        rest = b""
+        while True:
+            data = handle.read(size)
+            if not data:
+                if rest.strip():
+                    yield rest + b"\n"
+                return
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield data[:cut]
+            rest = data[cut:]
+    finally:
+        handle.close()
+
+
+def _parse_block(data: bytes, header: MtxHeader, first: int, path: Path):
+    """gene, cell (0-based) and count of the entry lines ``data``."""
+    pattern = header.field == "pattern"
+    n_lines = data.count(b"\n")
+    banner = (
+        f"%%MatrixMarket matrix coordinate {'pattern' if pattern else 'real'} general\n"
+        f"{2**31 - 1} {2**31 - 1} {n_lines}\n"  # the real size is checked by scan_mtx
+    )
+    try:
+        block = scipy_io.mmread(io.BytesIO(banner.encode() + data))
+        return block.row, block.col, block.data.astype(np.float64, copy=False)
+    except ValueError:
+        pass
+    names = ["gene", "cell"] if pattern else ["gene", "cell", "count"]
+    types = {"gene": np.int64, "cell": np.int64, "count": np.float64}
+    try:
+        part = pd.read_csv(
+            io.BytesIO(data), sep=r"\s+", header=None, names=names, dtype=types, engine="c",
+            comment="%",
+        )  # fmt: skip
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        lines = f"{header.header_lines + first + 1}-{header.header_lines + first + n_lines}"
+        raise InputError(
+            f"cannot parse the entries of lines {lines} as 'gene cell count' numbers ({err})",
+            path=str(path),
+            fix=REEXPORT_FIX,
+        ) from err
+    gene = part["gene"].to_numpy() - 1
+    count = np.ones(gene.size) if pattern else part["count"].to_numpy()
+    return gene, part["cell"].to_numpy() - 1, count
 
 
 @dataclass
