@@ -188,6 +188,21 @@ def test_real_with_whole_values_and_pattern_fields(tmp_path, small_chunks, field
     np.testing.assert_array_equal(blocks.toarray(), expected)
 
 
+def test_lines_scipy_refuses_are_read_by_pandas(tmp_path, small_chunks):
+    """Blank lines, tabs and Windows line endings (hand-edited files) still read the same."""
+    dense = small_counts(20, 6)
+    genes, barcodes = names(20, 6)
+    folder = write_10x(tmp_path / "mtx", dense, genes, barcodes, layout="cr2")
+    path = folder / "matrix.mtx"
+    lines = path.read_text().splitlines()
+    lines[5] = lines[5].replace(" ", "\t")
+    lines = lines[:9] + ["", ""] + lines[9:]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    with cell_source.open_cells(folder) as source:
+        blocks = sparse.vstack([b for _, _, b in source.chunks()])
+    np.testing.assert_array_equal(blocks.toarray(), dense)
+
+
 def bad_folder(tmp_path, order: str = "sorted", **change) -> Path:
     dense = small_counts(20, 6)
     genes, barcodes = names(20, 6)

@@ -160,7 +160,7 @@ class BucketedMtxRows:
         bucket_cells: int,
         tmp_dir: str | None = None,
     ):
-        self.bucket_cells = bucket_cells
+        self.bucket_cells, self.n_cells = bucket_cells, header.n_cells
         self.n_columns = header.n_genes if gex is None else int(gex.sum())
         self.dtype = _value_dtype(scan.max_count)
         self.record = np.dtype(
@@ -226,13 +226,20 @@ class BucketedMtxRows:
         rows, genes, counts = [], [], []
         for k in range(start // self.bucket_cells, (stop - 1) // self.bucket_cells + 1):
             records = self._bucket(k)
-            cell = records["cell"].astype(np.int64) + (k * self.bucket_cells - start)
-            keep = (cell >= 0) & (cell < stop - start)
-            rows.append(cell[keep])
-            genes.append(records["gene"][keep])
-            counts.append(records["count"][keep].astype(self.dtype))
-        row, gene, count = (np.concatenate(x) for x in (rows, genes, counts))
-        return _csr(row, gene, count, stop - start, self.n_columns)
+            row, gene, count = records["cell"], records["gene"], records["count"]
+            offset = k * self.bucket_cells - start
+            n_bucket = min(self.bucket_cells, self.n_cells - k * self.bucket_cells)
+            if offset or n_bucket > stop - start:  # not the whole bucket
+                row = row.astype(np.int64) + offset
+                keep = (row >= 0) & (row < stop - start)
+                row, gene, count = row[keep], gene[keep], count[keep]
+            rows.append(row)
+            genes.append(gene)
+            counts.append(count.astype(self.dtype))
+            del records
+        if len(rows) > 1:
+            rows, genes, counts = ([np.concatenate(x)] for x in (rows, genes, counts))
+        return _csr(rows[0], genes[0], counts[0], stop - start, self.n_columns)
 
     def read_rows(self, rows: np.ndarray) -> sparse.csr_matrix:
         """Rows ``rows`` (strictly increasing): each bucket holding some is read once."""

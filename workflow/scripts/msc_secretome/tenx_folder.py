@@ -241,6 +241,8 @@ def _parse_block(data: bytes, header: MtxHeader, first: int, path: Path):
         return block.row, block.col, block.data.astype(np.float64, copy=False)
     except ValueError:
         pass
+    if not data.strip():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     names = ["gene", "cell"] if pattern else ["gene", "cell", "count"]
     types = {"gene": np.int64, "cell": np.int64, "count": np.float64}
     try:
