@@ -274,6 +274,15 @@ def test_entries_must_match_the_size_line(tmp_path, small_chunks, order, change)
     assert "truncated or was edited" in message and "re-export" in message
 
 
+def test_a_truncated_gzip_stream_is_named(tmp_path):
+    folder = bad_folder(tmp_path)
+    path = folder / "matrix.mtx.gz"
+    path.write_bytes(path.read_bytes()[:-30])
+    with pytest.raises(InputError, match="gzip stream is corrupt or truncated") as err:
+        cell_source.open_cells(folder)
+    assert str(path) in str(err.value)
+
+
 def test_unreadable_headers_and_lines_are_named(tmp_path):
     folder = bad_folder(tmp_path, edit=lambda lines: ["%%MatrixMarket matrix array real general"])
     with pytest.raises(InputError, match="Matrix Market array real general"):
