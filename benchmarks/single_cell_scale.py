@@ -4,14 +4,18 @@ One command::
 
     python benchmarks/single_cell_scale.py [--sizes 20000,100000] [--n-genes 30000]
         [--genes-per-cell 1500] [--repeats 3] [--stages pseudobulk,scores,before]
-        [--cache-dir DIR]
+        [--cache-dir DIR] [--format h5ad|mtx|mtx-shuffled]
 
 For each size, a simulated h5ad (cells x genes float32 CSR, uncompressed, as ``write_h5ad``
 writes it) is written once, chunk by chunk, into ``--cache-dir`` (default
 ``$TMPDIR/msc_secretome_single_cell_scale``; ~8 bytes per stored count: ~12 GB at 10^6 cells
-x 1,500 detected genes) and reused by later runs. Cells have ~``--genes-per-cell`` detected
-genes (10x UMI data: 1,000-3,000; default 1,500), counts 1 + geometric, 13 ``MT-`` genes, 18
-samples sorted as concatenated libraries, three cell types, ~4% low-quality cells.
+x 1,500 detected genes) and reused by later runs. ``--format mtx`` writes the same cells as a
+Cell Ranger 3 ``filtered_feature_bc_matrix`` folder instead (gzipped Matrix Market, entries
+sorted by cell; ``mtx-shuffled``: permuted within blocks of 2**21 lines, as tools that do not
+sort may write them; ~4.5 bytes per stored count), with the cell annotation table beside it.
+Cells have ~``--genes-per-cell`` detected genes (10x UMI data: 1,000-3,000; default 1,500),
+counts 1 + geometric, 13 ``MT-`` genes, 18 samples sorted as concatenated libraries, three cell
+types, ~4% low-quality cells.
 
 Stages, each in its own Python process (as a Snakemake job), interleaved over ``--repeats``:
 
@@ -35,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,18 +73,18 @@ SETTINGS = {
 # --------------------------------------------------------------------------------------------
 
 
-def cache_path(cache_dir: Path, n_cells: int, n_genes: int, genes_per_cell: int, seed: int):
-    return cache_dir / f"cells_{n_cells}x{n_genes}_g{genes_per_cell}_s{seed}.h5ad"
+def cache_path(
+    cache_dir: Path, n_cells: int, n_genes: int, genes_per_cell: int, seed: int, fmt: str = "h5ad"
+) -> Path:
+    stem = f"cells_{n_cells}x{n_genes}_g{genes_per_cell}_s{seed}"
+    return cache_dir / (f"{stem}.h5ad" if fmt == "h5ad" else f"{stem}_{fmt.replace('-', '_')}")
 
 
-def write_simulated_h5ad(
-    path: Path, n_cells: int, n_genes: int, genes_per_cell: int, seed: int
-) -> dict:
-    """Write a cells x genes count h5ad chunk by chunk (memory: one chunk); returns its stats."""
-    import h5py
+def simulated_cells(n_cells: int, n_genes: int, genes_per_cell: int, seed: int):
+    """``(genes, samples, obs, chunks)``: the simulated cells, ``chunks`` yielding ``(start,
+    row, gene, values)`` per 20,000 cells (rows within the chunk, sorted by row then gene)."""
     import numpy as np
     import pandas as pd
-    from anndata.io import write_elem
 
     rng = np.random.default_rng(seed)
     # gene detection probabilities: log-normal popularity, mitochondrial genes common; genes
@@ -88,7 +93,6 @@ def write_simulated_h5ad(
     weight[:N_MITO] = np.quantile(weight, 0.99)
     repeats = np.maximum(1, np.round(weight / weight.sum() * (1 << 22)).astype(np.int64))
     lookup = np.repeat(np.arange(n_genes, dtype=np.int64), repeats)
-    index_dtype = "int32" if n_cells * genes_per_cell * 1.3 < 2**31 else "int64"
     genes = [f"MT-G{i}" for i in range(N_MITO)] + [f"GENE{i}" for i in range(N_MITO, n_genes)]
     per_sample = np.diff(np.linspace(0, n_cells, N_SAMPLES + 1).round().astype(np.int64))
     samples = [f"S{i + 1:02d}" for i in range(N_SAMPLES)]
@@ -101,6 +105,48 @@ def write_simulated_h5ad(
         },
         index=pd.Index([f"C{i:07d}-1" for i in range(n_cells)], name="barcode"),
     )
+
+    def chunks():
+        for start in range(0, n_cells, 20_000):
+            size = min(start + 20_000, n_cells) - start
+            low = rng.random(size) < 0.04  # low-quality cells: few genes
+            wanted = rng.poisson(genes_per_cell * 1.2, size)  # ~1/6 of draws repeat a gene
+            wanted[low] = rng.integers(20, 250, int(low.sum()))
+            row = np.repeat(np.arange(size, dtype=np.int64), wanted)
+            key = row * n_genes + lookup[rng.integers(0, lookup.size, row.size)]
+            key.sort()  # (np.unique is far slower here)
+            first = np.empty(key.size, dtype=bool)
+            first[:1] = True
+            np.not_equal(key[1:], key[:-1], out=first[1:])
+            key = key[first]
+            row, gene = key // n_genes, key % n_genes
+            values = rng.geometric(0.55, key.size).astype(np.float32)
+            broken = rng.random(size) < 0.01  # dying cells: mitochondrial counts x 30
+            values[(gene < N_MITO) & broken[row]] *= 30
+            yield start, row, gene, values
+
+    return genes, samples, obs, chunks()
+
+
+def write_samples(path: Path, samples: list[str]) -> None:
+    import pandas as pd
+
+    pd.DataFrame({"sample": samples, "medium": ["control", "msc_cm"] * (N_SAMPLES // 2)}).to_csv(
+        path.with_suffix(".samples.tsv"), sep="\t", index=False
+    )
+
+
+def write_simulated_h5ad(
+    path: Path, n_cells: int, n_genes: int, genes_per_cell: int, seed: int
+) -> dict:
+    """Write a cells x genes count h5ad chunk by chunk (memory: one chunk); returns its stats."""
+    import h5py
+    import numpy as np
+    import pandas as pd
+    from anndata.io import write_elem
+
+    genes, samples, obs, chunks = simulated_cells(n_cells, n_genes, genes_per_cell, seed)
+    index_dtype = "int32" if n_cells * genes_per_cell * 1.3 < 2**31 else "int64"
     tmp = path.with_suffix(".partial")
     stored = 0
     with h5py.File(tmp, "w") as handle:
@@ -117,37 +163,95 @@ def write_simulated_h5ad(
             "indices", (0,), index_dtype, maxshape=(None,), chunks=(1 << 20,)
         )
         indptr = np.zeros(n_cells + 1, dtype=index_dtype)
-        for start in range(0, n_cells, 20_000):
-            stop = min(start + 20_000, n_cells)
-            size = stop - start
-            low = rng.random(size) < 0.04  # low-quality cells: few genes
-            wanted = rng.poisson(genes_per_cell * 1.2, size)  # ~1/6 of draws repeat a gene
-            wanted[low] = rng.integers(20, 250, int(low.sum()))
-            row = np.repeat(np.arange(size, dtype=np.int64), wanted)
-            key = row * n_genes + lookup[rng.integers(0, lookup.size, row.size)]
-            key.sort()  # (np.unique is far slower here)
-            first = np.empty(key.size, dtype=bool)
-            first[:1] = True
-            np.not_equal(key[1:], key[:-1], out=first[1:])
-            key = key[first]
-            row, gene = key // n_genes, (key % n_genes).astype(index_dtype)
-            values = rng.geometric(0.55, key.size).astype(np.float32)
-            broken = rng.random(size) < 0.01  # dying cells: mitochondrial counts x 30
-            values[(gene < N_MITO) & broken[row]] *= 30
+        for start, row, gene, values in chunks:
+            size = min(start + 20_000, n_cells) - start
             counts = np.bincount(row, minlength=size)
-            indptr[start + 1 : stop + 1] = stored + np.cumsum(counts)
-            data.resize((stored + key.size,))
-            indices.resize((stored + key.size,))
+            indptr[start + 1 : start + size + 1] = stored + np.cumsum(counts)
+            data.resize((stored + gene.size,))
+            indices.resize((stored + gene.size,))
             data[stored:] = values
-            indices[stored:] = gene
-            stored += key.size
+            indices[stored:] = gene.astype(index_dtype)
+            stored += gene.size
         group.create_dataset("indptr", data=indptr)
         for name in ("layers", "obsm", "obsp", "uns", "varm", "varp"):
             write_elem(handle, name, {})
     os.replace(tmp, path)
-    pd.DataFrame({"sample": samples, "medium": ["control", "msc_cm"] * (N_SAMPLES // 2)}).to_csv(
-        path.with_suffix(".samples.tsv"), sep="\t", index=False
+    write_samples(path, samples)
+    return {"stored_counts": stored, "genes_per_cell": stored / n_cells}
+
+
+def _text_lines(columns) -> bytes:
+    """``"a b c\\n"`` lines of the columns' non-negative integers (vectorised, no Python loop
+    over lines)."""
+    import numpy as np
+
+    parts, keep = [], []
+    for j, column in enumerate(columns):
+        column = np.asarray(column, dtype=np.int64)
+        width = len(str(int(column.max()))) if column.size else 1
+        digits = np.empty((column.size, width), dtype=np.uint8)
+        rest = column.copy()
+        for k in range(width - 1, -1, -1):
+            digits[:, k] = 48 + rest % 10
+            rest //= 10
+        n_digits = 1 + sum((column >= 10**k).astype(np.int64) for k in range(1, width))
+        parts.append(digits)
+        keep.append(np.arange(width)[None, :] >= (width - n_digits)[:, None])
+        end = b"\n" if j == len(columns) - 1 else b" "
+        parts.append(np.full((column.size, 1), end[0], dtype=np.uint8))
+        keep.append(np.ones((column.size, 1), dtype=bool))
+    return np.concatenate(parts, axis=1)[np.concatenate(keep, axis=1)].tobytes()
+
+
+def write_simulated_mtx(
+    folder: Path, n_cells: int, n_genes: int, genes_per_cell: int, seed: int, order: str
+) -> dict:
+    """The same cells as :func:`write_simulated_h5ad` as a Cell Ranger 3 folder, streamed.
+
+    ``matrix.mtx.gz`` (genes x cells, entries by cell then gene as Cell Ranger writes them, or
+    with ``order="shuffled"`` permuted within each block of 2**21 lines, so that cells
+    straddle blocks), ``features.tsv.gz``, ``barcodes.tsv.gz``; beside the folder the sample
+    sheet and the cell annotation table (``.cells.tsv``: barcode, sample, cell_type). The
+    size line needs the number of entries, known at the end: the header is its own gzip member
+    before the entries' (a multi-member gzip file, read as one stream).
+    """
+    import gzip
+
+    import numpy as np
+
+    genes, samples, obs, chunks = simulated_cells(n_cells, n_genes, genes_per_cell, seed)
+    rng = np.random.default_rng(seed + 1)
+    tmp = folder.with_suffix(".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    stored = 0
+    block = 1 << 21
+    with gzip.open(tmp / "entries.gz", "wb", compresslevel=1) as out:
+        for start, row, gene, values in chunks:
+            for a in range(0, gene.size, block):
+                part = slice(a, a + block)
+                cell, g, v = row[part] + start + 1, gene[part] + 1, values[part]
+                if order == "shuffled":
+                    shuffle = rng.permutation(g.size)
+                    cell, g, v = cell[shuffle], g[shuffle], v[shuffle]
+                out.write(_text_lines([g, cell, v]))
+            stored += gene.size
+    header = (
+        "%%MatrixMarket matrix coordinate integer general\n"
+        '%metadata_json: {"software_version": "cellranger-3.1.0", "format_version": 2}\n'
+        f"{n_genes} {n_cells} {stored}\n"
     )
+    with open(tmp / "matrix.mtx.gz", "wb") as final:
+        final.write(gzip.compress(header.encode(), mtime=0))
+        with open(tmp / "entries.gz", "rb") as body:
+            shutil.copyfileobj(body, final, 1 << 24)
+    (tmp / "entries.gz").unlink()
+    features = "".join(f"ENSG{i + 1:011d}\t{g}\tGene Expression\n" for i, g in enumerate(genes))
+    (tmp / "features.tsv.gz").write_bytes(gzip.compress(features.encode(), mtime=0))
+    barcodes = "".join(f"{b}\n" for b in obs.index)
+    (tmp / "barcodes.tsv.gz").write_bytes(gzip.compress(barcodes.encode(), mtime=0))
+    os.replace(tmp, folder)
+    write_samples(folder, samples)
+    obs.astype(str).reset_index().to_csv(folder.with_suffix(".cells.tsv"), sep="\t", index=False)
     return {"stored_counts": stored, "genes_per_cell": stored / n_cells}
 
 
@@ -163,6 +267,8 @@ def run_stage(stage: str, path: Path, out: Path, args) -> dict:
     from msc_secretome.tables import write_tsv, write_tsv_gz
 
     samples = pd.read_csv(path.with_suffix(".samples.tsv"), sep="\t", dtype=str)
+    # a 10x folder has no obs: its cells' samples and types are in the table beside it
+    annotation = str(path.with_suffix(".cells.tsv")) if path.is_dir() else None
     out.mkdir(parents=True, exist_ok=True)
     result: dict = {}
     if stage == "pseudobulk":
@@ -171,7 +277,7 @@ def run_stage(stage: str, path: Path, out: Path, args) -> dict:
         from msc_secretome.cell_source import open_cells
 
         with open_cells(path) as source:
-            prepared = prepare_cells(source, samples, SETTINGS)
+            prepared = prepare_cells(source, samples, SETTINGS, annotation_path=annotation)
             res = pseudobulk_cells(source, prepared, samples, qc=QC, min_cells=20)
         write_tsv(res.cell_qc, out / "cell_qc.tsv")
         write_tsv_gz(dropped_cells_table(res.dropped_cells), out / "dropped_cells.tsv.gz")
@@ -185,7 +291,7 @@ def run_stage(stage: str, path: Path, out: Path, args) -> dict:
         from msc_secretome.cell_source import open_cells
 
         with open_cells(path) as source:
-            prepared = prepare_cells(source, samples, SETTINGS)
+            prepared = prepare_cells(source, samples, SETTINGS, annotation_path=annotation)
             kept = embedding_subsample(
                 source, prepared, qc=QC, max_cells=args.embedding_cells, seed=args.seed
             )
@@ -200,7 +306,15 @@ def run_stage(stage: str, path: Path, out: Path, args) -> dict:
         from msc_secretome.single_cell import cell_qc, check_obs_columns
         from msc_secretome.single_cell_reading import read_single_cell
 
-        cells = check_obs_columns(read_single_cell(path), "sample", "cell_type", samples)
+        cells = read_single_cell(path)
+        if annotation:
+            from msc_secretome.cell_annotation import attach_cell_annotation, read_cell_annotation
+
+            table = read_cell_annotation(annotation)
+            cells, _ = attach_cell_annotation(
+                cells, table, samples, sample_column="sample", path=annotation
+            )
+        cells = check_obs_columns(cells, "sample", "cell_type", samples)
         kept, table = cell_qc(cells, **QC)
         qc_failures(cells, **QC)
         counts, sheet, _ = pseudobulk(kept, samples, min_cells=20)
@@ -232,10 +346,24 @@ def stats_of(path: Path) -> dict:
     """Stored counts and mean detected genes per cell of a cached file (from its indptr)."""
     import h5py
 
+    if path.is_dir():
+        from msc_secretome.tenx_folder import read_mtx_header
+
+        header = read_mtx_header(path / "matrix.mtx.gz")
+        return {
+            "stored_counts": header.n_entries,
+            "genes_per_cell": header.n_entries / header.n_cells,
+        }
     with h5py.File(path, "r") as handle:
         n_cells = int(handle["X"].attrs["shape"][0])
         stored = int(handle["X"]["indptr"][-1])
     return {"stored_counts": stored, "genes_per_cell": stored / n_cells}
+
+
+def size_gib(path: Path) -> float:
+    """GiB of a file, or of the files of a folder."""
+    files = path.iterdir() if path.is_dir() else [path]
+    return sum(f.stat().st_size for f in files) / 2**30
 
 
 def launch(stage: str, path: Path, out: Path, args) -> dict:
@@ -289,6 +417,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedding-cells", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--format",
+        choices=["h5ad", "mtx", "mtx-shuffled"],
+        default="h5ad",
+        help="simulated input: h5ad, a Cell Ranger 3 folder (mtx, entries sorted by cell) or "
+        "one with entries shuffled within blocks of 2**21 lines (mtx-shuffled)",
+    )
+    parser.add_argument(
         "--cache-dir",
         type=Path,
         default=Path(tempfile.gettempdir()) / "msc_secretome_single_cell_scale",
@@ -299,9 +434,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-cells", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child == "simulate":
+    if args.child == "simulate" and args.format == "h5ad":
         stats = write_simulated_h5ad(
             args.child_path, args.child_cells, args.n_genes, args.genes_per_cell, args.seed
+        )
+        print(json.dumps(stats))
+        return 0
+    if args.child == "simulate":
+        order = args.format.removeprefix("mtx").strip("-") or "sorted"
+        stats = write_simulated_mtx(
+            args.child_path, args.child_cells, args.n_genes, args.genes_per_cell, args.seed, order
         )
         print(json.dumps(stats))
         return 0
@@ -318,16 +460,19 @@ def main(argv: list[str] | None = None) -> int:
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for n_cells in (int(s) for s in args.sizes.split(",")):
-        path = cache_path(args.cache_dir, n_cells, args.n_genes, args.genes_per_cell, args.seed)
+        path = cache_path(
+            args.cache_dir, n_cells, args.n_genes, args.genes_per_cell, args.seed, args.format
+        )
         if not path.exists():
             start = time.perf_counter()
             command = [sys.executable, __file__, "--child", "simulate", "--child-path", str(path)]
             command += ["--child-cells", str(n_cells), "--n-genes", str(args.n_genes)]
             command += ["--genes-per-cell", str(args.genes_per_cell), "--seed", str(args.seed)]
+            command += ["--format", args.format]
             done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
             stats = json.loads(done.stdout.strip().splitlines()[-1])
             print(
-                f"wrote {path} ({path.stat().st_size / 2**30:.2f} GiB, "
+                f"wrote {path} ({size_gib(path):.2f} GiB, "
                 f"{stats['genes_per_cell']:.0f} genes per cell) in "
                 f"{time.perf_counter() - start:.0f} s",
                 file=sys.stderr,
@@ -342,7 +487,8 @@ def main(argv: list[str] | None = None) -> int:
                     stored_counts=int(stats_of(path)["stored_counts"]),
                     n_genes=args.n_genes,
                     genes_per_cell=round(stats_of(path)["genes_per_cell"], 1),
-                    file_gib=round(path.stat().st_size / 2**30, 2),
+                    file_gib=round(size_gib(path), 2),
+                    format=args.format,
                     repeat=repeat + 1,
                     embedding_cells=args.embedding_cells,
                 )
@@ -352,13 +498,17 @@ def main(argv: list[str] | None = None) -> int:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     if args.results.exists():  # keep other sizes' rows from earlier runs
         old = pd.read_csv(args.results, sep="\t")
-        done = set(zip(table["n_cells"], table["stage"], strict=True))
-        mine = [(n, s) not in done for n, s in zip(old["n_cells"], old["stage"], strict=True)]
+        if "format" not in old.columns:
+            old["format"] = "h5ad"
+        keys = ["n_cells", "stage", "format"]
+        done = set(table[keys].itertuples(index=False, name=None))
+        mine = [key not in done for key in old[keys].itertuples(index=False, name=None)]
         table = pd.concat([old[mine], table], ignore_index=True)
-    table = table.sort_values(["n_cells", "stage", "repeat"], kind="stable")
+    table = table.sort_values(["format", "n_cells", "stage", "repeat"], kind="stable")
     table.to_csv(args.results, sep="\t", index=False)
+    measured = ["wall_s", "tree_peak_rss_mb", "load1_before"]
     summary = (
-        table.groupby(["n_cells", "stage"])[["wall_s", "tree_peak_rss_mb", "load1_before"]]
+        table.groupby(["format", "n_cells", "stage"])[measured]
         .agg(["min", "median", "max", "count"])
         .round(2)
     )

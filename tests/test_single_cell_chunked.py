@@ -223,28 +223,32 @@ def test_10x_h5_is_streamed_with_scanpys_names_and_the_same_sums(tmp_path, small
     assert (blocks != adata.X).nnz == 0
 
 
-@pytest.mark.parametrize("layout", ["dense_h5ad", "10x_folder"])
 def test_layouts_that_cannot_be_streamed_are_loaded_whole_with_the_same_result(
-    tmp_path, small_chunks, layout
+    tmp_path, small_chunks
 ):
+    adata = cells_fixture()
+    path = tmp_path / "cells.h5ad"
+    ad.AnnData(X=adata.X.toarray(), obs=adata.obs, var=adata.var).write_h5ad(path)
+    with cell_source.open_cells(path) as source:
+        assert not source.streamed
+        blocks = sparse.vstack([block for _, _, block in source.chunks()])
+    assert (blocks != adata.X).nnz == 0
+
+
+def test_a_10x_folder_written_by_scipy_is_streamed(tmp_path, small_chunks):
+    """matrix.mtx as scipy.io.mmwrite writes it (10x folders: tests/test_tenx_folder.py)."""
     from scipy import io as scipy_io
 
     adata = cells_fixture()
-    if layout == "dense_h5ad":
-        path = tmp_path / "cells.h5ad"
-        ad.AnnData(X=adata.X.toarray(), obs=adata.obs, var=adata.var).write_h5ad(path)
-    else:
-        path = tmp_path / "filtered_feature_bc_matrix"
-        path.mkdir()
-        scipy_io.mmwrite(path / "matrix.mtx", sparse.coo_matrix(adata.X.T.astype(np.int64)))
-        pd.DataFrame({"id": adata.var_names, "name": adata.var_names}).to_csv(
-            path / "features.tsv", sep="\t", header=False, index=False
-        )
-        pd.Series(adata.obs_names).to_csv(
-            path / "barcodes.tsv", sep="\t", header=False, index=False
-        )
+    path = tmp_path / "filtered_feature_bc_matrix"
+    path.mkdir()
+    scipy_io.mmwrite(path / "matrix.mtx", sparse.coo_matrix(adata.X.T.astype(np.int64)))
+    pd.DataFrame({"id": adata.var_names, "name": adata.var_names}).to_csv(
+        path / "features.tsv", sep="\t", header=False, index=False
+    )
+    pd.Series(adata.obs_names).to_csv(path / "barcodes.tsv", sep="\t", header=False, index=False)
     with cell_source.open_cells(path) as source:
-        assert not source.streamed
+        assert source.streamed
         blocks = sparse.vstack([block for _, _, block in source.chunks()])
     assert (blocks != adata.X).nnz == 0
 

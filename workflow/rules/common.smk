@@ -142,12 +142,10 @@ def cell_annotation_input():
 
 
 def single_cell_mem_mb(base):
-    """Memory of a single-cell job. h5ad and 10x .h5 counts are read in chunks of cells
-    (msc_secretome.cell_source): memory hardly grows with the file; a 10x matrix folder is
-    loaded whole (~4 x its size)."""
-    counts = str(config["single_cell"]["counts"])
-    streamed = counts.endswith((".h5ad", ".h5"))
-    return mem_mb(base, 0.1 if streamed else 4)
+    """Memory of a single-cell job. h5ad, 10x .h5 and 10x matrix folder counts are read in
+    chunks of cells (msc_secretome.cell_source, mtx_rows): memory hardly grows with the
+    input."""
+    return mem_mb(base, 0.1)
 
 
 def single_cell_outputs():

@@ -1,5 +1,5 @@
 # Single-cell input: cells -> QC -> pseudobulk per sample x cell type, read in chunks of cells
-# (h5ad, 10x .h5). The pseudobulk counts and sheet then go through the same validation, DE,
+# (h5ad, 10x .h5, 10x matrix folder). The pseudobulk counts and sheet then go through the same validation, DE,
 # enrichment, programme and report rules as bulk.
 
 

@@ -6,10 +6,13 @@ row pointers in memory and reads :data:`CHUNK_CELLS` cells at a time from disk f
 
 * an ``.h5ad`` whose counts (``X``, a layer or ``raw.X``) are stored as CSR (what
   ``write_h5ad`` writes for a CSR matrix, compressed or not);
-* a Cell Ranger 3+ ``.h5`` file (barcodes as columns of a CSC matrix = cells as CSR rows).
+* a Cell Ranger 3+ ``.h5`` file (barcodes as columns of a CSC matrix = cells as CSR rows);
+* a 10x Matrix Market folder (:mod:`msc_secretome.mtx_rows`: a checking pass over
+  ``matrix.mtx``, then chunks read from the text when it is sorted by cell, as Cell Ranger
+  writes it, else from a temporary file sorted by chunk of cells).
 
-Other layouts (a 10x matrix folder, an h5ad with dense or CSC counts, a Cell Ranger 2 ``.h5``)
-cannot be read by rows cheaply; they are loaded whole with
+Other layouts (an h5ad with dense or CSC counts, a Cell Ranger 2 ``.h5``) cannot be read by
+rows cheaply; they are loaded whole with
 :func:`~msc_secretome.single_cell_reading.read_single_cell` and then served in chunks the same
 way. Every chunk is checked with :func:`~msc_secretome.single_cell_reading.as_count_matrix`
 (the same check and error as reading the whole file).
@@ -26,6 +29,7 @@ import pandas as pd
 from scipy import sparse
 
 from .errors import InputError
+from .mtx_rows import open_10x_folder
 from .single_cell_reading import (
     NO_LAYERS_FIX,
     as_count_matrix,
@@ -34,6 +38,7 @@ from .single_cell_reading import (
     read_single_cell,
     standardise_names,
 )
+from .tenx_folder import COUNTS_FIX
 
 #: Cells per chunk in chunked passes over the matrix (bounded temporary memory).
 CHUNK_CELLS = 10_000
@@ -244,22 +249,25 @@ def open_cells(path: str | Path, *, layer: str | None = None) -> CellSource:
     Parameters
     ----------
     path : str or Path
-        ``.h5ad``, 10x ``.h5`` or 10x matrix folder.
+        ``.h5ad``, 10x ``.h5`` or 10x matrix folder (Cell Ranger 2 or 3+, plain or gzipped).
     layer : str, optional
         h5ad only: the layer with raw counts, ``"raw.X"`` for ``adata.raw.X``, None for ``X``.
 
     Returns
     -------
     CellSource
-        n_cells x n_genes; streamed from disk for CSR h5ad and Cell Ranger 3+ ``.h5``, else
-        loaded whole. The same :class:`InputError` as ``read_single_cell`` for a missing file,
-        layer or bad values (values: when the chunk holding them is read).
+        n_cells x n_genes; streamed from disk for CSR h5ad, Cell Ranger 3+ ``.h5`` and 10x
+        folders, else loaded whole. The same :class:`InputError` as ``read_single_cell`` for a
+        missing file, layer or bad values (values: when the chunk holding them is read; in a
+        10x folder every entry is checked here, before any chunk, naming its line).
     """
     path = Path(path)
     if path.is_file() and path.name.endswith(".h5ad"):
         source = _open_h5ad(path, layer)
     elif path.is_file() and path.suffix == ".h5":
         source = _open_10x_h5(path, layer)
+    elif path.is_dir():
+        source = _open_10x_mtx(path, layer)
     else:
         source = None
     if source is None:
@@ -289,6 +297,23 @@ def _open_h5ad(path: Path, layer: str | None) -> CellSource | None:
         handle.close()
         raise
     return CellSource(path, meta, rows, what=what, fix=fix)
+
+
+def _open_10x_mtx(path: Path, layer: str | None) -> CellSource:
+    """A 10x matrix folder: checking pass over matrix.mtx, then chunks from the text or a sort."""
+    if layer is not None:
+        raise InputError(
+            f"layer {layer!r} was given, but a 10x matrix folder has no layers",
+            path=str(path),
+            fix=NO_LAYERS_FIX,
+        )
+    obs, var, rows = open_10x_folder(path, bucket_cells=CHUNK_CELLS)
+    try:
+        meta = standardise_names(ad.AnnData(obs=obs, var=var), path)
+    except BaseException:
+        rows.close()
+        raise
+    return CellSource(path, meta, rows, what="matrix.mtx", fix=COUNTS_FIX)
 
 
 def _open_10x_h5(path: Path, layer: str | None) -> CellSource | None:

@@ -2,22 +2,22 @@
 
 :func:`read_single_cell` loads the whole matrix (small data, tests, the formats that cannot be
 read in parts); :func:`msc_secretome.cell_source.open_cells` reads the same files chunk by chunk
-and shares the checks here (:func:`h5ad_parts`, :func:`as_count_matrix`, :func:`finish_names`).
+and shares the checks here (:func:`h5ad_parts`, :func:`as_count_matrix`, :func:`standardise_names`;
+a 10x folder's files and names: :mod:`msc_secretome.tenx_folder`).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
-import pandas as pd
 from scipy import io as scipy_io
 from scipy import sparse
 
 from .errors import InputError
+from .tenx_folder import COUNTS_FIX, find_10x_files, read_10x_names
 
 #: Elements of ``.data`` checked per chunk when validating counts.
 CHECK_CHUNK = 1 << 24
@@ -56,7 +56,7 @@ def read_single_cell(path: str | Path, *, layer: str | None = None) -> ad.AnnDat
                 fix=NO_LAYERS_FIX,
             )
         adata = _read_10x_folder(path)
-        what, fix = "matrix.mtx", "give the raw (not normalised) 10x matrix folder"
+        what, fix = "matrix.mtx", COUNTS_FIX
     elif path.name.endswith(".h5ad"):
         adata, what, fix = _read_h5ad(path, layer)
     elif path.suffix == ".h5":
@@ -175,63 +175,17 @@ def h5ad_parts(handle, path: Path, layer: str | None):
     return obs, var, element, what, fix
 
 
-def _find_file(folder: Path, stems: Sequence[str]) -> Path | None:
-    for stem in stems:
-        for name in (stem, f"{stem}.gz"):
-            if (folder / name).is_file():
-                return folder / name
-    return None
-
-
 def _read_10x_folder(folder: Path) -> ad.AnnData:
-    """A 10x matrix folder, every file plain or gzipped (Cell Ranger 2 and 3+ layouts)."""
-    matrix_path = _find_file(folder, ["matrix.mtx"])
-    features_path = _find_file(folder, ["features.tsv", "genes.tsv"])
-    barcodes_path = _find_file(folder, ["barcodes.tsv"])
-    missing = [
-        name
-        for name, found in (
-            ("matrix.mtx[.gz]", matrix_path),
-            ("features.tsv[.gz] or genes.tsv[.gz]", features_path),
-            ("barcodes.tsv[.gz]", barcodes_path),
-        )
-        if found is None
-    ]
-    if missing:
-        present = sorted(p.name for p in folder.iterdir())[:20]
-        raise InputError(
-            f"10x matrix folder without {missing}; files there: {present}",
-            path=str(folder),
-            fix="point single_cell.counts at Cell Ranger's filtered_feature_bc_matrix folder",
-        )
-    assert matrix_path and features_path and barcodes_path
+    """A 10x matrix folder read whole with scipy (Cell Ranger 2 and 3+ layouts, plain or gz)."""
+    files = find_10x_files(folder)
     try:
-        matrix = scipy_io.mmread(matrix_path)
+        matrix = scipy_io.mmread(files.matrix)
     except (ValueError, OSError) as err:
-        raise InputError(f"cannot read as Matrix Market ({err})", path=str(matrix_path)) from err
-    features = pd.read_csv(features_path, sep="\t", header=None, dtype=str, keep_default_na=False)
-    barcodes = pd.read_csv(barcodes_path, sep="\t", header=None, dtype=str, keep_default_na=False)
+        raise InputError(f"cannot read as Matrix Market ({err})", path=str(files.matrix)) from err
     n_features, n_cells = matrix.shape
-    if len(features) != n_features or len(barcodes) != n_cells:
-        raise InputError(
-            f"matrix.mtx is {n_features} features x {n_cells} barcodes but "
-            f"{features_path.name} has {len(features)} rows and {barcodes_path.name} "
-            f"{len(barcodes)}",
-            path=str(folder),
-            fix="use the three files of one Cell Ranger output folder",
-        )
-    symbols = features[1] if features.shape[1] > 1 else features[0]
-    names = ad.utils.make_index_unique(pd.Index(symbols.to_numpy(), dtype=object))
-    var = pd.DataFrame({"gene_ids": features[0].to_numpy()}, index=names)
-    if features.shape[1] > 2:
-        var["feature_types"] = features[2].to_numpy()
-    counts = sparse.csr_matrix(matrix.T)
-    adata = ad.AnnData(X=counts, obs=pd.DataFrame(index=barcodes[0].to_numpy()), var=var)
-    if "feature_types" in var.columns:
-        gex = (var["feature_types"] == "Gene Expression").to_numpy()
-        if gex.any() and not gex.all():
-            adata = adata[:, gex].copy()
-    return adata
+    obs, var, gex = read_10x_names(files, n_features, n_cells)
+    adata = ad.AnnData(X=sparse.csr_matrix(matrix.T), obs=obs, var=var)
+    return adata if gex is None else adata[:, gex].copy()
 
 
 def _read_10x_h5(path: Path) -> ad.AnnData:
