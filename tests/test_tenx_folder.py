@@ -295,6 +295,18 @@ def test_unreadable_headers_and_lines_are_named(tmp_path):
         cell_source.open_cells(folder, layer="counts")
 
 
+def test_a_stray_field_on_an_entry_line_is_named_not_dropped(tmp_path):
+    """scipy's reader would take '1 1 2 7' as gene 1, cell 1, count 2 and drop the 7."""
+
+    def stray(lines):
+        lines[6] = lines[6] + " 7"
+        return lines
+
+    with pytest.raises(InputError, match="cannot parse the entries of lines 4-") as err:
+        cell_source.open_cells(bad_folder(tmp_path, edit=stray))
+    assert "Expected 3 fields in line 4, saw 4" in str(err.value)
+
+
 # --------------------------------------------------------------------------------------------
 # The bundled single-cell example written as a 10x folder: the tables of the rule
 # pseudobulk_cells and the embedding subsample, streamed vs the whole-matrix path

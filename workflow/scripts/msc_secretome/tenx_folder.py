@@ -187,7 +187,8 @@ def mtx_blocks(
     ``first`` is the 0-based index of the block's first entry; ``gene`` and ``cell`` are 0-based
     integers, ``count`` float64 (ones for a pattern matrix), each of the block's length. Each
     block is parsed by scipy's Matrix Market reader (fast_matrix_market, given the block under
-    a header of its own) or, when it refuses the block (blank lines, stray tokens), by pandas.
+    a header of its own) or, for blocks it would misread or refuses (other separators than
+    one space, a stray field, blank lines), by pandas.
     Unparseable lines and a corrupt gzip stream are an :class:`InputError` naming the file and
     the lines.
     """
@@ -236,11 +237,15 @@ def _parse_block(data: bytes, header: MtxHeader, first: int, path: Path):
         f"%%MatrixMarket matrix coordinate {'pattern' if pattern else 'real'} general\n"
         f"{2**31 - 1} {2**31 - 1} {n_lines}\n"  # the real size is checked by scan_mtx
     )
-    try:
-        block = scipy_io.mmread(io.BytesIO(banner.encode() + data))
-        return block.row, block.col, block.data.astype(np.float64, copy=False)
-    except ValueError:
-        pass
+    # scipy's reader ignores a stray field at the end of a line ("1 1 2 7"): blocks that are
+    # not exactly one space between fields go to pandas, which refuses such lines by number
+    separators = (1 if pattern else 2) * n_lines
+    if data.count(b" ") == separators and b"\t" not in data and b"\r" not in data:
+        try:
+            block = scipy_io.mmread(io.BytesIO(banner.encode() + data))
+            return block.row, block.col, block.data.astype(np.float64, copy=False)
+        except ValueError:
+            pass
     if not data.strip():
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     names = ["gene", "cell"] if pattern else ["gene", "cell", "count"]
