@@ -28,6 +28,8 @@ from msc_secretome.tables import write_tsv, write_tsv_gz
 ALLOWED_DIRECT_WRITES = {
     "workflow/scripts/msc_secretome/atomic_io.py": "the mechanism itself",
     "workflow/scripts/msc_secretome/rule_logging.py": "the job log (kept on failure)",
+    "workflow/scripts/msc_secretome/mtx_rows.py": "the shuffled 10x reader's scratch file in "
+    "$TMPDIR (entries sorted by chunk, removed on close), not a result",
 }
 DIRECT_WRITE = re.compile(
     r"\.write_h5ad\(|np\.savez|\.to_parquet\(|\.savefig\(|\.write_text\(|\.write_bytes\("
