@@ -124,7 +124,8 @@ def build_tables(measurements: pd.DataFrame, out: Path) -> dict[str, pd.DataFram
         points = scaling_points(summary, metric)
         fits = exponent_table(points)
         sizes = sorted(set(zip(points["samples"], points["genes"], strict=True)))
-        guess = predictions(fits, points, [*sizes, CONSORTIUM])
+        # the consortium size once, also when it was measured
+        guess = predictions(fits, points, list(dict.fromkeys([*sizes, CONSORTIUM])))
         exponents.append(fits.assign(metric=metric))
         predicted.append(guess.assign(metric=metric))
     exponents, predicted = pd.concat(exponents), pd.concat(predicted)
