@@ -130,3 +130,16 @@ def test_ssgsea_scores_import_no_gseapy_package():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_samples_scored_in_chunks_give_the_same_scores(monkeypatch):
+    from msc_secretome import ssgsea
+
+    genes = [f"GENE{i}" for i in range(500)]
+    expression = _expression(genes, samples=11, seed=8)
+    sets = _gene_sets(genes, seed=9)
+    whole = ssgsea_scores(expression, sets, min_size=5, max_size=150, seed=0)
+    monkeypatch.setattr(ssgsea, "VALUES_PER_CALL", 3 * len(genes))  # 3 samples per call
+    chunked = ssgsea_scores(expression, sets, min_size=5, max_size=150, seed=0)
+    pd.testing.assert_frame_equal(chunked, whole, check_exact=True)
+    _assert_same(chunked, _by_gseapy(expression, sets, 5, 150, 0))

@@ -26,6 +26,8 @@ from .prerank import gseapy_core
 #: gseapy.ssgsea's defaults that sample_scores keeps
 WEIGHT = 0.25
 RANK_SCALE = 10000
+#: values handed to the compiled core per call (samples are scored in chunks of this size)
+VALUES_PER_CALL = 2**22
 
 
 def _is_integer_like(name) -> bool:
@@ -97,21 +99,26 @@ def ssgsea_scores(
             filtered[name] = overlap
     gene_names = [str(g).upper() for g in genes] if to_upper else genes.tolist()
     core = gseapy_core()
-    result = core.ssgsea_rs(
-        gene_names,
-        normalised.to_numpy().tolist(),
-        filtered,
-        WEIGHT,
-        min_size,
-        max_size,
-        0,
-        core.CorrelType.Rank,
-        1,
-        seed,
-    )
+    values = normalised.to_numpy()
     es: dict[str, dict[int, float]] = {}
-    for summary in result.summaries:
-        es.setdefault(summary.term, {})[int(summary.index)] = float(summary.es)
+    # a sample's score depends on its own ranks only: the core (which takes Python lists, ~40
+    # bytes a value) gets the samples a chunk at a time, so memory stays bounded
+    chunk = max(1, VALUES_PER_CALL // max(1, len(genes)))
+    for start in range(0, values.shape[1], chunk):
+        result = core.ssgsea_rs(
+            gene_names,
+            values[:, start : start + chunk].tolist(),
+            filtered,
+            WEIGHT,
+            min_size,
+            max_size,
+            0,
+            core.CorrelType.Rank,
+            1,
+            seed,
+        )
+        for summary in result.summaries:
+            es.setdefault(summary.term, {})[start + int(summary.index)] = float(summary.es)
     samples = [str(c) for c in expression.columns]
     columns = {
         term: [values.get(i, np.nan) for i in range(len(samples))] for term, values in es.items()
