@@ -183,3 +183,15 @@ def test_overlapping_programmes_share_a_group():
     )
     groups = add_overlap_groups(calls, 0.5).set_index("programme")["overlap_group"].to_dict()
     assert groups == {"CYT_A": "CYT_A", "CYT_B": "CYT_A", "REG_A": "REG_A", "RISK_A": ""}
+
+
+def test_run_catalogue_reads_the_libraries_only_when_they_define_the_programmes(tmp_path):
+    """With the built-in catalogue the rules give no GMTs although the run has libraries."""
+    from msc_secretome.programme_definitions import run_catalogue
+
+    builtin = run_catalogue("builtin", None, ["hallmark", "go_bp"], [])
+    assert len(builtin) > 20 and "library" not in builtin.columns
+    gmt = tmp_path / "lib.gmt"
+    gmt.write_text("APOPTOSIS_UP\tna\t" + "\t".join(f"G{i}" for i in range(12)) + "\n")
+    user = run_catalogue("none", None, ["lib"], [str(gmt)])
+    assert list(user["library"]) == ["lib"] and len(user.iloc[0]["genes"]) == 12

@@ -10,9 +10,7 @@ from msc_secretome.tables import write_tsv
 
 logger = log_to_file(snakemake)
 params, inputs = snakemake.params, snakemake.input
-catalogue = run_catalogue(
-    params.programmes, params.catalogue, dict(zip(params.libraries, inputs.gmts, strict=True))
-)
+catalogue = run_catalogue(params.programmes, params.catalogue, params.libraries, inputs.gmts)
 note = definitions_note(params.programmes, params.organism, params.libraries, params.orthologs)
 logger.info(note)
 enrichment = {

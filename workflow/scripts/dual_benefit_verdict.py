@@ -13,9 +13,7 @@ from msc_secretome.verdict import dual_benefit, stability_sentence
 
 logger = log_to_file(snakemake)
 params, inputs = snakemake.params, snakemake.input
-catalogue = run_catalogue(
-    params.programmes, params.catalogue, dict(zip(params.libraries, inputs.gmts, strict=True))
-)
+catalogue = run_catalogue(params.programmes, params.catalogue, params.libraries, inputs.gmts)
 note = definitions_note(params.programmes, params.organism, params.libraries, params.orthologs)
 read = {"sep": "\t", "keep_default_na": False, "na_values": ["", "NaN", "nan"]}
 # the calls as call_programmes found them (its definitions column is not part of the verdict)

@@ -115,18 +115,22 @@ def definitions_note(
 
 
 def run_catalogue(
-    programmes: str, catalogue_path: str | None, library_gmts: Mapping[str, str]
+    programmes: str,
+    catalogue_path: str | None,
+    libraries: Sequence[str],
+    library_gmts: Sequence[str],
 ) -> pd.DataFrame:
     """The run's programme catalogue: the user's GMT libraries with ``gene_sets.programmes:
     none``, else the catalogue file (``catalogue_path``; ``None`` = the built-in one).
 
-    ``library_gmts``: library name -> prepared GMT path (read only with ``programmes: none``).
+    ``libraries``, ``library_gmts``: the run's library names and their prepared GMT paths,
+    read (pairwise) only with ``programmes: none`` (the rules give no GMTs otherwise).
     """
     from .catalogue import read_catalogue
     from .gmt import read_gmt
 
     if programmes == "none":
         return catalogue_from_libraries(
-            {name: read_gmt(path) for name, path in library_gmts.items()}
+            {name: read_gmt(path) for name, path in zip(libraries, library_gmts, strict=True)}
         )
     return read_catalogue(catalogue_path)
