@@ -234,6 +234,7 @@ rule fail:
 """
 
 
+@pytest.mark.slow  # two SLURM submissions (a retry) polled to FAILED: about 70 s
 def test_failing_rule_fails_the_run(slurm_cluster, tmp_path):
     write_workflow(tmp_path, FAILING_WORKFLOW)
 
