@@ -21,29 +21,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .prerank import gseapy_core
+from .prerank import gseapy_core, mostly_upper_case
 
 #: gseapy.ssgsea's defaults that sample_scores keeps
 WEIGHT = 0.25
 RANK_SCALE = 10000
 #: values handed to the compiled core per call (samples are scored in chunks of this size)
 VALUES_PER_CALL = 2**22
-
-
-def _is_integer_like(name) -> bool:
-    try:
-        int(name)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _mostly_upper(names) -> bool:
-    """gseapy's ``check_uppercase``: False for all-integer ids, else >= 90 % upper case."""
-    if all(_is_integer_like(g) for g in names):
-        return False
-    upper = [str(s).isupper() for s in names]
-    return sum(upper) / len(upper) >= 0.9
 
 
 def _needs_gseapy(expression: pd.DataFrame) -> bool:
@@ -86,9 +70,9 @@ def ssgsea_scores(
     # norm_samples("rank"): ranks within each sample, scaled to RANK_SCALE
     ranks = expression.rank(axis=0, method="average", na_option="bottom")
     normalised = RANK_SCALE * ranks / ranks.shape[0]
-    genes_upper = _mostly_upper(genes)
+    genes_upper = mostly_upper_case(genes)
     names = list(gene_sets)
-    sets_upper = all(_mostly_upper(gene_sets[s]) for s in names[: min(20, len(names))])
+    sets_upper = all(mostly_upper_case(gene_sets[s]) for s in names[: min(20, len(names))])
     to_upper = not genes_upper and sets_upper
     lookup = {str(g).upper() for g in genes} if to_upper else set(genes)
     filtered = {}
