@@ -19,12 +19,7 @@
 # out:       TSV: contrast, gene_id, statistic (F for edgeR, moderated t for limma), pvalue, padj.
 # timing:    TSV: step, seconds (read: reading the counts; fit; test: all contrasts).
 
-parse_args <- function(args) {
-  pairs <- regmatches(args, regexpr("=", args), invert = TRUE)
-  values <- vapply(pairs, function(p) paste(p[-1], collapse = "="), "")
-  names(values) <- vapply(pairs, `[`, "", 1)
-  values
-}
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE)[1])), "args.R"))
 opt <- parse_args(commandArgs(trailingOnly = TRUE))
 for (key in c("method", "counts", "design", "contrasts", "out", "timing")) {
   if (!key %in% names(opt)) stop("missing argument: ", key)

@@ -18,12 +18,7 @@
 
 suppressPackageStartupMessages(library(edgeR))
 
-parse_args <- function(args) {
-  pairs <- regmatches(args, regexpr("=", args), invert = TRUE)
-  values <- vapply(pairs, function(p) paste(p[-1], collapse = "="), "")
-  names(values) <- vapply(pairs, `[`, "", 1)
-  values
-}
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE)[1])), "args.R"))
 opt <- parse_args(commandArgs(trailingOnly = TRUE))
 for (key in c("counts", "design", "genes", "offsets", "contrasts", "out")) {
   if (!key %in% names(opt)) stop("missing argument: ", key)
