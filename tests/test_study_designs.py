@@ -411,6 +411,49 @@ def test_verdict_stability_counts_refits_and_names_what_flips(tmp_path):
     assert "A549" in text and "3 of 4" in text and "not stable" in text and "msc_cm_r0" in text
 
 
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_refits_test_exactly_the_contrasts_a_verdict_reads(name, tmp_path):
+    from msc_secretome.design import Model
+    from msc_secretome.stability import verdict_contrasts
+
+    experiment = derived(name, tmp_path)
+    verdict = verdict_of(name, tmp_path, {})
+    read = set()
+    for column in ("cancer_contrast", "normal_contrast", "potentiation_contrast"):
+        read |= set(verdict[column]) - {""}
+    refitted = set()
+    for model_name, model in experiment.models.items():
+        model = Model(model.name, model.design, model.subset, experiment.references[model_name])
+        chosen = verdict_contrasts(list(experiment.contrasts.values()), model, experiment.study)
+        assert all(c.model == model_name for c in chosen)
+        refitted |= {c.name for c in chosen}
+    # exactly the contrasts the verdict reads: the others are not refitted
+    assert refitted == read
+
+
+def test_example_refits_skip_therapy_effects_and_normal_interactions():
+    from msc_secretome.design import Model
+    from msc_secretome.stability import verdict_contrasts
+
+    experiment = settings.load_experiment(example_config(), CONTRASTS_SCHEMA)
+    chosen = {}
+    for name, model in experiment.models.items():
+        model = Model(model.name, model.design, model.subset, experiment.references[name])
+        chosen[name] = [
+            c.name
+            for c in verdict_contrasts(list(experiment.contrasts.values()), model, experiment.study)
+        ]
+    assert chosen == {
+        "cancer": [
+            "cancer_cm_vs_ctrl_none", "cancer_cm_vs_ctrl_chemo", "cancer_cm_vs_ctrl_radiation",
+            "cancer_cm_x_chemo", "cancer_cm_x_radiation",
+        ],
+        "normal": [
+            "normal_cm_vs_ctrl_none", "normal_cm_vs_ctrl_chemo", "normal_cm_vs_ctrl_radiation",
+        ],
+    }  # fmt: skip
+
+
 def test_every_batch_of_the_example_can_be_left_out_including_the_reference():
     from msc_secretome.design import Model
     from msc_secretome.stability import refit_designs

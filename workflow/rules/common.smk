@@ -12,7 +12,7 @@ from snakemake.utils import validate
 WORKFLOW_DIR = Path(workflow.current_basedir).parents[1]
 sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
 
-from msc_secretome import contrast_tests, settings  # noqa: E402
+from msc_secretome import contrast_tests, settings, stability  # noqa: E402
 from msc_secretome.errors import InputError  # noqa: E402
 from msc_secretome.experiments import experiment_count_files  # noqa: E402
 from msc_secretome.validation import check_gene_set_files, count_spec  # noqa: E402
@@ -212,8 +212,20 @@ def gene_set_files():
     return catalogue_input() + files
 
 
+def stability_contrasts(model):
+    """The contrasts of a model its leave-one-out refits test: those a verdict can use."""
+    model = settings.model_from_dict(model_params(model))
+    return [
+        contrast.name
+        for contrast in stability.verdict_contrasts(
+            list(CONTRASTS.values()), model, EXPERIMENT.study
+        )
+    ]
+
+
 def stability_refits():
-    """Leave-one-out refit tables of the models small enough to refit (none when off)."""
+    """Leave-one-out refit tables of the models small enough to refit and with a contrast
+    a verdict can use (none when off)."""
     if not config["stability"]["enabled"]:
         return []
     limit = config["stability"]["max_samples"]
@@ -221,6 +233,7 @@ def stability_refits():
         out(f"stability/{name}.tsv")
         for name, model in MODELS.items()
         if settings.model_sample_count(EXPERIMENT.samples, model) <= limit
+        and stability_contrasts(name)
     ]
 
 

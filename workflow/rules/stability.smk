@@ -1,4 +1,5 @@
-# How sure: leave-one-out refits of each model's programme calls (config `stability`).
+# How sure: leave-one-out refits of each model's programme calls (config `stability`), for
+# the contrasts a verdict can use.
 
 
 rule stability_refits:
@@ -24,7 +25,7 @@ rule stability_refits:
     params:
         model=lambda wc: model_params(wc.model),
         contrasts=lambda wc: [
-            contrast_params(name) for name in CONTRASTS if model_of(name) == wc.model
+            contrast_params(name) for name in stability_contrasts(wc.model)
         ],
         blocks=STUDY["blocks"],
         de=config["de"],

@@ -1,17 +1,22 @@
 """How sure is a verdict: leave-one-out refits of the programme calls.
 
 For each model, one *unit* at a time is left out and the model is refitted (PyDESeq2 with the
-run's settings, size factors re-estimated on the remaining samples), every contrast of the
-model is tested again, the programme catalogue is ranked again (GSEA prerank, same seed) and
-the programmes are called again. A unit is one level of a blocking factor of the design
+run's settings, size factors re-estimated on the remaining samples), the model's contrasts a
+verdict can use are tested again, the programme catalogue is ranked again (GSEA prerank, same
+seed) and the programmes are called again. A unit is one level of a blocking factor of the design
 (donor, batch) when the design has one with at least three levels, else one sample.
 A left-out unit whose remaining samples cannot be fitted (rank, residual degrees of freedom,
 a level with no sample left) is recorded as ``not_refittable`` and not counted.
 
+Only the contrasts a verdict row can use are refitted (:func:`verdict_contrasts`: the
+secretome's effect in a receiver group and its interaction with a therapy); a therapy's own
+effect or a comparison of two exposures never enters a verdict.
+
 The verdict of each row of ``dual_benefit.tsv`` is then recomputed once per refit (the
-contrasts of other models keep their full-data calls): ``stability`` is the fraction of
-refits that give the same verdict; ``flipped_programmes`` the programmes whose call changed
-in a refit; ``unstable_when`` the units whose removal changed the verdict.
+contrasts of other models and those not refitted keep their full-data calls): ``stability``
+is the fraction of refits that give the same verdict; ``flipped_programmes`` the programmes
+whose call changed in a refit; ``unstable_when`` the units whose removal changed the
+verdict.
 """
 
 from __future__ import annotations
@@ -19,13 +24,42 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .design import Contrast, Model, check_design, contrast_vector, model_samples
+from .design import Contrast, Model, check_design, contrast_context, contrast_vector, model_samples
 from .errors import InputError
-from .roles import Study
-from .verdict import dual_benefit
+from .roles import Study, contrast_role
+from .verdict import dual_benefit, verdict_can_use
 
 REFIT_COLUMNS = ["unit", "status", "contrast", "programme", "NES", "fdr", "call"]
 STABILITY_COLUMNS = ["stability", "stability_refits", "flipped_programmes", "unstable_when"]
+
+
+def verdict_contrasts(contrasts: list[Contrast], model: Model, study: Study) -> list[Contrast]:
+    """The contrasts of ``model`` a verdict row can use, in the given order.
+
+    Parameters
+    ----------
+    contrasts : contrasts (of any model).
+    model : the model, with the reference levels its fit uses.
+    study : the study's roles.
+
+    Returns
+    -------
+    The contrasts of ``model`` whose role (:func:`roles.contrast_role`) a verdict row can
+    read (:func:`verdict.verdict_can_use`): the only ones a leave-one-out refit needs to test.
+    """
+    return [
+        contrast
+        for contrast in contrasts
+        if contrast.model == model.name
+        and verdict_can_use(
+            contrast_role(
+                study,
+                kind=contrast.kind,
+                terms=list(contrast.terms),
+                context=contrast_context(contrast, model),
+            )
+        )
+    ]
 
 
 def leave_out_units(metadata: pd.DataFrame, model: Model, blocks) -> list[tuple[str, list[str]]]:

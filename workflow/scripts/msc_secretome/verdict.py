@@ -190,6 +190,15 @@ def _not_measured(study: Study, answer: str, therapy: str | None) -> str:
     return "; ".join(missing)
 
 
+def verdict_can_use(role: dict) -> bool:
+    """Whether a verdict row can read a contrast with this role (:func:`roles.contrast_role`):
+    the secretome's effect in a receiver group (the cancer and normal contrasts), or its
+    interaction with a therapy in a cancer group (the potentiation contrast)."""
+    if role.get("role") == "secretome_effect":
+        return bool(role.get("receiver_group"))
+    return role.get("role") == "potentiation" and role.get("side") == "cancer"
+
+
 def _pick(roles: pd.DataFrame, group, role: str, exposure: str, therapy) -> str | None:
     if group is None:
         return None
