@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 from pydeseq2 import utils
 
-from msc_secretome.batched_inference import BatchedInference, _dispersion_objective, nb_nll_genes
+from msc_secretome.batched_inference import BatchedInference, nb_nll_genes
 from msc_secretome.design import Contrast, Model, check_design, contrast_vector, model_samples
 from msc_secretome.differential_expression import contrast_results, fit_model
+from msc_secretome.dispersion_newton import dispersion_objective
 from msc_secretome.wald import outer_rows
 
 
@@ -112,7 +113,7 @@ def test_dispersion_objective_derivatives_match_finite_differences(prior_var):
     outer = outer_rows(X)
 
     def f(values):
-        return _dispersion_objective(counts, X, outer, mu, values, centre, prior_var, True)
+        return dispersion_objective(counts, X, outer, mu, values, centre, prior_var, True)
 
     value, gradient, hessian = f(log_alpha)
     h = 1e-5
@@ -302,13 +303,13 @@ def test_gene_wise_dispersions_at_the_floor_end_where_pydeseq2s_do(floor_experim
     # gradient within L-BFGS-B's tolerance, or L-BFGS-B's first-step stop (moved by -g)
     outer = outer_rows(design)
     log_ours = np.log(ours)
-    _, gradient, _ = _dispersion_objective(
+    _, gradient, _ = dispersion_objective(
         counts, design, outer, mu, log_ours, np.log(np.maximum(start, 1e-8)), None, True
     )
     lower, upper = np.log(1e-8), np.log(10.0)
     at_bound = ((log_ours <= lower + 1e-12) & (gradient >= 0)) | (log_ours >= upper - 1e-12)
     stationary = np.abs(np.clip(log_ours - gradient, lower, upper) - log_ours) <= 1e-5
-    _, start_gradient, _ = _dispersion_objective(
+    _, start_gradient, _ = dispersion_objective(
         counts, design, outer, mu, np.log(np.maximum(start, 1e-8)),
         np.log(np.maximum(start, 1e-8)), None, True,
     )  # fmt: skip
