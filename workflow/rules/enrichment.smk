@@ -19,8 +19,8 @@ rule prepare_gene_sets:
         ortholog_mapping=out("gene_sets/ortholog_mapping.tsv"),
     log:
         log_path("prepare_gene_sets.log"),
-    # the stability refits (priority 10) wait for programmes.gmt: make it first
-    priority: 10
+    # the stability refits wait for programmes.gmt: made beside the first DE fit (20)
+    priority: 30
     conda:
         conda_env("analysis")
     threads: 1

@@ -17,6 +17,7 @@ rule call_programmes:
         ),
     log:
         log_path("call_programmes.log"),
+    priority: 5  # on the chain to the verdict and the report, before QC
     conda:
         conda_env("analysis")
     threads: 1
@@ -53,6 +54,7 @@ rule dual_benefit_verdict:
         ),
     log:
         log_path("dual_benefit_verdict.log"),
+    priority: 5  # on the chain to the verdict and the report, before QC
     conda:
         conda_env("analysis")
     threads: 1

