@@ -162,20 +162,28 @@ class BatchedInference(DefaultInference):
         iteration = 0
         while active.any():
             genes = np.flatnonzero(active)
-            m, y, d = mu[:, genes], counts[:, genes], disp[genes]
+            # while every gene iterates (the costly first iterations), whole arrays, not copies
+            every = genes.size == n_genes
+            m, y, d = (mu, counts, disp) if every else (mu[:, genes], counts[:, genes], disp[genes])
             w = m / (1.0 + m * d)
             z = np.log(m / sf) + (y - m) / m
             gram = _weighted_gram(w, outer, p) + ridge
             beta_hat = np.linalg.solve(gram, ((w * z).T @ X)[..., None])[..., 0]
             iteration += 1
             bad = (np.abs(beta_hat) > max_beta).any(axis=1) | (iteration >= maxiter)
-            diverged[genes[bad]] = True
-            active[genes[bad]] = False
-            genes, beta_hat, y, d = genes[~bad], beta_hat[~bad], y[:, ~bad], d[~bad]
+            if bad.any():
+                diverged[genes[bad]] = True
+                active[genes[bad]] = False
+                genes, beta_hat, y, d = genes[~bad], beta_hat[~bad], y[:, ~bad], d[~bad]
+                every = False
             beta[genes] = beta_hat
-            mu[:, genes] = np.maximum(sf * np.exp(X @ beta_hat.T), min_mu)
+            new_mu = np.maximum(sf * np.exp(X @ beta_hat.T), min_mu)
+            if every:
+                mu = new_mu
+            else:
+                mu[:, genes] = new_mu
             old = deviance[genes]
-            new = -2.0 * nb_nll_genes(y, mu[:, genes], d, logbinom[:, genes])
+            new = -2.0 * nb_nll_genes(y, new_mu, d, logbinom if every else logbinom[:, genes])
             deviance[genes] = new
             done = np.abs(new - old) / (np.abs(new) + 0.1) <= beta_tol
             active[genes[done]] = False
