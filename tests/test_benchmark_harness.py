@@ -243,3 +243,27 @@ def test_collect_jobs_maps_old_new_and_unknown_rules_to_stages(tmp_path):
     assert jobs.loc[("brand_new", "x"), "stage"] == "brand_new"
     # a rule without a benchmark file appears with its sampled lifetime
     assert jobs.loc[("call_programmes", "#0"), ["stage", "s"]].tolist() == ["programmes", 0.5]
+
+
+def test_deseq2_one_model_picks_the_workflow_de_job_of_that_model_and_size(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from deseq2_one_model import workflow_de_job
+
+    jobs = pd.DataFrame(
+        [
+            ("workflow", "2004x60000", 0, "differential_expression", "de", "cancer", 380.0,
+             6300.0, 370.0, 360.0, 6400.0),
+            ("workflow", "2004x60000", 0, "differential_expression", "de", "normal", 390.0,
+             6300.0, 380.0, 365.0, 6400.0),
+            ("workflow", "96x20000", 0, "differential_expression", "de", "cancer", 9.0,
+             300.0, 8.0, 7.0, 310.0),
+        ],
+        columns=["part", "size", "repeat", "rule", "stage", "job", "s", "max_rss_mb", "cpu_s",
+                 "compute_s", "peak_tree_mb"],
+    )  # fmt: skip
+    jobs.to_csv(tmp_path / "jobs.tsv", sep="\t", index=False)
+    rows = {r["metric"]: r["value"] for r in workflow_de_job(tmp_path / "jobs.tsv", "2004x60000",
+                                                             "cancer")}  # fmt: skip
+    assert rows == {"wall_s": 380.0, "cpu_s": 370.0, "compute_s": 360.0, "peak_rss_mb": 6300.0}
+    assert workflow_de_job(tmp_path / "jobs.tsv", "192x20000", "cancer") == []
+    assert workflow_de_job(tmp_path / "missing.tsv", "2004x60000", "cancer") == []

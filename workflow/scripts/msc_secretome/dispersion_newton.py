@@ -35,6 +35,7 @@ MAX_HALVINGS = 40
 
 
 def _trigamma(x):
+    """Trigamma as the Hurwitz zeta ``zeta(2, x)`` (what scipy's ``polygamma(1, x)`` returns)."""
     return zeta(2, x)
 
 

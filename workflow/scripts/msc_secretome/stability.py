@@ -2,15 +2,14 @@
 
 For each model, one *unit* at a time is left out and the model is refitted (PyDESeq2 with the
 run's settings, size factors re-estimated on the remaining samples), the model's contrasts a
-verdict can use are tested again, the programme catalogue is ranked again (GSEA prerank, same
-seed) and the programmes are called again. A unit is one level of a blocking factor of the design
-(donor, batch) when the design has one with at least three levels, else one sample.
-A left-out unit whose remaining samples cannot be fitted (rank, residual degrees of freedom,
-a level with no sample left) is recorded as ``not_refittable`` and not counted.
-
-Only the contrasts a verdict row can use are refitted (:func:`verdict_contrasts`: the
-secretome's effect in a receiver group and its interaction with a therapy); a therapy's own
-effect or a comparison of two exposures never enters a verdict.
+verdict can read are tested again (:func:`verdict_contrasts`: the secretome's effect in a
+receiver group and its interaction with a therapy in a cancer group; a therapy's own effect
+or a comparison of two exposures never enters a verdict), the programme catalogue is ranked
+again (GSEA prerank, same seed) and the programmes are called again. A unit is one level of a
+blocking factor of the design (donor, batch) when the design has one with at least three
+levels, else one sample. A left-out unit whose remaining samples cannot be fitted (rank,
+residual degrees of freedom, a level with no sample left) is recorded as ``not_refittable``
+and not counted.
 
 The verdict of each row of ``dual_benefit.tsv`` is then recomputed once per refit (the
 contrasts of other models and those not refitted keep their full-data calls): ``stability``
