@@ -13,7 +13,11 @@ It simulates the data as ``run_benchmark.py`` does (or reuses ``WORKDIR/data/SIZ
 DESeq2's default) once, and writes ``benchmarks/results/deseq2_one_model.tsv``: R's wall time,
 CPU, peak memory and the seconds DESeq2 itself reports per step; and, when
 ``benchmarks/results/jobs.tsv`` holds a workflow run of that size, the workflow's DE job of the
-same model (wall, CPU and the fit + tests seconds it logs), with the ratio.
+same model (wall, CPU and the fit + tests seconds it logs), with the ratio. ``--job
+LABEL=BENCHMARK_TSV`` adds another run of that DE job (e.g. with ``de.test: wald``, DESeq2's
+own test) from its Snakemake benchmark file (``logs/benchmarks/differential_expression/``)
+and its compute seconds from the ``compute:`` lines of its ``logs/fit_model/`` log, next to
+it; ``--jobs-only`` rebuilds the table from the R run already measured.
 """
 
 from __future__ import annotations
@@ -40,11 +44,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nice", type=int, default=0)
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--job", action="append", default=[], metavar="LABEL=BENCHMARK_TSV")
+    parser.add_argument("--jobs-only", action="store_true", help="reuse the measured R run")
     args = parser.parse_args(argv)
-    samples, genes = (int(x) for x in args.size.split("x"))
+    out_path = args.out / "deseq2_one_model.tsv"
+    if args.jobs_only:
+        previous = pd.read_csv(out_path, sep="\t")
+        rows = previous[previous["what"] == "deseq2_r"].loc[:, ["what", "metric", "value"]]
+        rows = rows.to_dict("records")
+        load = previous.iloc[0][["load_before", "load_after"]].tolist()
+    else:
+        rows, load = measure_deseq2(args, parser)
+    rows += workflow_de_job(args.out / "jobs.tsv", args.size, args.model)
+    for job in args.job:
+        label, _, path = job.partition("=")
+        rows += benchmarked_job(label, Path(path))
+    table = pd.DataFrame(rows)
+    ours = table.set_index(["what", "metric"])["value"]
+    for what in table["what"].unique():
+        for metric in ("wall_s", "compute_s"):
+            if what != "deseq2_r" and (what, metric) in ours.index:
+                ratio = ours[("deseq2_r", metric)] / ours[(what, metric)]
+                table.loc[len(table)] = {"what": f"ratio_over_{what}", "metric": metric,
+                                         "value": ratio}  # fmt: skip
+    table.insert(0, "model", args.model)
+    table.insert(0, "size", args.size)
+    table["load_before"], table["load_after"] = load
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_path, sep="\t", index=False, float_format="%.4g")
+    print(table.to_string(index=False))
+    return 0
+
+
+def measure_deseq2(args, parser) -> tuple[list[dict], list[float]]:
+    """One run of DESeq2 in R on the model: its rows and the load before/after."""
     rscript = peers.r_tools_available().get("deseq2_r")
     if rscript is None:
         parser.error("Rscript with DESeq2 not found (Debian: apt-get install r-bioc-deseq2)")
+    samples, genes = (int(x) for x in args.size.split("x"))
     data = workloads.simulate_size(samples, genes, args.workdir / "data" / args.size, args.seed)
     folder = args.workdir / "deseq2_one_model" / args.size
     models = peers.prepare_inputs(data["counts"], data["samples"], data["contrasts"], folder)
@@ -64,20 +101,29 @@ def main(argv: list[str] | None = None) -> int:
         {"what": "deseq2_r", "metric": f"step_{step}_s", "value": float(seconds)}
         for step, seconds in steps.items()
     ]  # fmt: skip
-    rows += workflow_de_job(args.out / "jobs.tsv", args.size, args.model)
-    table = pd.DataFrame(rows)
-    ours = table.set_index(["what", "metric"])["value"]
-    for metric in ("wall_s", "compute_s"):
-        if ("workflow_de_job", metric) in ours.index:
-            ratio = ours[("deseq2_r", metric)] / ours[("workflow_de_job", metric)]
-            table.loc[len(table)] = {"what": "ratio", "metric": metric, "value": ratio}
-    table.insert(0, "model", args.model)
-    table.insert(0, "size", args.size)
-    table["load_before"], table["load_after"] = result["load_before"], result["load_after"]
-    args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "deseq2_one_model.tsv", sep="\t", index=False, float_format="%.4g")
-    print(table.to_string(index=False))
-    return 0
+    return rows, [result["load_before"], result["load_after"]]
+
+
+def benchmarked_job(label: str, benchmark: Path) -> list[dict]:
+    """Wall, CPU and peak memory of a Snakemake job from its benchmark file, and its compute
+    seconds (the ``compute: ... in X s`` lines of the DE job's fit log, found beside it,
+    from its last fit on: a log kept across runs holds each run's lines)."""
+    import re
+
+    bench = pd.read_csv(benchmark, sep="\t").iloc[-1]
+    rows = [
+        {"what": label, "metric": "wall_s", "value": float(bench["s"])},
+        {"what": label, "metric": "cpu_s", "value": float(bench["cpu_time"])},
+        {"what": label, "metric": "peak_rss_mb", "value": float(bench["max_rss"])},
+    ]
+    logs = benchmark.parents[2]  # logs/benchmarks/differential_expression/<model>.tsv
+    fit_log = logs / "fit_model" / f"{benchmark.stem}.log"
+    if fit_log.is_file():
+        text = fit_log.read_text()
+        text = text[text.rfind("compute: fit in") :]
+        seconds = re.findall(r"compute: .* in ([0-9.]+) s", text)
+        rows.append({"what": label, "metric": "compute_s", "value": sum(map(float, seconds))})
+    return rows
 
 
 def run_config_de() -> dict:

@@ -267,3 +267,22 @@ def test_deseq2_one_model_picks_the_workflow_de_job_of_that_model_and_size(tmp_p
     assert rows == {"wall_s": 380.0, "cpu_s": 370.0, "compute_s": 360.0, "peak_rss_mb": 6300.0}
     assert workflow_de_job(tmp_path / "jobs.tsv", "192x20000", "cancer") == []
     assert workflow_de_job(tmp_path / "missing.tsv", "2004x60000", "cancer") == []
+
+
+def test_deseq2_one_model_reads_a_benchmarked_job_and_its_last_run_of_compute(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from deseq2_one_model import benchmarked_job
+
+    bench = tmp_path / "logs" / "benchmarks" / "differential_expression" / "cancer.tsv"
+    bench.parent.mkdir(parents=True)
+    bench.write_text("s\th:m:s\tmax_rss\tcpu_time\n142.5\t0:02:22\t4543.6\t135.0\n")
+    fit_log = tmp_path / "logs" / "fit_model" / "cancer.log"
+    fit_log.parent.mkdir(parents=True)
+    fit_log.write_text(
+        "INFO compute: fit in 113.7 s (engine batched)\nINFO compute: qlf test in 37.0 s\n"
+        "INFO compute: fit in 120.5 s (engine batched)\nINFO compute: wald test in 2.5 s\n"
+        "INFO compute: wald test in 1.0 s\n"
+    )
+    rows = {r["metric"]: r["value"] for r in benchmarked_job("wald", bench)}
+    assert rows == {"wall_s": 142.5, "cpu_s": 135.0, "peak_rss_mb": 4543.6,
+                    "compute_s": pytest.approx(124.0)}  # fmt: skip
