@@ -28,7 +28,8 @@ Repeats are interleaved (A B C A B C ...: every tool and size once per round, ``
 rounds) and the 1-min load average is recorded before and after every measurement. Cost
 exponents (time ~ samples^a at fixed genes, ~ genes^b at fixed samples; log-log least
 squares over the measured sizes, fit range in the table) predict the sizes not measured, e.g.
-DESeq2 in R at 2,000 x 60,000 (``predictions.tsv``: ``kind`` measured | predicted). Tables
+DESeq2 in R at 2,000 x 60,000 (``predictions.tsv``: ``kind`` measured | predicted;
+``benchmarks/deseq2_one_model.py`` measures it on one model instead). Tables
 and the plot: see :mod:`speedbench.report`; ``--out`` (default ``benchmarks/results``); rows
 of re-measured part/size/tool replace the old ones.
 """

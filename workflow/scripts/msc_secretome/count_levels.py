@@ -1,13 +1,14 @@
 """Functions of ``counts + r`` evaluated once per distinct count of a gene.
 
-The dispersion objective (:func:`dispersion_newton.dispersion_objective`) evaluates
-``gammaln``, ``psi`` and trigamma (``zeta(2, .)``) at ``y + 1/alpha`` for every sample and
-gene at every Newton step. Counts repeat within a gene (many samples share a count, most of
-all at low expression and with many samples: half the pairs are repeats at 480 samples of the
-benchmark's data), and ``1/alpha`` is one number per gene, so each function needs to be
+The dispersion objective (:func:`dispersion_newton.dispersion_objective`) evaluates trigamma
+(``zeta(2, .)``, about 130 ns a value) at ``y + 1/alpha`` for every sample and gene at every
+Newton step. Counts repeat within a gene (many samples share a count, most of all at low
+expression and with many samples: half the pairs are repeats at 480 samples of the
+benchmark's data), and ``1/alpha`` is one number per gene, so the function needs to be
 evaluated only once per distinct (gene, count). The values are then gathered back into the
 samples x genes array: the same floating-point inputs give the same outputs, so the result is
-bit-identical to evaluating the function on every entry.
+bit-identical to evaluating the function on every entry. (``gammaln`` and ``psi``, about 6 ns
+a value, cost no more than the gathering and stay per entry.)
 """
 
 from __future__ import annotations
