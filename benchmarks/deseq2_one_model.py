@@ -1,4 +1,4 @@
-"""DESeq2 in R on one model of a simulated size, measured, beside the workflow's DE job of it.
+"""DESeq2 (and edgeR, limma) in R on one model of a simulated size, beside the workflow's DE job.
 
 ``run_benchmark.py`` predicts DESeq2 at the consortium size (2,004 x 60,000) from its
 measurements at 36-192 samples; this script measures it instead, on one model (1,002 samples
@@ -6,18 +6,21 @@ of the example's design, 13 coefficients, 7 contrasts), since both models of tha
 the same shape and one R run takes many minutes::
 
     python benchmarks/deseq2_one_model.py --size 2004x60000 --model cancer \\
-        --workdir /tmp/bench_cons
+        --workdir /tmp/bench_cons [--tools deseq2_r,edger_ql,limma_voom]
 
 It simulates the data as ``run_benchmark.py`` does (or reuses ``WORKDIR/data/SIZE``), runs
 ``tests/r/deseq2_peer.R`` (``DESeq()`` then ``results()`` per contrast, single-threaded, as
 DESeq2's default) once, and writes ``benchmarks/results/deseq2_one_model.tsv``: R's wall time,
-CPU, peak memory and the seconds DESeq2 itself reports per step; and, when
+CPU, peak memory and the seconds DESeq2 itself reports per step. ``--tools`` adds edgeR's
+quasi-likelihood pipeline and limma-voom (``tests/r/edger_limma_timing.R``, as
+``run_benchmark.py --parts de`` runs them), each once, one after the other. And, when
 ``benchmarks/results/jobs.tsv`` holds a workflow run of that size, the workflow's DE job of the
 same model (wall, CPU and the fit + tests seconds it logs), with the ratio. ``--job
 LABEL=BENCHMARK_TSV`` adds another run of that DE job (e.g. with ``de.test: wald``, DESeq2's
 own test) from its Snakemake benchmark file (``logs/benchmarks/differential_expression/``)
 and its compute seconds from the ``compute:`` lines of its ``logs/fit_model/`` log, next to
-it; ``--jobs-only`` rebuilds the table from the R run already measured.
+it; ``--jobs-only`` rebuilds the table from the R runs already measured. Rows
+``ratio_{tool}_over_{job}`` give the R tool's time over the job's (wall and compute).
 """
 
 from __future__ import annotations
@@ -45,63 +48,91 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--job", action="append", default=[], metavar="LABEL=BENCHMARK_TSV")
-    parser.add_argument("--jobs-only", action="store_true", help="reuse the measured R run")
+    parser.add_argument("--jobs-only", action="store_true", help="reuse the measured R runs")
+    parser.add_argument(
+        "--tools", default="deseq2_r", help="comma-separated: " + ",".join(peers.R_TOOLS)
+    )
     args = parser.parse_args(argv)
     out_path = args.out / "deseq2_one_model.tsv"
-    if args.jobs_only:
-        previous = pd.read_csv(out_path, sep="\t")
-        rows = previous[previous["what"] == "deseq2_r"].loc[:, ["what", "metric", "value"]]
-        rows = rows.to_dict("records")
-        load = previous.iloc[0][["load_before", "load_after"]].tolist()
-    else:
-        rows, load = measure_deseq2(args, parser)
+    tools = [tool for tool in args.tools.split(",") if tool]
+    unknown = sorted(set(tools) - set(peers.R_TOOLS))
+    if unknown:
+        parser.error(f"--tools: unknown {unknown}; choose from {','.join(peers.R_TOOLS)}")
+    rows = []
+    if not args.jobs_only:
+        for tool in tools:
+            rows += measure_r_tool(tool, args, parser)
     rows += workflow_de_job(args.out / "jobs.tsv", args.size, args.model)
     for job in args.job:
         label, _, path = job.partition("=")
         rows += benchmarked_job(label, Path(path))
-    table = pd.DataFrame(rows)
-    ours = table.set_index(["what", "metric"])["value"]
-    for what in table["what"].unique():
-        for metric in ("wall_s", "compute_s"):
-            if what != "deseq2_r" and (what, metric) in ours.index:
-                ratio = ours[("deseq2_r", metric)] / ours[(what, metric)]
-                table.loc[len(table)] = {"what": f"ratio_over_{what}", "metric": metric,
-                                         "value": ratio}  # fmt: skip
+    table = merged_with_previous(pd.DataFrame(rows, columns=ROW_COLUMNS), out_path, args)
+    table = pd.concat([table, pd.DataFrame(ratio_rows(table))], ignore_index=True)
     table.insert(0, "model", args.model)
     table.insert(0, "size", args.size)
-    table["load_before"], table["load_after"] = load
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_path, sep="\t", index=False, float_format="%.4g")
     print(table.to_string(index=False))
     return 0
 
 
-def measure_deseq2(args, parser) -> tuple[list[dict], list[float]]:
-    """One run of DESeq2 in R on the model: its rows and the load before/after."""
-    rscript = peers.r_tools_available().get("deseq2_r")
+ROW_COLUMNS = ["what", "metric", "value", "load_before", "load_after"]
+
+
+def merged_with_previous(table: pd.DataFrame, out_path: Path, args) -> pd.DataFrame:
+    """``table`` plus the rows of an earlier run of this size and model in ``out_path`` that
+    it does not measure again (another R tool, another job label); ratios are recomputed."""
+    if not out_path.is_file():
+        return table
+    previous = pd.read_csv(out_path, sep="\t", dtype={"size": str})
+    previous = previous[(previous["size"] == args.size) & (previous["model"] == args.model)]
+    keep = ~previous["what"].str.startswith("ratio_") & ~previous["what"].isin(table["what"])
+    return pd.concat([previous.loc[keep, ROW_COLUMNS], table], ignore_index=True)
+
+
+def ratio_rows(table: pd.DataFrame) -> list[dict]:
+    """``ratio_{tool}_over_{job}`` rows: each R tool's wall and compute seconds over each
+    other row's (the workflow's DE jobs), where both have the metric."""
+    values = table.set_index(["what", "metric"])["value"]
+    tools = [w for w in table["what"].unique() if w in peers.R_TOOLS]
+    jobs = [w for w in table["what"].unique() if w not in peers.R_TOOLS]
+    return [
+        {"what": f"ratio_{tool}_over_{job}", "metric": metric,
+         "value": values[(tool, metric)] / values[(job, metric)]}
+        for tool in tools for job in jobs for metric in ("wall_s", "compute_s")
+        if (tool, metric) in values.index and (job, metric) in values.index
+    ]  # fmt: skip
+
+
+def measure_r_tool(tool: str, args, parser) -> list[dict]:
+    """One run of ``tool`` in R on the model: its rows, with the load before/after it."""
+    rscript = peers.r_tools_available().get(tool)
     if rscript is None:
-        parser.error("Rscript with DESeq2 not found (Debian: apt-get install r-bioc-deseq2)")
+        package = peers.PACKAGES[tool]
+        parser.error(f"Rscript with {package} not found (Debian: apt-get install "
+                     f"r-bioc-{package.lower()})")  # fmt: skip
     samples, genes = (int(x) for x in args.size.split("x"))
     data = workloads.simulate_size(samples, genes, args.workdir / "data" / args.size, args.seed)
     folder = args.workdir / "deseq2_one_model" / args.size
     models = peers.prepare_inputs(data["counts"], data["samples"], data["contrasts"], folder)
     (model,) = [m for m in models if m["name"] == args.model]
-    out, timing = folder / f"deseq2_r_{args.model}.tsv", folder / f"deseq2_r_{args.model}_t.tsv"
-    command = peers.r_command("deseq2_r", rscript, model, run_config_de(), out, timing)
-    print(f"DESeq2 on model {args.model} of {args.size}: {' '.join(command[:2])}", flush=True)
-    result = run_measured(command, cwd=folder, log=folder / "deseq2_r.log", nice=args.nice)
+    out, timing = folder / f"{tool}_{args.model}.tsv", folder / f"{tool}_{args.model}_t.tsv"
+    command = peers.r_command(tool, rscript, model, run_config_de(), out, timing)
+    print(f"{tool} on model {args.model} of {args.size}: {' '.join(command[:2])}", flush=True)
+    result = run_measured(command, cwd=folder, log=folder / f"{tool}.log", nice=args.nice)
     steps = pd.read_csv(timing, sep="\t").set_index("step")["seconds"]
     rows = [
-        {"what": "deseq2_r", "metric": "wall_s", "value": result["wall_s"]},
-        {"what": "deseq2_r", "metric": "cpu_s", "value": result["cpu_s"]},
-        {"what": "deseq2_r", "metric": "peak_rss_mb", "value": result["peak_tree_rss_mb"]},
-        {"what": "deseq2_r", "metric": "compute_s",
+        {"what": tool, "metric": "wall_s", "value": result["wall_s"]},
+        {"what": tool, "metric": "cpu_s", "value": result["cpu_s"]},
+        {"what": tool, "metric": "peak_rss_mb", "value": result["peak_tree_rss_mb"]},
+        {"what": tool, "metric": "compute_s",
          "value": float(steps.drop("read", errors="ignore").sum())},
     ] + [
-        {"what": "deseq2_r", "metric": f"step_{step}_s", "value": float(seconds)}
+        {"what": tool, "metric": f"step_{step}_s", "value": float(seconds)}
         for step, seconds in steps.items()
     ]  # fmt: skip
-    return rows, [result["load_before"], result["load_after"]]
+    return [row | {"load_before": result["load_before"], "load_after": result["load_after"]}
+            for row in rows]  # fmt: skip
 
 
 def benchmarked_job(label: str, benchmark: Path) -> list[dict]:

@@ -286,3 +286,36 @@ def test_deseq2_one_model_reads_a_benchmarked_job_and_its_last_run_of_compute(tm
     rows = {r["metric"]: r["value"] for r in benchmarked_job("wald", bench)}
     assert rows == {"wall_s": 142.5, "cpu_s": 135.0, "peak_rss_mb": 4543.6,
                     "compute_s": pytest.approx(124.0)}  # fmt: skip
+
+
+def test_deseq2_one_model_keeps_earlier_rows_it_does_not_measure_again(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from types import SimpleNamespace
+
+    from deseq2_one_model import ROW_COLUMNS, merged_with_previous, ratio_rows
+
+    earlier = pd.DataFrame(
+        [("2004x60000", "cancer", "deseq2_r", "compute_s", 960.0, 0.7, 1.0),
+         ("2004x60000", "cancer", "wald_job", "compute_s", 130.0, None, None),
+         ("2004x60000", "cancer", "qlf_job", "compute_s", 250.0, None, None),
+         ("2004x60000", "cancer", "ratio_deseq2_r_over_qlf_job", "compute_s", 3.84, None, None),
+         ("192x20000", "cancer", "edger_ql", "compute_s", 38.0, 1.0, 1.2)],
+        columns=["size", "model", *ROW_COLUMNS],
+    )  # fmt: skip
+    earlier.to_csv(tmp_path / "one.tsv", sep="\t", index=False)
+    now = pd.DataFrame(
+        [("qlf_job", "compute_s", 192.0, None, None),
+         ("edger_ql", "compute_s", 600.0, 0.9, 1.1)], columns=ROW_COLUMNS
+    )  # fmt: skip
+    args = SimpleNamespace(size="2004x60000", model="cancer")
+    table = merged_with_previous(now, tmp_path / "one.tsv", args)
+    values = table.set_index("what")["value"].to_dict()
+    # re-measured rows replace the earlier ones; another size's rows and old ratios are gone
+    assert values == {"deseq2_r": 960.0, "wald_job": 130.0, "qlf_job": 192.0, "edger_ql": 600.0}
+    ratios = {r["what"]: r["value"] for r in ratio_rows(table)}
+    assert ratios == {
+        "ratio_deseq2_r_over_wald_job": pytest.approx(960 / 130),
+        "ratio_deseq2_r_over_qlf_job": pytest.approx(5.0),
+        "ratio_edger_ql_over_wald_job": pytest.approx(600 / 130),
+        "ratio_edger_ql_over_qlf_job": pytest.approx(600 / 192),
+    }

@@ -3,7 +3,8 @@
 What the workflow's ``fit_model`` and ``contrast_results`` jobs compute, without job start-up
 and file passing in between: read the counts, then per model the prefilter,
 :func:`differential_expression.fit_model`, :func:`differential_expression.model_arrays` and
-:func:`wald.contrast_table` for each of its contrasts (the test ``de.test`` names). Prints one
+:func:`model_contrasts.contrast_tables` for its contrasts (the test ``de.test`` names; the QL
+full-model fit made once per model and shared, as in the workflow's job). Prints one
 JSON line: ``read_s``, ``fit_s``, ``test_s``, ``compute_s`` (fit + tests), per model. With
 ``--stats DIR`` it writes ``DIR/<model>.tsv`` (contrast, gene_id, stat) for the agreement check.
 
@@ -35,16 +36,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import pandas as pd
 
-    from msc_secretome.design import (
-        check_design,
-        contrast_vector,
-        model_samples,
-        parse_contrasts,
-        parse_models,
-    )
+    from msc_secretome.design import check_design, model_samples, parse_contrasts, parse_models
     from msc_secretome.differential_expression import fit_model, model_arrays, prefilter_mask
+    from msc_secretome.model_contrasts import contrast_requests, contrast_tables
     from msc_secretome.settings import read_yaml
-    from msc_secretome.wald import contrast_table
 
     de = read_yaml(args.config)["de"]
     if args.overrides:
@@ -58,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     timing = {"read_s": time.perf_counter() - start, "models": {}}
     for model in models.values():
         metadata = model_samples(samples, model).loc[:, model.variables]
-        helper = check_design(metadata, model)
+        check_design(metadata, model)
         start = time.perf_counter()
         subset = counts.loc[metadata.index]
         kept = prefilter_mask(subset, **de["prefilter"])
@@ -75,20 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         fitted = model_arrays(dds)
         fit_s = time.perf_counter() - start
         start = time.perf_counter()
-        tables = []
-        for contrast in contrasts.values():
-            if contrast.model != model.name:
-                continue
-            table = contrast_table(
-                fitted,
-                contrast_vector(helper, contrast, model, metadata),
-                alpha=de["alpha"],
-                independent_filter=de["independent_filter"],
-                cooks_filter=de["cooks_filter"],
-                lfc_threshold=de["lfc_threshold"],
-                test=contrast.test or de["test"],
-            )
-            tables.append(table.loc[:, ["gene_id", "stat"]].assign(contrast=contrast.name))
+        own = [contrast for contrast in contrasts.values() if contrast.model == model.name]
+        tests = {contrast.name: contrast.test or de["test"] for contrast in own}
+        requests = contrast_requests(metadata, model, own, tests)
+        tables = [
+            table.loc[:, ["gene_id", "stat"]].assign(contrast=name)
+            for name, table in contrast_tables(fitted, requests, de=de)
+        ]
         timing["models"][model.name] = {
             "fit_s": fit_s,
             "test_s": time.perf_counter() - start,

@@ -64,9 +64,24 @@ def nb_nll_genes(
     alpha_neg1 = 1.0 / alpha
     if logbinom is None:
         logbinom = nb_log_binomial(counts, alpha)
-    return counts.shape[0] * alpha_neg1 * np.log(alpha) + (
-        -logbinom + (counts + alpha_neg1) * np.log(alpha_neg1 + mu) - counts * np.log(mu)
-    ).sum(axis=0)
+    # -logbinom + (counts + 1/alpha) log(1/alpha + mu) - counts log(mu), in place: the same
+    # operations on the same operands (y + (-x) is y - x in IEEE arithmetic), fewer temporaries
+    terms = np.add(alpha_neg1, mu)
+    np.log(terms, out=terms)
+    terms *= counts + alpha_neg1
+    terms -= logbinom
+    log_mu = np.log(mu)
+    log_mu *= counts
+    terms -= log_mu
+    return counts.shape[0] * alpha_neg1 * np.log(alpha) + terms.sum(axis=0)
+
+
+def _means(X: np.ndarray, beta: np.ndarray, sf: np.ndarray, min_mu: float) -> np.ndarray:
+    """``max(sf * exp(X beta^T), min_mu)`` in place: (samples, genes) from beta (genes, p)."""
+    means = X @ beta.T
+    np.exp(means, out=means)
+    means *= sf
+    return np.maximum(means, min_mu, out=means)
 
 
 class BatchedInference(DefaultInference):
@@ -96,11 +111,15 @@ class BatchedInference(DefaultInference):
         optimizer="L-BFGS-B",
         maxiter=250,
         with_hat=True,
+        log_binomial=None,
     ):
         """PyDESeq2's ``irls`` for every gene: ``(beta, mu, hat diagonals, converged)``.
 
         ``with_hat=False`` (a caller that needs only beta and mu, such as the fits at fixed
         dispersions of the LRT and QL tests) skips the hat diagonals, returned as NaN.
+        ``log_binomial``: :func:`nb_log_binomial` of ``counts`` and ``disp`` (samples, genes)
+        when the caller fits several designs at the same dispersions (the QL F-test's full
+        and reduced models); computed per block otherwise.
         """
         n_samples, n_genes = counts.shape
         p = design_matrix.shape[1]
@@ -119,6 +138,7 @@ class BatchedInference(DefaultInference):
                 max_beta,
                 maxiter,
                 with_hat,
+                None if log_binomial is None else log_binomial[:, block],
             )
             for offset in np.flatnonzero(failed):
                 gene = block.start + offset
@@ -138,10 +158,13 @@ class BatchedInference(DefaultInference):
 
     @staticmethod
     def _irls_block(
-        counts, size_factors, X, disp, min_mu, beta_tol, max_beta, maxiter, with_hat=True
-    ):
+        counts, size_factors, X, disp, min_mu, beta_tol, max_beta, maxiter, with_hat=True,
+        logbinom=None,
+    ):  # fmt: skip
         """IRLS for a block of genes; returns beta, mu, hat diagonals (NaN without
-        ``with_hat``) and a 'diverged' mask."""
+        ``with_hat``) and a 'diverged' mask. Written with in-place operations where that
+        saves a temporary: the same operations on the same operands as the plain
+        expressions in the comments, so the same numbers."""
         n_samples, n_genes = counts.shape
         p = X.shape[1]
         outer = _outer_rows(X)
@@ -154,8 +177,9 @@ class BatchedInference(DefaultInference):
             beta = np.zeros((n_genes, p))
             with np.errstate(divide="ignore"):
                 beta[:, 0] = np.log(counts / sf).mean(axis=0)
-        mu = np.maximum(sf * np.exp(X @ beta.T), min_mu)
-        logbinom = nb_log_binomial(counts, disp)  # fixed dispersions: once, not per iteration
+        mu = _means(X, beta, sf, min_mu)
+        if logbinom is None:  # fixed dispersions: once, not per iteration
+            logbinom = nb_log_binomial(counts, disp)
         deviance = np.full(n_genes, 1000.0)
         active = np.ones(n_genes, dtype=bool)
         diverged = np.zeros(n_genes, dtype=bool)
@@ -165,10 +189,17 @@ class BatchedInference(DefaultInference):
             # while every gene iterates (the costly first iterations), whole arrays, not copies
             every = genes.size == n_genes
             m, y, d = (mu, counts, disp) if every else (mu[:, genes], counts[:, genes], disp[genes])
-            w = m / (1.0 + m * d)
-            z = np.log(m / sf) + (y - m) / m
+            w = m * d  # w = m / (1 + m d)
+            w += 1.0
+            np.divide(m, w, out=w)
+            wz = m / sf  # w * z, z = log(m / sf) + (y - m) / m
+            np.log(wz, out=wz)
+            residual = y - m
+            residual /= m
+            wz += residual
+            wz *= w
             gram = _weighted_gram(w, outer, p) + ridge
-            beta_hat = np.linalg.solve(gram, ((w * z).T @ X)[..., None])[..., 0]
+            beta_hat = np.linalg.solve(gram, (wz.T @ X)[..., None])[..., 0]
             iteration += 1
             bad = (np.abs(beta_hat) > max_beta).any(axis=1) | (iteration >= maxiter)
             if bad.any():
@@ -177,7 +208,7 @@ class BatchedInference(DefaultInference):
                 genes, beta_hat, y, d = genes[~bad], beta_hat[~bad], y[:, ~bad], d[~bad]
                 every = False
             beta[genes] = beta_hat
-            new_mu = np.maximum(sf * np.exp(X @ beta_hat.T), min_mu)
+            new_mu = _means(X, beta_hat, sf, min_mu)
             if every:
                 mu = new_mu
             else:

@@ -2,7 +2,8 @@
 
 A model's contrasts share its fit: the Wald test reads the fit's coefficients, and the QL
 F-test refits the full model at the trended dispersion, whose deviance, residual df and
-squeezed QL dispersions are the same for every contrast (:func:`qlf.ql_full_fit`). The rule
+squeezed QL dispersions are the same for every contrast (:func:`qlf.ql_full_fit`), as the
+LRT's full model at the final dispersions is (:func:`lrt.lrt_full_fit`). The rule
 that fits a model (``differential_expression_{model}``) and the leave-one-out refits
 (:mod:`stability`) test all of a model's contrasts here, so that full-model work runs once per
 fit instead of once per contrast; each contrast's table is what :func:`wald.contrast_table`
@@ -71,21 +72,25 @@ def contrast_tables(
 
     Yields
     ------
-    ``(contrast name, g-row table with wald.RESULT_COLUMNS)``; the QL full-model fit is made
-    before the first ``qlf`` contrast and reused for the others. A generator, so a caller can
-    time and log each contrast.
+    ``(contrast name, g-row table with wald.RESULT_COLUMNS)``; the QL (LRT) full-model fit is
+    made before the first ``qlf`` (``lrt``) contrast and reused for the others. A generator,
+    so a caller can time and log each contrast.
     """
     symbols = pd.Series(fitted["symbol"], index=fitted["gene_id"])
-    qlf_full = None
+    full_fits = {}
     for name, vector, test, reduced in requests:
-        if test == "qlf" and qlf_full is None:
-            from .qlf import ql_full_fit
+        if test in ("qlf", "lrt") and test not in full_fits:
+            if test == "qlf":
+                from .qlf import ql_full_fit as full_fit
+            else:
+                from .lrt import lrt_full_fit as full_fit
 
-            qlf_full = ql_full_fit(fitted)
+            full_fits[test] = full_fit(fitted)
         table = contrast_table(
             fitted, vector, alpha=de["alpha"], independent_filter=de["independent_filter"],
             cooks_filter=de["cooks_filter"], lfc_threshold=de["lfc_threshold"],
-            symbols=symbols, test=test, reduced_design=reduced, qlf_full=qlf_full,
+            symbols=symbols, test=test, reduced_design=reduced,
+            full_fit=full_fits.get(test),
             statistic_only=statistic_only,
         )  # fmt: skip
         yield name, table

@@ -25,7 +25,8 @@ import numpy as np
 from scipy.special import digamma, polygamma
 from scipy.stats import chi2, f
 
-from .lrt import check_nested, fit_fixed_dispersion, nb_deviance, null_space_design
+from .batched_inference import nb_log_binomial
+from .lrt import check_nested, fit_fixed_dispersion, model_counts, nb_deviance, null_space_design
 
 POISSON_DISPERSION = 1e-8
 
@@ -158,13 +159,18 @@ def residual_df(zero_fit: np.ndarray, design: np.ndarray) -> np.ndarray:
 class QLFullFit:
     """What the QL F-test needs of the full model: the same for every contrast of a fit.
 
-    ``mu`` (samples, genes): the full model's means at the trended dispersion;
+    ``counts`` (samples, genes): the model's counts as floats (:func:`lrt.model_counts`);
+    ``log_binomial`` (samples, genes): their :func:`batched_inference.nb_log_binomial` at the
+    trended dispersion, which every fit of the test shares; ``mu`` (samples, genes): the full
+    model's means at the trended dispersion;
     ``deviance``, ``df_residual``, ``s2_post`` (genes,): its deviance, residual df and squeezed
     QL dispersion; ``df_prior``: the empirical-Bayes prior df; ``poisson_genes`` (k,): the genes
     under edgeR's Poisson bound, with ``poisson_deviance`` (k,) the full model's deviance at
     Poisson variance.
     """
 
+    counts: np.ndarray
+    log_binomial: np.ndarray
     mu: np.ndarray
     deviance: np.ndarray
     df_residual: np.ndarray
@@ -181,10 +187,11 @@ def ql_full_fit(fitted: dict) -> QLFullFit:
     (steps 1-3 of the module docstring for the full model; the Poisson-bound fit of step 4).
     """
     design = np.asarray(fitted["design_matrix"], dtype=float)
-    counts = np.asarray(fitted["counts"], dtype=float)
+    counts = model_counts(fitted)
     size_factors = np.asarray(fitted["size_factors"], dtype=float)
     trend = np.asarray(fitted["fitted_dispersions"], dtype=float)
-    _, mu_full = fit_fixed_dispersion(counts, size_factors, design, trend)
+    log_binomial = nb_log_binomial(counts, trend)
+    _, mu_full = fit_fixed_dispersion(counts, size_factors, design, trend, log_binomial)
     deviance = nb_deviance(counts, mu_full, trend)
     df_residual = residual_df((mu_full < 1e-4) & (counts < 1e-4), design)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -202,7 +209,15 @@ def ql_full_fit(fitted: dict) -> QLFullFit:
         _, mu1 = fit_fixed_dispersion(sub, size_factors, design, poisson)
         poisson_deviance = nb_deviance(sub, mu1, poisson)
     return QLFullFit(
-        mu_full, deviance, df_residual, s2_post, float(df_prior), genes, poisson_deviance
+        counts,
+        log_binomial,
+        mu_full,
+        deviance,
+        df_residual,
+        s2_post,
+        float(df_prior),
+        genes,
+        poisson_deviance,
     )
 
 
@@ -227,10 +242,12 @@ def qlf_test(
     df_test = check_nested(design, reduced_design, where)
     if full is None:
         full = ql_full_fit(fitted)
-    counts = np.asarray(fitted["counts"], dtype=float)
+    counts = full.counts
     size_factors = np.asarray(fitted["size_factors"], dtype=float)
     trend = np.asarray(fitted["fitted_dispersions"], dtype=float)
-    _, mu_reduced = fit_fixed_dispersion(counts, size_factors, reduced_design, trend)
+    _, mu_reduced = fit_fixed_dispersion(
+        counts, size_factors, reduced_design, trend, full.log_binomial
+    )
     ratio = np.maximum(nb_deviance(counts, mu_reduced, trend) - full.deviance, 0.0)
     statistic = ratio / df_test / full.s2_post
     n, p = design.shape

@@ -173,7 +173,7 @@ def contrast_table(
     symbols: pd.Series | None = None,
     test: str = "wald",
     reduced_design: np.ndarray | None = None,
-    qlf_full=None,
+    full_fit=None,
     statistic_only: bool = False,
 ) -> pd.DataFrame:
     """The output-contract table of one contrast vector from a model's arrays.
@@ -186,8 +186,9 @@ def contrast_table(
     ``lfcSE`` are the contrast's in every case; ``stat`` is the Wald statistic, or for
     ``lrt``/``qlf`` on one df the signed square root of LR or F (a z- or t-like value that
     ranks like the Wald statistic), on more df the LR or F itself. ``lfc_threshold`` > 0 is
-    a Wald test only. ``qlf_full``: the model's :func:`qlf.ql_full_fit`, shared by its
-    contrasts (fitted here when not given). ``statistic_only``: just ``gene_id``, ``symbol``
+    a Wald test only. ``full_fit``: the model's full-model fit for ``test``
+    (:func:`qlf.ql_full_fit` or :func:`lrt.lrt_full_fit`), shared by its contrasts (fitted
+    here when not given). ``statistic_only``: just ``gene_id``, ``symbol``
     and ``stat`` (the same values), without the Wald standard errors an ``lrt``/``qlf`` stat
     does not use, p-values or their adjustment (the leave-one-out refits rank genes by it).
     """
@@ -232,11 +233,11 @@ def contrast_table(
         if test == "lrt":
             from .lrt import lrt_test
 
-            pvalue, statistic, df = lrt_test(fitted, contrast, reduced_design)
+            pvalue, statistic, df = lrt_test(fitted, contrast, reduced_design, full=full_fit)
         else:
             from .qlf import qlf_test
 
-            pvalue, statistic, df, _ = qlf_test(fitted, contrast, reduced_design, full=qlf_full)
+            pvalue, statistic, df, _ = qlf_test(fitted, contrast, reduced_design, full=full_fit)
         stat = sign * np.sqrt(statistic) if df == 1 else statistic
         if se is not None:
             pvalue = np.where(np.isfinite(se), pvalue, np.nan)
