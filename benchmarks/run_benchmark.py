@@ -20,6 +20,10 @@ Parts (``--parts``, default all; each measurement is a fresh process, so start-u
   :data:`speedbench.stats.STAGE_OF_RULE`) and end to end, with the peak memory of the whole
   process tree; ``--consortium-size`` (default 2004x60000: 2,000 samples in whole
   replicates of the 12-cell design) runs once after it;
+* ``consortium_r``: DESeq2, edgeR QL and limma-voom in R on one model of the consortium size,
+  each once, beside the workflow's DE job of it from the ``workflow`` part
+  (``benchmarks/deseq2_one_model.py``, ``deseq2_one_model.tsv``; ``--consortium-r-args``
+  replaces its default options; skipped with ``--no-r``);
 * ``enrichment``, ``single_cell``: ``benchmarks/enrichment_speed.py`` and
   ``benchmarks/single_cell_scale.py`` (owned by their stages) are run with
   ``--enrichment-args`` / ``--single-cell-args`` when they exist, else skipped with a message.
@@ -54,9 +58,10 @@ from speedbench import peers, report, workloads  # noqa: E402
 from speedbench.measure import run_measured  # noqa: E402
 from speedbench.stats import interleave, parse_size  # noqa: E402
 
-PARTS = ("example", "de", "workflow", "enrichment", "single_cell")
+PARTS = ("example", "de", "workflow", "consortium_r", "enrichment", "single_cell")
 DE_TOOLS = ("python_wald", "python_qlf", *peers.R_TOOLS)
 EXTERNAL = {
+    "consortium_r": ROOT / "benchmarks" / "deseq2_one_model.py",
     "enrichment": ROOT / "benchmarks" / "enrichment_speed.py",
     "single_cell": ROOT / "benchmarks" / "single_cell_scale.py",
 }
@@ -242,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--consortium-size", default="2004x60000", help="'' to skip")
     parser.add_argument("--enrichment-args", default="", help="options for enrichment_speed.py")
     parser.add_argument("--single-cell-args", default="", help="options for single_cell_scale.py")
+    parser.add_argument("--consortium-r-args", default="", help="options for deseq2_one_model.py")
     parser.add_argument(
         "--baseline", help="example part: also run this git revision, interleaved (before/after)"
     )
@@ -283,6 +289,15 @@ def main(argv: list[str] | None = None) -> int:
                 workflow_part(args, work, saver)
             elif part == "example":
                 example_part(args, work, saver)
+            elif part == "consortium_r":
+                if args.no_r or not args.consortium_size:
+                    log("consortium_r: skipped (--no-r or no --consortium-size)")
+                    continue
+                extra = args.consortium_r_args or (
+                    f"--size {args.consortium_size} --workdir {work / 'consortium_r'} "
+                    f"--tools {','.join(peers.R_TOOLS)} --out {args.out}"
+                )
+                saver.add(external_part(part, extra, args, work))
             else:
                 extra = args.enrichment_args if part == "enrichment" else args.single_cell_args
                 saver.add(external_part(part, extra, args, work))

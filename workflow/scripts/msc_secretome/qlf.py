@@ -161,17 +161,15 @@ class QLFullFit:
 
     ``counts`` (samples, genes): the model's counts as floats (:func:`lrt.model_counts`);
     ``log_binomial`` (samples, genes): their :func:`batched_inference.nb_log_binomial` at the
-    trended dispersion, which every fit of the test shares; ``mu`` (samples, genes): the full
-    model's means at the trended dispersion;
-    ``deviance``, ``df_residual``, ``s2_post`` (genes,): its deviance, residual df and squeezed
-    QL dispersion; ``df_prior``: the empirical-Bayes prior df; ``poisson_genes`` (k,): the genes
-    under edgeR's Poisson bound, with ``poisson_deviance`` (k,) the full model's deviance at
-    Poisson variance.
+    trended dispersion, which every fit of the test shares; ``deviance``, ``df_residual``,
+    ``s2_post`` (genes,): the full model's deviance at the trended dispersion, its residual df
+    and squeezed QL dispersion; ``df_prior``: the empirical-Bayes prior df; ``poisson_genes``
+    (k,): the genes under edgeR's Poisson bound, with ``poisson_deviance`` (k,) the full
+    model's deviance at Poisson variance.
     """
 
     counts: np.ndarray
     log_binomial: np.ndarray
-    mu: np.ndarray
     deviance: np.ndarray
     df_residual: np.ndarray
     s2_post: np.ndarray
@@ -211,7 +209,6 @@ def ql_full_fit(fitted: dict) -> QLFullFit:
     return QLFullFit(
         counts,
         log_binomial,
-        mu_full,
         deviance,
         df_residual,
         s2_post,
