@@ -20,7 +20,8 @@ LABEL=BENCHMARK_TSV`` adds another run of that DE job (e.g. with ``de.test: wald
 own test) from its Snakemake benchmark file (``logs/benchmarks/differential_expression/``)
 and its compute seconds from the ``compute:`` lines of its ``logs/fit_model/`` log, next to
 it; ``--jobs-only`` rebuilds the table from the R runs already measured. Rows
-``ratio_{tool}_over_{job}`` give the R tool's time over the job's (wall and compute).
+``ratio_{tool}_over_{job}`` give the R tool's time over the job's (wall and compute) where
+both were measured on the same machine (column ``cpu``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from speedbench import peers, workloads  # noqa: E402
-from speedbench.measure import run_measured  # noqa: E402
+from speedbench.measure import cpu_model, run_measured  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     for job in args.job:
         label, _, path = job.partition("=")
         rows += benchmarked_job(label, Path(path))
+    # the machine: R runs are measured here, job files are read here from runs made here
+    rows = [{"cpu": cpu_model()} | row for row in rows]
     table = merged_with_previous(pd.DataFrame(rows, columns=ROW_COLUMNS), out_path, args)
     table = pd.concat([table, pd.DataFrame(ratio_rows(table))], ignore_index=True)
     table.insert(0, "model", args.model)
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-ROW_COLUMNS = ["what", "metric", "value", "load_before", "load_after"]
+ROW_COLUMNS = ["what", "metric", "value", "load_before", "load_after", "cpu"]
 
 
 def merged_with_previous(table: pd.DataFrame, out_path: Path, args) -> pd.DataFrame:
@@ -86,21 +89,26 @@ def merged_with_previous(table: pd.DataFrame, out_path: Path, args) -> pd.DataFr
         return table
     previous = pd.read_csv(out_path, sep="\t", dtype={"size": str})
     previous = previous[(previous["size"] == args.size) & (previous["model"] == args.model)]
+    if "cpu" not in previous:  # written before the machine was recorded
+        previous = previous.assign(cpu=float("nan"))
     keep = ~previous["what"].str.startswith("ratio_") & ~previous["what"].isin(table["what"])
     return pd.concat([previous.loc[keep, ROW_COLUMNS], table], ignore_index=True)
 
 
 def ratio_rows(table: pd.DataFrame) -> list[dict]:
     """``ratio_{tool}_over_{job}`` rows: each R tool's wall and compute seconds over each
-    other row's (the workflow's DE jobs), where both have the metric."""
+    other row's (the workflow's DE jobs), where both have the metric and were measured on the
+    same machine (``cpu``; times of different machines are not compared)."""
     values = table.set_index(["what", "metric"])["value"]
+    machine = table.drop_duplicates("what").set_index("what")["cpu"].fillna("unknown")
     tools = [w for w in table["what"].unique() if w in peers.R_TOOLS]
     jobs = [w for w in table["what"].unique() if w not in peers.R_TOOLS]
     return [
         {"what": f"ratio_{tool}_over_{job}", "metric": metric,
-         "value": values[(tool, metric)] / values[(job, metric)]}
+         "value": values[(tool, metric)] / values[(job, metric)], "cpu": machine[tool]}
         for tool in tools for job in jobs for metric in ("wall_s", "compute_s")
         if (tool, metric) in values.index and (job, metric) in values.index
+        and machine[tool] == machine[job]
     ]  # fmt: skip
 
 

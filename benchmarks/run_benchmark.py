@@ -55,9 +55,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from speedbench import peers, report, workloads  # noqa: E402
-from speedbench.measure import run_measured  # noqa: E402
+from speedbench.measure import cpu_model, run_measured  # noqa: E402
 from speedbench.stats import interleave, parse_size  # noqa: E402
 
+CPU = cpu_model()
 PARTS = ("example", "de", "workflow", "consortium_r", "enrichment", "single_cell")
 DE_TOOLS = ("python_wald", "python_qlf", *peers.R_TOOLS)
 EXTERNAL = {
@@ -92,15 +93,19 @@ def label(samples: int, genes: int) -> str:
 
 def record(part, size, tool, repeat, order, result) -> dict:
     samples, genes = size if size else (0, 0)
-    return {
-        "part": part,
-        "size": label(*size) if size else part,
-        "samples": samples,
-        "genes": genes,
-        "tool": tool,
-        "repeat": repeat,
-        "order": order,
-    } | {key: result.get(key, float("nan")) for key in MEASURED}
+    return (
+        {
+            "part": part,
+            "size": label(*size) if size else part,
+            "samples": samples,
+            "genes": genes,
+            "tool": tool,
+            "repeat": repeat,
+            "order": order,
+        }
+        | {key: result.get(key, float("nan")) for key in MEASURED}
+        | {"cpu": CPU}
+    )
 
 
 def stage_records(part, size, repeat, order, run: dict, jobs: list[dict]) -> list[dict]:

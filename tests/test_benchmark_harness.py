@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from speedbench import report, stats
-from speedbench.measure import script_rule
+from speedbench.measure import cpu_model, script_rule
 
 
 def test_interleave_runs_every_item_once_per_round_in_order():
@@ -292,30 +292,42 @@ def test_deseq2_one_model_keeps_earlier_rows_it_does_not_measure_again(tmp_path)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from types import SimpleNamespace
 
-    from deseq2_one_model import ROW_COLUMNS, merged_with_previous, ratio_rows
+    from deseq2_one_model import merged_with_previous, ratio_rows
 
+    columns = ["size", "model", "what", "metric", "value", "load_before", "load_after"]
     earlier = pd.DataFrame(
         [("2004x60000", "cancer", "deseq2_r", "compute_s", 960.0, 0.7, 1.0),
          ("2004x60000", "cancer", "wald_job", "compute_s", 130.0, None, None),
          ("2004x60000", "cancer", "qlf_job", "compute_s", 250.0, None, None),
          ("2004x60000", "cancer", "ratio_deseq2_r_over_qlf_job", "compute_s", 3.84, None, None),
          ("192x20000", "cancer", "edger_ql", "compute_s", 38.0, 1.0, 1.2)],
-        columns=["size", "model", *ROW_COLUMNS],
+        columns=columns,
     )  # fmt: skip
-    earlier.to_csv(tmp_path / "one.tsv", sep="\t", index=False)
+    earlier.to_csv(tmp_path / "one.tsv", sep="\t", index=False)  # no machine column yet
     now = pd.DataFrame(
-        [("qlf_job", "compute_s", 192.0, None, None),
-         ("edger_ql", "compute_s", 600.0, 0.9, 1.1)], columns=ROW_COLUMNS
+        [("qlf_job", "compute_s", 192.0, None, None, "EPYC"),
+         ("edger_ql", "compute_s", 600.0, 0.9, 1.1, "EPYC")],
+        columns=[*columns[2:], "cpu"],
     )  # fmt: skip
     args = SimpleNamespace(size="2004x60000", model="cancer")
     table = merged_with_previous(now, tmp_path / "one.tsv", args)
     values = table.set_index("what")["value"].to_dict()
     # re-measured rows replace the earlier ones; another size's rows and old ratios are gone
     assert values == {"deseq2_r": 960.0, "wald_job": 130.0, "qlf_job": 192.0, "edger_ql": 600.0}
+    # rows of an unknown machine are compared only with each other
     ratios = {r["what"]: r["value"] for r in ratio_rows(table)}
     assert ratios == {
         "ratio_deseq2_r_over_wald_job": pytest.approx(960 / 130),
-        "ratio_deseq2_r_over_qlf_job": pytest.approx(5.0),
-        "ratio_edger_ql_over_wald_job": pytest.approx(600 / 130),
         "ratio_edger_ql_over_qlf_job": pytest.approx(600 / 192),
     }
+    table.loc[table["what"] == "deseq2_r", "cpu"] = "EPYC"
+    assert {r["what"] for r in ratio_rows(table)} == {
+        "ratio_deseq2_r_over_qlf_job", "ratio_edger_ql_over_qlf_job"
+    }  # fmt: skip
+
+
+def test_measurements_name_the_processor_they_ran_on(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n")
+    assert cpu_model(info) == "AMD EPYC 7B13"
+    assert cpu_model(tmp_path / "missing")  # falls back to platform.processor() or "unknown"

@@ -17,6 +17,21 @@ from pathlib import Path
 MB = 2**20
 
 
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The processor's model name (``/proc/cpuinfo``; else :func:`platform.processor`), so a
+    measurement says which machine it was taken on: times from different machines are not
+    compared with each other."""
+    import platform
+
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 #: Rule scripts not named after their rule's benchmark folder.
 RULE_OF_SCRIPT = {"fit_and_test_model": "differential_expression"}
 

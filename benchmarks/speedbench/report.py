@@ -53,10 +53,13 @@ def merge(new: pd.DataFrame, old: pd.DataFrame | Path | None, keys=KEYS) -> pd.D
 def summary_table(measurements: pd.DataFrame) -> pd.DataFrame:
     by = ["part", "size", "samples", "genes", "tool"]
     table = summarise(measurements, by)
+    if "cpu" not in measurements:
+        measurements = measurements.assign(cpu=float("nan"))
     extra = measurements.groupby(by, sort=False, dropna=False).agg(
         compute_median_s=("compute_s", "median"),
         cpu_median_s=("cpu_s", "median"),
         peak_tree_rss_max_mb=("peak_tree_rss_mb", "max"),
+        machine=("cpu", lambda cpus: "; ".join(sorted(set(cpus.dropna().astype(str))))),
     )
     table = table.merge(extra.reset_index(), on=by, how="left")
     order = table["tool"].map(lambda t: stage_sort_key(t.split(":", 1)[-1]))
