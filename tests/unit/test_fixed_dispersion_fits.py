@@ -1,7 +1,12 @@
 """The fits at fixed dispersions behind the LRT and QL F-test (``lrt``, ``qlf``,
 ``batched_inference``) give the same floats as the plain formulas they were first written
-as: the in-place arithmetic, the shared log-binomial term and the single ``xlogy`` of the
-deviance are speed-ups only, and the counts' memory layout does not change a result."""
+as: the in-place IRLS arithmetic, the shared log-binomial term and the single ``xlogy`` of
+the deviance are speed-ups only, and the counts' memory layout does not change a result.
+
+(The likelihood itself, ``nb_nll_genes``, stays the plain expression: written in place its
+column sums ran over a row-major array where numpy had chosen column-major for the
+expression, and summed in another order they differed in the last bits, which moved the
+IRLS stopping iteration of a few genes of the example's gene-wise dispersion fit.)"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.special import xlogy
 
-from msc_secretome.batched_inference import BatchedInference, nb_log_binomial, nb_nll_genes
+from msc_secretome.batched_inference import BatchedInference, nb_log_binomial
 from msc_secretome.lrt import (
     BETA_TOL,
     MIN_MU,
@@ -99,15 +104,10 @@ def test_deviance_is_the_plain_formula_bit_for_bit(model):
     assert np.isfinite(nb_deviance(counts, mu, dispersion)).all()
 
 
-def test_likelihood_is_the_plain_formula_bit_for_bit(model):
-    counts = model_counts(model)
-    mu = counts + 0.75
-    alpha = model["fitted_dispersions"]
-    assert np.array_equal(nb_nll_genes(counts, mu, alpha), plain_nll(counts, mu, alpha))
-
-
-def test_irls_is_the_plain_loop_bit_for_bit(model):
-    counts = model_counts(model)[:, 1:]  # the single-read gene may diverge: not the plain loop's
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_irls_is_the_plain_loop_bit_for_bit(model, layout):
+    # F: as PyDESeq2 hands counts to the fit; C: as the QL/LR tests do (model_counts)
+    counts = np.asarray(model_counts(model)[:, 1:], order=layout)  # gene 0 may diverge
     args = (model["size_factors"], model["design_matrix"], model["fitted_dispersions"][1:])
     beta, mu, _, diverged = BatchedInference._irls_block(
         counts, *args, MIN_MU, BETA_TOL, 30, 250, with_hat=False

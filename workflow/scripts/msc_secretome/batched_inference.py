@@ -64,16 +64,9 @@ def nb_nll_genes(
     alpha_neg1 = 1.0 / alpha
     if logbinom is None:
         logbinom = nb_log_binomial(counts, alpha)
-    # -logbinom + (counts + 1/alpha) log(1/alpha + mu) - counts log(mu), in place: the same
-    # operations on the same operands (y + (-x) is y - x in IEEE arithmetic), fewer temporaries
-    terms = np.add(alpha_neg1, mu)
-    np.log(terms, out=terms)
-    terms *= counts + alpha_neg1
-    terms -= logbinom
-    log_mu = np.log(mu)
-    log_mu *= counts
-    terms -= log_mu
-    return counts.shape[0] * alpha_neg1 * np.log(alpha) + terms.sum(axis=0)
+    return counts.shape[0] * alpha_neg1 * np.log(alpha) + (
+        -logbinom + (counts + alpha_neg1) * np.log(alpha_neg1 + mu) - counts * np.log(mu)
+    ).sum(axis=0)
 
 
 def _means(X: np.ndarray, beta: np.ndarray, sf: np.ndarray, min_mu: float) -> np.ndarray:
