@@ -16,9 +16,9 @@ WORKFLOW_DIR = Path(workflow.current_basedir).parents[1]
 sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
 
 # At exit, Snakemake's process skips the interpreter's final garbage collections over
-# everything it imported (a dry run: 2.4-3.3 s -> 1.7-1.9 s measured; likewise every run and every job's
-# Snakemake on a cluster); its own exit work (locks, logs, metadata) is explicit and still
-# runs. The rule scripts do the same (msc_secretome.rule_logging.log_to_file).
+# everything it imported (a dry run: 2.4-3.3 s -> 1.7-1.9 s measured; likewise every run and
+# every job's Snakemake on a cluster); its own exit work (locks, logs, metadata) is explicit
+# and still runs. The rule scripts do the same (msc_secretome.rule_logging.log_to_file).
 atexit.register(gc.freeze)
 
 from msc_secretome import contrast_tests, settings, stability  # noqa: E402
