@@ -2,8 +2,6 @@
 # Everything here is cheap and side-effect free but for one exit handler (below): it reads
 # small text files and checks them, so a bad sheet or contrast stops the run before any job
 # starts.
-import atexit
-import gc
 import re
 import sys
 from pathlib import Path
@@ -15,16 +13,16 @@ from snakemake.utils import validate
 WORKFLOW_DIR = Path(workflow.current_basedir).parents[1]
 sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
 
-# At exit, Snakemake's process skips the interpreter's final garbage collections over
-# everything it imported (a dry run: 2.4-3.3 s -> 1.7-1.9 s measured; likewise every run and
-# every job's Snakemake on a cluster); its own exit work (locks, logs, metadata) is explicit
-# and still runs. The rule scripts do the same (msc_secretome.rule_logging.log_to_file).
-atexit.register(gc.freeze)
-
 from msc_secretome import contrast_tests, settings, stability  # noqa: E402
 from msc_secretome.errors import InputError  # noqa: E402
 from msc_secretome.experiments import experiment_count_files  # noqa: E402
+from msc_secretome.rule_logging import freeze_objects_at_exit  # noqa: E402
 from msc_secretome.validation import check_gene_set_files, count_spec  # noqa: E402
+
+# Snakemake's process, too, skips the final garbage collections over what it imported at exit
+# (a dry run: 2.4-3.3 s -> 1.7-1.9 s measured); its own exit work (locks, logs, metadata) is
+# explicit and still runs.
+freeze_objects_at_exit()
 
 CONFIG_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
 CONTRASTS_SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "contrasts.schema.yaml"

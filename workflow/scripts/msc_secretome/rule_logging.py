@@ -11,16 +11,23 @@ from contextlib import contextmanager
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
+def freeze_objects_at_exit() -> None:
+    """Register :func:`gc.freeze` to run when this process exits.
+
+    The imports of a process (pandas, scipy, anndata, PyDESeq2; Snakemake's own) create
+    hundreds of thousands of objects that live until the end, and the interpreter's final
+    garbage collections would traverse them all (about 0.5 s of a job that imports PyDESeq2).
+    Frozen, they are skipped; exit handlers, stream flushing and module teardown run as usual.
+    """
+    atexit.register(gc.freeze)
+
+
 def log_to_file(snakemake) -> logging.Logger:
     """Send warnings, logging and stderr of this job to ``snakemake.log[0]``.
 
-    Also registers :func:`gc.freeze` to run when the job's process exits: the imports of a
-    job (pandas, scipy, anndata, PyDESeq2) create hundreds of thousands of objects that live
-    until the end, and the interpreter's final garbage collections would traverse them all
-    (about 0.5 s of a job that imports PyDESeq2). Frozen, they are skipped; exit handlers,
-    stream flushing and module teardown run as usual.
+    Also :func:`freeze_objects_at_exit`: every rule script calls this first.
     """
-    atexit.register(gc.freeze)
+    freeze_objects_at_exit()
     handle = open(snakemake.log[0], "w", encoding="utf-8")
     sys.stderr = handle
     logging.basicConfig(
