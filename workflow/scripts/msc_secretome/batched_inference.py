@@ -36,11 +36,10 @@ whatever the number of genes.
 from __future__ import annotations
 
 import numpy as np
-from pydeseq2 import utils
-from pydeseq2.default_inference import DefaultInference
 from scipy.special import gammaln
 
 from .dispersion_newton import newton_log_dispersion
+from .pydeseq2_api import DefaultInference, utils
 from .wald import gene_blocks as _blocks
 from .wald import outer_rows as _outer_rows
 from .wald import wald_test as _wald_test

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from formulaic_contrasts import FormulaicContrasts
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from formulaic_contrasts import FormulaicContrasts
 
 FORMULA = re.compile(r"^\s*~\s*[A-Za-z_][A-Za-z0-9_]*(\s*[+*:]\s*[A-Za-z_][A-Za-z0-9_]*)*\s*$")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -274,6 +277,9 @@ def model_samples(
 
 def check_design(metadata: pd.DataFrame, model: Model, path: str = "contrasts"):
     """Full rank and residual degrees of freedom; returns the formulaic contrasts helper."""
+    # imported here: the verdict and summary jobs use this module without building designs
+    from formulaic_contrasts import FormulaicContrasts
+
     helper = FormulaicContrasts(metadata, model.design)
     matrix = helper.design_matrix
     x = matrix.to_numpy(dtype=float)

@@ -7,8 +7,6 @@ from unittest import mock
 
 import numpy as np
 import pandas as pd
-from pydeseq2.dds import DeseqDataSet
-from pydeseq2.default_inference import DefaultInference
 
 from .batched_inference import BatchedInference
 from .design import design_variables
@@ -20,6 +18,7 @@ from .dispersion_trend import (
     r_parametric_fit,
 )
 from .model_store import metadata_arrays
+from .pydeseq2_api import DefaultInference, DeseqDataSet
 from .wald import contrast_table
 
 ENGINES = ("batched", "pydeseq2")

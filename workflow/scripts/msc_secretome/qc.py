@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import anndata as ad
 import numpy as np
 import pandas as pd
-from pydeseq2.dds import DeseqDataSet
 from scipy.stats import trim_mean
 
 from .batched_inference import BatchedInference
+from .pydeseq2_api import DeseqDataSet
 
 
 def library_sizes(counts: pd.DataFrame, size_factors: pd.Series) -> pd.DataFrame:

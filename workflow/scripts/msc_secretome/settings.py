@@ -10,7 +10,6 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
 import pandas as pd
 
 from .catalogue import builtin_catalogue_path
@@ -83,6 +82,8 @@ def check_config_files(config: dict, files, schema_path: str | Path) -> None:
     schema_path
         The config JSON schema (``type: string`` marks text values).
     """
+    import jsonschema  # here, not at module level: rule scripts import settings too
+
     documents = [load_yaml_document(path) for path in files]
     validator = jsonschema.Draft202012Validator(read_yaml(schema_path))
     for error in validator.iter_errors(config):
@@ -125,6 +126,8 @@ def _walk_keys(value, schema: dict, source: str, trail: list[str]) -> None:
 
 def validate_contrasts_file(data: dict, schema_path: str | Path, path: str) -> None:
     """JSON-schema check of the contrasts file with a message naming the offending entry."""
+    import jsonschema
+
     schema = read_yaml(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))

@@ -136,7 +136,7 @@ def _shrink(
     Hessian instead of its diagonal, putting its ``lfcSE`` up to ~19% off apeglm's on the
     DESeq2 reference data).
     """
-    from pydeseq2.default_inference import DefaultInference
+    from .pydeseq2_api import DefaultInference
 
     columns = list(design_matrix.columns)
     if coefficient not in columns:
