@@ -181,6 +181,7 @@ rule summarize:
 """
 
 
+@pytest.mark.slow  # three sbatch jobs polled to COMPLETED: about 30 s
 def test_workflow_runs_as_slurm_jobs(slurm_cluster, tmp_path):
     write_workflow(tmp_path, PARALLEL_WORKFLOW)
 
