@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -171,12 +172,37 @@ def test_library_null_equals_one_call_on_the_library_and_not_its_blocks(monkeypa
     np.testing.assert_allclose(per_block["NES"], one_call["NES"], rtol=0.15)
 
 
+@pytest.mark.parametrize(
+    "options", [{"null": "library"}, {"method": "permutation"}], ids=["library_null", "permutation"]
+)
+def test_one_call_on_two_core_threads_gives_the_same_table(options, monkeypatch):
+    """A library that is one core call (library null, permutation) hands the job's threads to
+    the core itself; its table must not depend on them."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    ranking, sets = case_input("plain")
+    args = {"library": "x", "permutations": 200, "seed": 2, **options}
+    one = run_prerank(ranking, sets, **args, threads=1)
+    two = run_prerank(ranking, sets, **args, threads=2)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+
+
 def test_blocks_in_parallel_threads_give_the_same_table(monkeypatch):
     import msc_secretome.prerank as prerank
 
-    monkeypatch.setattr(prerank.os, "cpu_count", lambda: 3)  # gseapy caps threads at CPUs - 1
+    pools = []
+
+    class RecordingPool(prerank.ThreadPoolExecutor):
+        def __init__(self, max_workers):
+            pools.append(max_workers)
+            super().__init__(max_workers=max_workers)
+
+    monkeypatch.setattr(prerank, "ThreadPoolExecutor", RecordingPool)
+    # a 2-CPU machine: gseapy's own cap (CPUs - 1) would make this single-threaded
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     ranking, sets = case_input("plain")
     args = {"library": "x", "permutations": 200, "seed": 2}
     one = run_prerank(ranking, sets, **args, threads=1)
+    assert pools == []
     two = run_prerank(ranking, sets, **args, threads=2)
+    assert pools == [2]  # the job's two threads run two blocks at once
     pd.testing.assert_frame_equal(one, two, check_exact=True)

@@ -92,6 +92,35 @@ def test_changing_one_contrast_reruns_only_what_depends_on_it(tiny_run, tmp_path
     assert "gene_set_enrichment_normal" not in jobs and "validate_inputs" not in jobs, table
 
 
+@pytest.mark.slow
+def test_enrichment_threads_rerun_nothing_and_give_the_same_tables(tiny_run, tmp_path):
+    """`enrichment.threads` is how fast, not what: raising it re-runs no enrichment (only the
+    report, which lists the settings), and enrichment jobs forced to run on 2 threads write
+    the same bytes."""
+    import shutil
+
+    source, _ = tiny_run
+    workdir = tmp_path / "copy"
+    shutil.copytree(source, workdir, symlinks=True)  # mtimes and .snakemake/ metadata kept
+    overrides = prepare_workdir(
+        workdir, {**TINY, "enrichment": {"permutations": 200, "threads": 2}}
+    )
+    planned = run_snakemake(
+        workdir, "--cores", "2", "--configfile", str(overrides), "--dry-run", "--quiet", "rules"
+    ).stdout
+    assert "html_report" in planned and "gene_set_enrichment" not in planned, planned
+    models = ["gene_set_enrichment_cancer", "gene_set_enrichment_normal"]
+    result = run_snakemake(
+        workdir, "--cores", "2", "--configfile", str(overrides), "--forcerun", *models,
+        "--until", *models,
+    )  # fmt: skip
+    for model in models:
+        benchmark = workdir / f"logs/gene_set_enrichment/models/{model.rsplit('_', 1)[1]}.log"
+        assert benchmark.exists(), result.stderr[-2000:]
+    assert "threads: 2" in result.stdout + result.stderr
+    assert table_checksums(workdir) == table_checksums(source)
+
+
 def test_failed_validation_writes_nothing_under_results(tmp_path):
     overrides = prepare_workdir(
         tmp_path, {"counts": "bad_counts.tsv", "secretome": {"source": "builtin"}}

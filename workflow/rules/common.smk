@@ -203,6 +203,12 @@ def contrast_test(contrast):
     return CONTRAST_TESTS[contrast]
 
 
+def enrichment_settings():
+    """config `enrichment` as the jobs' params: without `threads`, which changes how fast
+    the tables come, not what they hold (so changing it re-runs nothing)."""
+    return {k: v for k, v in config["enrichment"].items() if k != "threads"}
+
+
 def gene_set_files():
     """User files the gene sets come from; decided by the config alone, never by the disk.
 

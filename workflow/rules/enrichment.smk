@@ -64,7 +64,7 @@ for model_name in MODELS:
         priority: 5  # as the DE jobs it follows (the chain to the calls)
         conda:
             conda_env("analysis")
-        threads: 1
+        threads: config["enrichment"]["threads"]
         resources:
             # permutation prerank holds genes x permutations in memory (see run_prerank)
             mem_mb=mem_mb(
@@ -74,7 +74,7 @@ for model_name in MODELS:
         params:
             contrasts=model_contrasts,
             libraries=LIBRARIES,
-            enrichment=config["enrichment"],
+            enrichment=enrichment_settings(),
             min_size_by_library=config["gene_sets"]["min_size"],
             alpha=config["de"]["alpha"],
         script:

@@ -29,7 +29,7 @@ rule stability_refits:
         ],
         blocks=STUDY["blocks"],
         de=config["de"],
-        enrichment=config["enrichment"],
+        enrichment=enrichment_settings(),
         fdr=config["programmes"]["fdr"],
         catalogue=settings.catalogue_path(config),
     script:

@@ -272,7 +272,8 @@ def run_prerank(
       20,000 genes and 1,000 permutations).
 
     ES and the leading edge are the same with either method (they do not depend on the null).
-    ``threads`` > 1 runs that many blocks at once (same results).
+    ``threads`` > 1 runs that many core calls (blocks) at once, or one call on that many
+    threads; the table is the same for any value.
     Raises ``ValueError`` for an unknown method or null, or a ranking with missing/infinite
     values or a gene listed twice.
     """
@@ -294,8 +295,9 @@ def run_prerank(
     value_list = values.tolist()
     names_upper = mostly_upper_case(names)
     weighted = weighted_statistic(values, weight)
-    cpu_num = (os.cpu_count() or 1) - 1  # gseapy's _set_cores
-    cores = int(cpu_num if threads > cpu_num else 1 if threads < 1 else threads)
+    # the job's threads as given (Snakemake caps them at --cores); gseapy's own cap at the
+    # machine's CPUs - 1 is not kept: on 2 cores it made every call single-threaded
+    cores = max(1, int(threads))
     permutation_num = max(int(permutations), 0)
     calls = _core_calls(testable, names, names_upper, min_size, max_size, method=method, null=null)
     # Several calls: up to `threads` at once (the core releases the GIL), one core thread each;
