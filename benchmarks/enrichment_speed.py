@@ -17,6 +17,10 @@ Methods (``role``: after = this project now, before = the code before issue #19)
 
 * ``project``: ``run_prerank`` (multilevel; NES null per block of 25 sets, as before);
 * ``project_library_null``: ``run_prerank(null="library")`` (one null per library);
+* ``project_2_threads``: ``run_prerank(threads=2)`` (``enrichment.threads: 2``: two blocks at
+  once; the same table as ``project``);
+* ``project_block_nulls`` (diagnostic): each block's largest set alone, one call per block:
+  the cost of the per-block NES nulls (those sets' NES equal ``project``'s);
 * ``project_permutation``: ``run_prerank(method="permutation")``;
 * ``before``, ``before_permutation``: the same through ``gseapy.prerank`` (what run_prerank
   called up to issue #19: blocks of 25 sets for multilevel, one call for permutation);
@@ -53,6 +57,8 @@ METHODS = {
     # name: (role, package needed)
     "project": ("after", "gseapy"),
     "project_library_null": ("after", "gseapy"),
+    "project_2_threads": ("after", "gseapy"),
+    "project_block_nulls": ("diagnostic", "gseapy"),
     "project_permutation": ("after", "gseapy"),
     "before": ("before", "gseapy"),
     "before_permutation": ("before", "gseapy"),
@@ -113,6 +119,19 @@ def _gseapy_prerank(ranking, gene_sets, method, permutations, per_block):
     ).astype({"NES": float, "pvalue": float})
 
 
+def _name_sorted_blocks(ranking, gene_sets) -> list[dict]:
+    """The testable sets (10-500 ranked genes) in run_prerank's name-sorted blocks."""
+    from msc_secretome.prerank import SETS_PER_CALL
+
+    ranked = set(ranking.index)
+    testable = {t: g for t, g in gene_sets.items() if 10 <= len(ranked.intersection(g)) <= 500}
+    terms = sorted(testable)
+    return [
+        {t: [g for g in testable[t] if g in ranked] for t in terms[i : i + SETS_PER_CALL]}
+        for i in range(0, len(terms), SETS_PER_CALL)
+    ]
+
+
 def _run_library(method, ranking, gene_sets, permutations):
     """One library's table with columns term, NES, pvalue."""
     import pandas as pd
@@ -120,9 +139,25 @@ def _run_library(method, ranking, gene_sets, permutations):
     if method.startswith("project"):
         from msc_secretome.enrichment import run_prerank
 
+        if method == "project_block_nulls":
+            # each block's largest set alone: one core call per block of `project`, whose
+            # random sets (of the block's largest size, same seed) are the block's NES null
+            blocks = _name_sorted_blocks(ranking, gene_sets)
+            gene_sets = {}
+            for block in blocks:
+                largest = max(block, key=lambda term: len(block[term]))  # first by name
+                gene_sets[largest] = block[largest]
+            tables = [
+                run_prerank(
+                    ranking, {term: genes}, library="x", permutations=permutations, seed=SEED
+                )
+                for term, genes in gene_sets.items()
+            ]
+            return pd.concat(tables).loc[:, ["term", "NES", "pvalue"]]
         options = {
             "project": {},
             "project_library_null": {"null": "library"},
+            "project_2_threads": {"threads": 2},
             "project_permutation": {"method": "permutation"},
         }[method]
         table = run_prerank(
