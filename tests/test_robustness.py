@@ -115,8 +115,8 @@ def test_enrichment_threads_rerun_nothing_and_give_the_same_tables(tiny_run, tmp
         "--until", *models,
     )  # fmt: skip
     for model in models:
-        benchmark = workdir / f"logs/gene_set_enrichment/models/{model.rsplit('_', 1)[1]}.log"
-        assert benchmark.exists(), result.stderr[-2000:]
+        job_log = workdir / f"logs/gene_set_enrichment/models/{model.rsplit('_', 1)[1]}.log"
+        assert job_log.exists(), result.stderr[-2000:]
     assert "threads: 2" in result.stdout + result.stderr
     assert table_checksums(workdir) == table_checksums(source)
 
