@@ -120,16 +120,17 @@ def _gseapy_prerank(ranking, gene_sets, method, permutations, per_block):
 
 
 def _name_sorted_blocks(ranking, gene_sets) -> list[dict]:
-    """The testable sets (10-500 ranked genes) in run_prerank's name-sorted blocks."""
-    from msc_secretome.prerank import SETS_PER_CALL
+    """The testable sets (10-500 ranked genes) in run_prerank's core calls (blocks)."""
+    from msc_secretome import prerank
 
-    ranked = set(ranking.index)
+    names = prerank.gseapy_ordered(ranking).index.to_numpy()
+    ranked = set(names)
     testable = {t: g for t, g in gene_sets.items() if 10 <= len(ranked.intersection(g)) <= 500}
-    terms = sorted(testable)
-    return [
-        {t: [g for g in testable[t] if g in ranked] for t in terms[i : i + SETS_PER_CALL]}
-        for i in range(0, len(terms), SETS_PER_CALL)
-    ]
+    calls = prerank._core_calls(
+        testable, names, prerank.mostly_upper_case(names), 10, 500,
+        method="multilevel", null="block",
+    )  # fmt: skip
+    return [sets for sets, _to_upper, _reported in calls]
 
 
 def _run_library(method, ranking, gene_sets, permutations):
