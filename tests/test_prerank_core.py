@@ -178,11 +178,26 @@ def test_library_null_equals_one_call_on_the_library_and_not_its_blocks(monkeypa
 def test_one_call_on_two_core_threads_gives_the_same_table(options, monkeypatch):
     """A library that is one core call (library null, permutation) hands the job's threads to
     the core itself; its table must not depend on them."""
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    import msc_secretome.prerank as prerank
+
+    core = prerank.gseapy_core()
+    core_threads = []
+
+    class RecordingCore:  # the core's thread count is its last argument but the seed
+        def __getattr__(self, name):
+            def call(*args):
+                core_threads.append(args[-2])
+                return getattr(core, name)(*args)
+
+            return call
+
+    monkeypatch.setattr(prerank, "gseapy_core", RecordingCore)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # gseapy's own cap would give the core 1
     ranking, sets = case_input("plain")
     args = {"library": "x", "permutations": 200, "seed": 2, **options}
     one = run_prerank(ranking, sets, **args, threads=1)
     two = run_prerank(ranking, sets, **args, threads=2)
+    assert core_threads == [1, 2]
     pd.testing.assert_frame_equal(one, two, check_exact=True)
 
 
